@@ -1,0 +1,387 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/config"
+	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/server"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/web"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed
+	exitUsage = 2 // bad arguments or configuration
+)
+
+const usage = `Latch signs people in with server-side sessions.
+
+Usage:
+  latch serve                 run the web server
+  latch migrate               apply database migrations
+  latch user create --email E [--name N] [--admin] --password-stdin
+                              create a user (password read from standard input)
+  latch version               print the version
+
+Configuration comes from LATCH_* environment variables; see README.md.
+Run "latch COMMAND --help" for a command's flags.
+`
+
+// run is the whole program; main only supplies the process's environment.
+// It returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, rest, getenv, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		err = cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "latch %s\n", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "latch: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	var uerr usageError
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
+		return exitError
+	}
+}
+
+// usageError marks errors the operator must fix in arguments or
+// configuration (exit status 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: latch %s\n\n", help)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func loadConfig(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// app is Latch wired together: database, session store, server.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	pool    *redis.Pool // nil with the embedded session store
+	sqlSess *session.SQLStore
+	server  *server.Server
+}
+
+// newApp opens the database and the session store and builds the server.
+// clock is nil outside tests. Close releases everything.
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time) (*app, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, db: db}
+	var sessions session.Store
+	if cfg.RedisURL != "" {
+		a.pool, err = session.NewRedisPool(cfg.RedisURL, cfg.RedisTimeout)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		sessions = session.NewRedisStore(a.pool, "", cfg.RedisTimeout)
+		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
+	} else {
+		a.sqlSess = session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second)
+		sessions = a.sqlSess
+		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
+	}
+	a.server, err = server.New(server.Config{
+		Log:       log,
+		Users:     db,
+		Passwords: password.NewHasher(params, 0, 0),
+		Sessions: session.Options{
+			Store:                   sessions,
+			IdleTimeout:             cfg.IdleTimeout,
+			AbsoluteTimeout:         cfg.AbsoluteTimeout,
+			RememberIdleTimeout:     cfg.RememberIdleTimeout,
+			RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
+			Secure:                  cfg.CookieSecure,
+		},
+		Templates: web.Templates,
+		Static:    web.Static,
+		Clock:     clock,
+		Health:    a.health,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// health pings the database and, when configured, Redis.
+func (a *app) health(ctx context.Context) error {
+	if err := a.db.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if a.pool != nil {
+		conn, err := a.pool.GetContext(ctx)
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		defer conn.Close()
+		if _, err := redis.DoContext(conn, ctx, "PING"); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases the database and the Redis pool.
+func (a *app) Close() {
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	a.db.Close()
+}
+
+func redisHost(raw string) string {
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		raw = raw[i+1:]
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(raw, "redis://"), "rediss://")
+}
+
+// passwordParams reads the argon2id cost settings: LATCH_ARGON2_MEMORY
+// (KiB), LATCH_ARGON2_TIME (passes), LATCH_ARGON2_PARALLELISM (lanes);
+// unset means the OWASP defaults (19456 KiB, 2, 1).
+func passwordParams(getenv func(string) string) (password.Params, error) {
+	p := password.DefaultParams()
+	for _, v := range []struct {
+		name string
+		dst  *uint32
+		max  uint64
+	}{
+		{"LATCH_ARGON2_MEMORY", &p.Memory, 4 << 20},
+		{"LATCH_ARGON2_TIME", &p.Iterations, 100},
+	} {
+		raw := strings.TrimSpace(getenv(v.name))
+		if raw == "" {
+			continue
+		}
+		var n uint64
+		if _, err := fmt.Sscan(raw, &n); err != nil || n == 0 || n > v.max {
+			return p, usageError{fmt.Errorf("config: %s=%q: must be a whole number from 1 to %d", v.name, raw, v.max)}
+		}
+		*v.dst = uint32(n)
+	}
+	if raw := strings.TrimSpace(getenv("LATCH_ARGON2_PARALLELISM")); raw != "" {
+		var n uint64
+		if _, err := fmt.Sscan(raw, &n); err != nil || n == 0 || n > 64 {
+			return p, usageError{fmt.Errorf("config: LATCH_ARGON2_PARALLELISM=%q: must be a whole number from 1 to 64", raw)}
+		}
+		p.Parallelism = uint8(n)
+	}
+	return p, nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	params, err := passwordParams(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	a, err := newApp(ctx, cfg, log, params, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.sqlSess != nil {
+		go a.sqlSess.Sweep(ctx, 10*time.Minute, log)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.server.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", "migrate", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			fmt.Fprint(stdout, "Usage: latch user create --email E [--name N] [--admin] --password-stdin\n")
+			return nil
+		}
+		return usageError{errors.New(`want "user create --email E [--name N] [--admin] --password-stdin"`)}
+	}
+	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
+	email := fs.String("email", "", "email address (required)")
+	name := fs.String("name", "", "display name (default: the part of the email before @)")
+	admin := fs.Bool("admin", false, "give the user the admin role")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *email == "" || !*fromStdin {
+		return usageError{errors.New("--email and --password-stdin are required")}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, user.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if *name == "" {
+		*name, _, _ = strings.Cut(strings.TrimSpace(*email), "@")
+	}
+	if errs := user.ValidateRegistration(*email, *name, pw); len(errs) > 0 {
+		var msgs []string
+		for _, f := range []string{"email", "name", "password"} {
+			if m, ok := errs[f]; ok {
+				msgs = append(msgs, f+": "+m)
+			}
+		}
+		return usageError{errors.New(strings.Join(msgs, "; "))}
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	params, err := passwordParams(getenv)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hash, err := password.NewHasher(params, 0, 0).Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u := &user.User{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), PasswordHash: hash, Role: user.RoleUser}
+	if *admin {
+		u.Role = user.RoleAdmin
+	}
+	if err := db.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, user.ErrEmailTaken) {
+			return usageError{err}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %d <%s> role %s\n", u.ID, u.Email, u.Role)
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package config turns Latch's environment variables into a validated Config
+// value. There is no package-level state: callers pass the lookup function
+// (os.Getenv in main, a map in tests) and get a value back.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is Latch's whole run-time configuration. Durations are Go
+// durations; zero values are never valid after Load.
+type Config struct {
+	// Addr is the TCP listen address (LATCH_ADDR), e.g. "127.0.0.1:8080".
+	Addr string
+	// DatabaseURL is "sqlite:PATH" or "postgres://…" (LATCH_DATABASE_URL).
+	DatabaseURL string
+	// RedisURL is "redis://[user:pass@]host:port/db" (LATCH_REDIS_URL); empty
+	// means the embedded session store in the SQL database (one instance only).
+	RedisURL string
+	// RedisTimeout bounds connecting to, reading from and writing to Redis
+	// (LATCH_REDIS_TIMEOUT, default 500ms).
+	RedisTimeout time.Duration
+
+	// IdleTimeout ends a session after this long without a request
+	// (LATCH_IDLE_TIMEOUT, default 30m). OWASP ASVS 5.0 V7.3.1.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after login, whatever the
+	// activity (LATCH_ABSOLUTE_TIMEOUT, default 12h). OWASP ASVS 5.0 V7.3.2.
+	AbsoluteTimeout time.Duration
+	// RememberIdleTimeout and RememberAbsoluteTimeout replace the two above
+	// for "remember me" sessions (defaults 336h and 720h).
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
+
+	// CookieSecure sets the Secure attribute and the __Host- cookie name
+	// prefix (LATCH_COOKIE_SECURE, default true).
+	CookieSecure bool
+
+	// LogLevel is the minimum slog level (LATCH_LOG_LEVEL, default info).
+	LogLevel slog.Level
+}
+
+// InvalidError reports one bad variable; its message names the variable so
+// that an operator can fix it without reading code.
+type InvalidError struct {
+	Var    string // e.g. "LATCH_IDLE_TIMEOUT"
+	Value  string // the value as given
+	Reason string // plain-language reason
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("config: %s=%q: %s", e.Var, e.Value, e.Reason)
+}
+
+// Load reads every LATCH_* variable through getenv, applies defaults and
+// validates the result. It returns all problems at once, joined with
+// errors.Join; each is an *InvalidError.
+func Load(getenv func(string) string) (Config, error) {
+	var errs []error
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	duration := func(name, def string) time.Duration {
+		raw := get(name, def)
+		d, err := time.ParseDuration(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, &InvalidError{name, raw, "not a Go duration such as 30m or 12h"})
+		case d <= 0:
+			errs = append(errs, &InvalidError{name, raw, "must be greater than zero"})
+		}
+		return d
+	}
+
+	c := Config{
+		Addr:                    get("LATCH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:             get("LATCH_DATABASE_URL", "sqlite:./data/latch.db"),
+		RedisURL:                get("LATCH_REDIS_URL", ""),
+		RedisTimeout:            duration("LATCH_REDIS_TIMEOUT", "500ms"),
+		IdleTimeout:             duration("LATCH_IDLE_TIMEOUT", "30m"),
+		AbsoluteTimeout:         duration("LATCH_ABSOLUTE_TIMEOUT", "12h"),
+		RememberIdleTimeout:     duration("LATCH_REMEMBER_IDLE_TIMEOUT", "336h"),
+		RememberAbsoluteTimeout: duration("LATCH_REMEMBER_ABSOLUTE_TIMEOUT", "720h"),
+	}
+
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, &InvalidError{"LATCH_ADDR", c.Addr, "must be host:port, e.g. 127.0.0.1:8080"})
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", redact(c.DatabaseURL), "must start with sqlite: or postgres://"})
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL), "must look like redis://[user:pass@]host:port/db"})
+		}
+	}
+	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
+		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT"})
+	}
+	if c.RememberAbsoluteTimeout > 0 && c.RememberIdleTimeout > c.RememberAbsoluteTimeout {
+		errs = append(errs, &InvalidError{"LATCH_REMEMBER_IDLE_TIMEOUT", c.RememberIdleTimeout.String(), "must not exceed LATCH_REMEMBER_ABSOLUTE_TIMEOUT"})
+	}
+
+	switch raw := strings.ToLower(get("LATCH_COOKIE_SECURE", "true")); raw {
+	case "true", "1", "yes":
+		c.CookieSecure = true
+	case "false", "0", "no":
+		c.CookieSecure = false
+	default:
+		errs = append(errs, &InvalidError{"LATCH_COOKIE_SECURE", raw, "must be true or false"})
+	}
+
+	raw := get("LATCH_LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(raw)); err != nil {
+		errs = append(errs, &InvalidError{"LATCH_LOG_LEVEL", raw, "must be debug, info, warn or error"})
+	}
+
+	return c, errors.Join(errs...)
+}
+
+// redact removes a password from a URL so that an error message can show it.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

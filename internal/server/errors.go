@@ -1,0 +1,90 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/session"
+)
+
+// This file is the one place where errors become status codes and pages.
+// People see plain words; the log gets the detail.
+
+// retryAfterSeconds is the Retry-After value sent with 503 answers.
+const retryAfterSeconds = "2"
+
+// serverError answers an unexpected error. Known dependency failures get
+// 503 with Retry-After (the store or the hashing pool is overloaded or
+// down: trying again later helps); anything else is a logged 500.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		s.log.Error("session store unavailable", "route", r.URL.Path, "err", err)
+		s.unavailable(w, r, "Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
+	case errors.Is(err, password.ErrBusy):
+		s.log.Warn("password hashing saturated", "route", r.URL.Path)
+		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
+	default:
+		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
+		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")
+	}
+}
+
+// unavailable answers 503 with Retry-After.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
+	w.Header().Set("Retry-After", retryAfterSeconds)
+	s.renderError(w, r, http.StatusServiceUnavailable, msg)
+}
+
+// sessionError is the session manager's OnError.
+func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, session.ErrMalformedCookie) {
+		s.clientError(w, r, http.StatusBadRequest,
+			"Your browser sent a session cookie that Latch did not issue. It has been removed; reload the page to continue.")
+		return
+	}
+	s.serverError(w, r, err)
+}
+
+// clientError answers a 4xx with an error page.
+func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.renderError(w, r, status, msg)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
+}
+
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.clientError(w, r, http.StatusMethodNotAllowed, "This page does not accept that kind of request.")
+}
+
+// parseForm parses an urlencoded POST body and rejects bodies that are too
+// large (413), malformed (400) or not valid UTF-8 (400). It reports whether
+// the handler may go on; when not, the response has been written.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.clientError(w, r, http.StatusRequestEntityTooLarge, "The form you sent is too large.")
+			return false
+		}
+		s.clientError(w, r, http.StatusBadRequest, "The form you sent could not be read. Reload the page and try again.")
+		return false
+	}
+	for key, values := range r.Form {
+		if !utf8.ValidString(key) {
+			s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
+			return false
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latch/latch/internal/user"
+)
+
+// loginFailed is the one message for every login failure: unknown email,
+// wrong password, disabled account (OWASP ASVS 5.0 V6.3.8; no account
+// enumeration).
+const loginFailed = "Incorrect email or password."
+
+// loginShow renders the login form; a signed-in user goes straight on.
+func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
+	next := localPath(r.URL.Query().Get("next"))
+	if s.sessions.UserID(r.Context()) != 0 {
+		http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
+		return
+	}
+	data := s.newTemplateData(w, r)
+	data.Title = "Log in"
+	data.Next = next
+	s.render(w, r, http.StatusOK, "login", data)
+}
+
+func orProfile(next string) string {
+	if next == "" {
+		return "/profile"
+	}
+	return next
+}
+
+// loginCheck verifies email and password. Every failure does the same
+// hashing work (argon2id against the stored hash, or against a dummy hash
+// for an unknown email) and shows the same message. Success issues a new
+// session token (fixation) and answers 303 to next or /profile.
+func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	ctx := r.Context()
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	pw := r.PostForm.Get("password")
+	remember := r.PostForm.Get("remember") != ""
+	next := localPath(r.PostForm.Get("next"))
+
+	fail := func(status int, msg string) {
+		data := s.newTemplateData(w, r)
+		data.Title = "Log in"
+		data.Form = formData{Email: truncate(email, 254), Remember: remember}
+		data.FormError = msg
+		data.Next = next
+		s.render(w, r, status, "login", data)
+	}
+	if email == "" || pw == "" {
+		fail(http.StatusUnprocessableEntity, "Enter your email address and your password.")
+		return
+	}
+	if len(pw) > user.MaxPasswordBytes {
+		// Refuse before hashing: hashing cost must not scale with input.
+		fail(http.StatusUnauthorized, loginFailed)
+		return
+	}
+
+	u, err := s.users.UserByEmail(ctx, email)
+	var ok bool
+	switch {
+	case errors.Is(err, user.ErrNotFound):
+		_, err = s.passwords.VerifyDummy(ctx, pw)
+	case err == nil:
+		ok, err = s.passwords.Verify(ctx, pw, u.PasswordHash)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !ok || u.Disabled {
+		reason := "unknown email"
+		if u != nil {
+			reason = map[bool]string{true: "account disabled", false: "wrong password"}[ok]
+		}
+		s.log.Info("login failed", "reason", reason, "client_ip", clientIP(r))
+		fail(http.StatusUnauthorized, loginFailed)
+		return
+	}
+
+	if err := s.sessions.Login(ctx, u.ID, remember); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if s.passwords.NeedsRehash(u.PasswordHash) {
+		s.rehash(r, u.ID, pw)
+	}
+	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
+	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
+}
+
+// rehash upgrades a stored hash to the current parameters after a
+// successful login; a failure is logged and the login still succeeds.
+func (s *Server) rehash(r *http.Request, id int64, pw string) {
+	h, err := s.passwords.Hash(r.Context(), pw)
+	if err == nil {
+		err = s.users.SetPasswordHash(r.Context(), id, h)
+	}
+	if err != nil {
+		s.log.Warn("password rehash failed", "user_id", id, "err", err)
+	}
+}
+
+// registerShow renders the registration form.
+func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
+	if s.sessions.UserID(r.Context()) != 0 {
+		http.Redirect(w, r, "/profile", http.StatusSeeOther)
+		return
+	}
+	data := s.newTemplateData(w, r)
+	data.Title = "Create an account"
+	s.render(w, r, http.StatusOK, "register", data)
+}
+
+// registerCheck creates an account and sends the person to the login page.
+// Field errors re-render the form (422) with what was typed, except the
+// password.
+func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	pw := r.PostForm.Get("password")
+
+	fail := func(errs map[string]string) {
+		data := s.newTemplateData(w, r)
+		data.Title = "Create an account"
+		data.Form = formData{Email: truncate(email, 254), Name: truncate(name, 200)}
+		data.FieldErrors = errs
+		s.render(w, r, http.StatusUnprocessableEntity, "register", data)
+	}
+	if errs := user.ValidateRegistration(email, name, pw); len(errs) > 0 {
+		fail(errs)
+		return
+	}
+	hash, err := s.passwords.Hash(r.Context(), pw)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	u := &user.User{Email: email, Name: name, PasswordHash: hash, Role: user.RoleUser}
+	if err := s.users.CreateUser(r.Context(), u); errors.Is(err, user.ErrEmailTaken) {
+		fail(map[string]string{"email": "An account with this email address already exists. Log in instead."})
+		return
+	} else if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info("user registered", "user_id", u.ID, "client_ip", clientIP(r))
+	s.setFlash(w, flashRegistered)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// logout ends the session on the server (POST only, CSRF-checked by the
+// route's middleware) and expires the cookie. If the store cannot be
+// reached the session is not ended and the user sees 503, not a false
+// "logged out".
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	id := s.sessions.UserID(r.Context())
+	if err := s.sessions.Logout(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r))
+	s.setFlash(w, flashLoggedOut)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

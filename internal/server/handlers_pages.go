@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"time"
+)
+
+// home sends signed-in users to their profile and everyone else to login.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	if s.sessions.UserID(r.Context()) != 0 {
+		http.Redirect(w, r, "/profile", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// profileShow shows the signed-in user and the current session's deadlines.
+func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
+	info, _ := s.sessions.Info(r.Context())
+	data := s.newTemplateData(w, r)
+	data.Title = "Your profile"
+	data.Session = sessionView{
+		Created:          info.Created,
+		AbsoluteDeadline: info.AbsoluteDeadline,
+		IdleDeadline:     info.IdleDeadline,
+		Remember:         info.Remember,
+	}
+	s.render(w, r, http.StatusOK, "profile", data)
+}
+
+// healthz answers 200 "ok" when the database and session store answer
+// within two seconds, else 503. It loads no session.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.health(ctx); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// staticFiles serves web/static under /static/ without directory listings.
+func (s *Server) staticFiles() http.Handler {
+	files := http.StripPrefix("/static/", http.FileServerFS(s.static))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Path[len("/static/"):]
+		if name == "" || name[len(name)-1] == '/' {
+			s.notFound(w, r)
+			return
+		}
+		if st, err := fs.Stat(s.static, name); err != nil || st.IsDir() {
+			s.notFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,475 @@
+// Package session is Latch's session layer: scs as the session manager,
+// Latch's own scs stores (Redis, embedded SQL), and the policy scs lacks —
+// idle and absolute timeouts enforced by the server with bounded writes,
+// fixation-safe login, final revocation, and a per-session CSRF token.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// Keys of the values Latch keeps in a session. Only integers, booleans and
+// strings are stored (no gob.Register needed), and only identity and
+// timestamps, so two overlapping writers of one session lose nothing that
+// matters: the last writer's copy is as good as the other's.
+const (
+	keyUserID   = "uid"  // int64, the principal
+	keyCreated  = "c"    // int64 unix seconds, login time
+	keyAbsolute = "abs"  // int64 unix seconds, absolute deadline (fixed at login)
+	keySeen     = "seen" // int64 unix seconds, last recorded activity
+	keyRemember = "rem"  // bool, remember-me
+	keyCSRF     = "csrf" // string, synchronizer token
+	keyAuthAt   = "auth" // int64 unix seconds, last time the password was entered
+)
+
+// ErrMalformedCookie means the request carried a session cookie whose value
+// cannot be a Latch token (wrong length or alphabet). The server answers 400
+// and clears the cookie.
+var ErrMalformedCookie = errors.New("malformed session cookie")
+
+// Options configures a Manager. Durations are wall-clock durations.
+type Options struct {
+	Store Store
+
+	// IdleTimeout and AbsoluteTimeout apply to ordinary sessions,
+	// RememberIdleTimeout and RememberAbsoluteTimeout to "remember me" ones
+	// (OWASP ASVS 5.0 V7.3.1, V7.3.2).
+	IdleTimeout, AbsoluteTimeout                 time.Duration
+	RememberIdleTimeout, RememberAbsoluteTimeout time.Duration
+
+	// RefreshInterval is how stale the recorded last activity may get before
+	// a request writes it again; 0 means min(1 minute, IdleTimeout/10).
+	// Between refreshes an authenticated request costs one store read.
+	RefreshInterval time.Duration
+
+	// Secure sets the cookie's Secure attribute and the __Host- name prefix.
+	Secure bool
+
+	// Clock returns the current time; nil means time.Now. Tests inject one to
+	// cross timeouts without sleeping.
+	Clock func() time.Time
+
+	// OnError writes the response for a session failure: ErrUnavailable
+	// (answer 503), ErrMalformedCookie (answer 400). Required.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Manager wraps an scs.SessionManager. scs keeps the session data in the
+// request context and does the loading, encoding and token generation
+// (32 bytes from crypto/rand, 256 bits). Latch does not use scs's
+// LoadAndSave middleware because (NOTES-scs.md): with IdleTimeout set it
+// writes the whole session and a Set-Cookie on every request; its error
+// path answers 500 and can keep a redirect's Location header; it has no way
+// to tell a store that a write must not re-create a deleted session; and it
+// sends `Cache-Control: no-cache="Set-Cookie"` rather than no-store.
+// Manager.Middleware does those parts itself around scs's exported Load,
+// Commit, Status and Token.
+type Manager struct {
+	scs     *scs.SessionManager
+	opt     Options
+	cookie  string
+	refresh time.Duration
+}
+
+// NewManager returns a Manager; it panics only on a programming error (nil
+// Store or OnError, non-positive timeouts).
+func NewManager(opt Options) *Manager {
+	if opt.Store == nil || opt.OnError == nil {
+		panic("session: NewManager needs Store and OnError")
+	}
+	if opt.IdleTimeout <= 0 || opt.AbsoluteTimeout <= 0 || opt.RememberIdleTimeout <= 0 || opt.RememberAbsoluteTimeout <= 0 {
+		panic("session: NewManager needs positive timeouts")
+	}
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	refresh := opt.RefreshInterval
+	if refresh <= 0 {
+		refresh = min(time.Minute, opt.IdleTimeout/10)
+	}
+	sm := scs.New()
+	sm.Store = opt.Store
+	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
+	sm.IdleTimeout = 0                                                   // idle policy is ours: see Middleware
+	sm.HashTokenInStore = false                                          // our stores hash; scs's hashing breaks Iterate
+	m := &Manager{scs: sm, opt: opt, refresh: refresh, cookie: CookieName(opt.Secure)}
+	sm.Cookie.Name = m.cookie
+	sm.Cookie.Secure = opt.Secure
+	return m
+}
+
+// CookieName is "__Host-latch_session" when secure (the prefix makes the
+// browser insist on Secure, Path=/ and no Domain), else "latch_session".
+func CookieName(secure bool) string {
+	if secure {
+		return "__Host-latch_session"
+	}
+	return "latch_session"
+}
+
+// CookieName returns the name of the session cookie this Manager uses.
+func (m *Manager) CookieName() string { return m.cookie }
+
+// RefreshInterval returns how often an active session's idle deadline is
+// written back to the store.
+func (m *Manager) RefreshInterval() time.Duration { return m.refresh }
+
+// requestState is what the middleware remembers about one request.
+type requestState struct {
+	loadedToken string // token found in the store at load, "" if none
+	expired     bool   // a session was presented but had timed out
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	if st == nil {
+		return &requestState{}
+	}
+	return st
+}
+
+// validToken reports whether v can be an scs token: 43 characters of the
+// URL-safe base64 alphabet (32 random bytes, unpadded).
+func validToken(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Middleware loads the session named by the request's cookie, enforces the
+// idle and absolute timeouts, calls next, and commits changes before the
+// first byte of the response. Per request it costs:
+//   - no cookie: nothing (anonymous requests never create a session);
+//   - a live session whose activity was recorded less than RefreshInterval
+//     ago: one store read, no write, no Set-Cookie;
+//   - otherwise one read and one update-only write, plus a Set-Cookie.
+//
+// A store failure is passed to OnError (503) before next runs, or instead of
+// the handler's response when the commit fails; a commit refused with
+// ErrGone (the session was revoked while this request ran) clears the cookie
+// and never re-creates the session.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		var token string
+		if c, err := r.Cookie(m.cookie); err == nil && c.Value != "" {
+			if !validToken(c.Value) {
+				m.clearCookie(w)
+				m.opt.OnError(w, r, ErrMalformedCookie)
+				return
+			}
+			token = c.Value
+		}
+
+		ctx, err := m.scs.Load(r.Context(), token)
+		if err != nil && !errors.Is(err, ErrUnavailable) {
+			// The stored bytes do not decode: drop them and go on anonymous.
+			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
+				err = derr
+			} else {
+				ctx, err = m.scs.Load(r.Context(), "")
+			}
+		}
+		if err != nil {
+			m.opt.OnError(w, r, err)
+			return
+		}
+		st := &requestState{loadedToken: m.scs.Token(ctx)}
+		ctx = context.WithValue(ctx, stateKey{}, st)
+
+		if token != "" && st.loadedToken == "" {
+			// Unknown, expired or revoked token: forget it in the browser too.
+			m.clearCookie(w)
+		}
+		if st.loadedToken != "" {
+			if err := m.enforce(ctx, st); err != nil {
+				m.opt.OnError(w, r, err)
+				return
+			}
+		}
+
+		sw := &responseWriter{ResponseWriter: w, m: m, r: r.WithContext(ctx)}
+		next.ServeHTTP(sw, sw.r)
+		if !sw.committed {
+			sw.commit()
+		}
+	})
+}
+
+// enforce applies the timeouts to a loaded session: an expired one is
+// destroyed (the request continues anonymous, st.expired set), a live one
+// whose recorded activity is older than the refresh interval gets a new
+// idle deadline.
+func (m *Manager) enforce(ctx context.Context, st *requestState) error {
+	now := m.opt.Clock()
+	if m.scs.GetInt64(ctx, keyUserID) == 0 || now.After(m.idleDeadline(ctx)) || now.After(m.absoluteDeadline(ctx)) {
+		st.expired = m.scs.GetInt64(ctx, keyUserID) != 0
+		if err := m.scs.Destroy(ctx); err != nil {
+			return fmt.Errorf("session: destroy expired: %w", err)
+		}
+		return nil
+	}
+	if now.Sub(time.Unix(m.scs.GetInt64(ctx, keySeen), 0)) >= m.refresh {
+		m.touch(ctx, now)
+	}
+	return nil
+}
+
+// touch records activity at now and moves the store expiry to the new idle
+// deadline (never past the absolute one).
+func (m *Manager) touch(ctx context.Context, now time.Time) {
+	m.scs.Put(ctx, keySeen, now.Unix())
+	m.scs.SetDeadline(ctx, m.storeDeadline(ctx))
+}
+
+func (m *Manager) timeouts(ctx context.Context) (idle, absolute time.Duration) {
+	if m.scs.GetBool(ctx, keyRemember) {
+		return m.opt.RememberIdleTimeout, m.opt.RememberAbsoluteTimeout
+	}
+	return m.opt.IdleTimeout, m.opt.AbsoluteTimeout
+}
+
+func (m *Manager) idleDeadline(ctx context.Context) time.Time {
+	idle, _ := m.timeouts(ctx)
+	return time.Unix(m.scs.GetInt64(ctx, keySeen), 0).Add(idle)
+}
+
+func (m *Manager) absoluteDeadline(ctx context.Context) time.Time {
+	return time.Unix(m.scs.GetInt64(ctx, keyAbsolute), 0)
+}
+
+func (m *Manager) storeDeadline(ctx context.Context) time.Time {
+	return minTime(m.idleDeadline(ctx), m.absoluteDeadline(ctx))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Login makes the request's session belong to userID: it discards the token
+// the client presented (its store key is deleted, preventing session
+// fixation, OWASP ASVS 5.0 V7.2.4), issues a new one, and fixes the absolute
+// deadline at now + the absolute timeout (remember-me or not). The store is
+// written when the response starts. Errors wrap ErrUnavailable.
+func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error {
+	if err := m.scs.RenewToken(ctx); err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
+	if err := m.scs.Clear(ctx); err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
+	csrf, err := randomString(32)
+	if err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
+	now := m.opt.Clock()
+	m.scs.Put(ctx, keyUserID, userID)
+	m.scs.Put(ctx, keyRemember, remember)
+	m.scs.Put(ctx, keyCreated, now.Unix())
+	m.scs.Put(ctx, keyAuthAt, now.Unix())
+	m.scs.Put(ctx, keyCSRF, csrf)
+	_, absolute := m.timeouts(ctx)
+	m.scs.Put(ctx, keyAbsolute, now.Add(absolute).Unix())
+	m.touch(ctx, now)
+	return nil
+}
+
+// Logout deletes the session from the store now (not at commit) and makes
+// the response expire the cookie. If the delete fails the error (wrapping
+// ErrUnavailable) is returned and the session is unchanged: the caller must
+// not tell the user they are logged out.
+func (m *Manager) Logout(ctx context.Context) error {
+	if err := m.scs.Destroy(ctx); err != nil {
+		return fmt.Errorf("session: logout: %w", err)
+	}
+	return nil
+}
+
+// loaded reports whether Middleware has loaded a session into ctx; scs
+// panics when asked for values that were never loaded.
+func loaded(ctx context.Context) bool {
+	_, ok := ctx.Value(stateKey{}).(*requestState)
+	return ok
+}
+
+// UserID returns the principal's user ID, or 0 for an anonymous request or
+// one that did not pass through Middleware.
+func (m *Manager) UserID(ctx context.Context) int64 {
+	if !loaded(ctx) {
+		return 0
+	}
+	return m.scs.GetInt64(ctx, keyUserID)
+}
+
+// Expired reports whether the request presented a session that had passed
+// its idle or absolute deadline (and was therefore ended).
+func (m *Manager) Expired(ctx context.Context) bool { return stateFrom(ctx).expired }
+
+// Info describes the current session for display; times are absolute.
+type Info struct {
+	UserID           int64
+	Created          time.Time // login time
+	AbsoluteDeadline time.Time // fixed at login
+	IdleDeadline     time.Time // last recorded activity + idle timeout, capped by AbsoluteDeadline
+	AuthenticatedAt  time.Time // last time the password was entered
+	Remember         bool
+}
+
+// Info returns the current session's Info; ok is false when anonymous.
+func (m *Manager) Info(ctx context.Context) (Info, bool) {
+	id := m.UserID(ctx)
+	if id == 0 {
+		return Info{}, false
+	}
+	return Info{
+		UserID:           id,
+		Created:          time.Unix(m.scs.GetInt64(ctx, keyCreated), 0),
+		AbsoluteDeadline: m.absoluteDeadline(ctx),
+		IdleDeadline:     m.storeDeadline(ctx),
+		AuthenticatedAt:  time.Unix(m.scs.GetInt64(ctx, keyAuthAt), 0),
+		Remember:         m.scs.GetBool(ctx, keyRemember),
+	}, true
+}
+
+// CSRFToken returns the session's synchronizer token ("" when anonymous).
+func (m *Manager) CSRFToken(ctx context.Context) string {
+	if !loaded(ctx) {
+		return ""
+	}
+	return m.scs.GetString(ctx, keyCSRF)
+}
+
+// ValidCSRF reports, in constant time, whether given equals the session's
+// synchronizer token. It is false for anonymous requests and empty input
+// (OWASP CSRF Prevention Cheat Sheet, synchronizer token pattern).
+func (m *Manager) ValidCSRF(ctx context.Context, given string) bool {
+	want := m.CSRFToken(ctx)
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(given)) == 1
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// writeCookie sets the session cookie: HttpOnly, SameSite=Lax, Path=/, no
+// Domain, Secure per Options; a browser-session cookie unless remember-me,
+// in which case it persists until the absolute deadline.
+func (m *Manager) writeCookie(w http.ResponseWriter, ctx context.Context, token string) {
+	c := &http.Cookie{
+		Name: m.cookie, Value: token, Path: "/",
+		HttpOnly: true, Secure: m.opt.Secure, SameSite: http.SameSiteLaxMode,
+	}
+	if m.scs.GetBool(ctx, keyRemember) {
+		deadline := m.absoluteDeadline(ctx)
+		c.Expires = deadline.UTC()
+		c.MaxAge = max(1, int(deadline.Sub(m.opt.Clock()).Seconds()))
+	}
+	w.Header().Add("Set-Cookie", c.String())
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// clearCookie expires the session cookie with the same name and attributes.
+func (m *Manager) clearCookie(w http.ResponseWriter) {
+	c := &http.Cookie{
+		Name: m.cookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
+		HttpOnly: true, Secure: m.opt.Secure, SameSite: http.SameSiteLaxMode,
+	}
+	w.Header().Add("Set-Cookie", c.String())
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// responseWriter commits the session before the first byte or header of the
+// response is written, like scs's, but can still replace the response with
+// an error page when the commit fails.
+type responseWriter struct {
+	http.ResponseWriter
+	m         *Manager
+	r         *http.Request
+	committed bool
+	failed    bool // the commit failed and an error page was written instead
+}
+
+func (sw *responseWriter) WriteHeader(code int) {
+	if !sw.committed {
+		sw.commit()
+	}
+	if sw.failed {
+		return
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *responseWriter) Write(b []byte) (int, error) {
+	if !sw.committed {
+		sw.commit()
+	}
+	if sw.failed {
+		return len(b), nil // the handler's body is dropped; the error page stands
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (sw *responseWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+func (sw *responseWriter) commit() {
+	sw.committed = true
+	m, ctx, w := sw.m, sw.r.Context(), sw.ResponseWriter
+	st := stateFrom(ctx)
+	switch m.scs.Status(ctx) {
+	case scs.Modified:
+		if m.UserID(ctx) == 0 {
+			return // anonymous data is never stored
+		}
+		cctx := ctx
+		if m.scs.Token(ctx) != st.loadedToken || st.loadedToken == "" {
+			cctx = WithCreate(ctx)
+		}
+		token, _, err := m.scs.Commit(cctx)
+		switch {
+		case errors.Is(err, ErrGone):
+			m.clearCookie(w)
+		case err != nil:
+			sw.fail(err)
+		default:
+			m.writeCookie(w, ctx, token)
+		}
+	case scs.Destroyed:
+		m.clearCookie(w)
+	}
+}
+
+// fail replaces whatever the handler prepared with the error response.
+func (sw *responseWriter) fail(err error) {
+	sw.failed = true
+	h := sw.ResponseWriter.Header()
+	for _, k := range []string{"Location", "Set-Cookie", "Content-Type", "Content-Length", "Content-Disposition"} {
+		h.Del(k)
+	}
+	sw.m.opt.OnError(sw.ResponseWriter, sw.r, err)
+}

@@ -1,0 +1,158 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// RedisStore is Latch's Redis session store for scs. It replaces
+// github.com/alexedwards/scs/redisstore, which (NOTES-scs.md):
+//   - ignores the request context (no CtxStore) and so cannot bound a call to
+//     a stalled Redis;
+//   - writes with MULTI/SET/PEXPIREAT/EXEC (four commands) and re-creates a
+//     key deleted by a logout or revoke while a request was in flight;
+//   - keys sessions by the raw token and lists them with KEYS.
+//
+// Here every operation is one Redis command on a pooled connection borrowed
+// with GetContext and bounded by Timeout; keys are
+// Prefix + HashToken(token); updates use SET … XX so a deleted session stays
+// deleted, and only a commit marked WithCreate may use SET … NX.
+type RedisStore struct {
+	pool    *redis.Pool
+	prefix  string
+	timeout time.Duration
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
+const DefaultRedisPrefix = "latch:session:"
+
+// NewRedisStore returns a store on pool. prefix "" means DefaultRedisPrefix;
+// timeout bounds each operation, including the wait for a pooled connection
+// (0 = only the caller's context).
+func NewRedisStore(pool *redis.Pool, prefix string, timeout time.Duration) *RedisStore {
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
+	return &RedisStore{pool: pool, prefix: prefix, timeout: timeout}
+}
+
+func (s *RedisStore) key(token string) string { return s.prefix + HashToken(token) }
+
+// do runs one command with a connection borrowed under ctx and s.timeout.
+// Every failure is wrapped in ErrUnavailable.
+func (s *RedisStore) do(ctx context.Context, op, cmd string, args ...any) (any, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	conn, err := s.pool.GetContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	defer conn.Close()
+	reply, err := redis.DoContext(conn, ctx, cmd, args...)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return reply, nil
+}
+
+// FindCtx returns the session data for token with one GET. found is false
+// when the key does not exist (never created, expired, or deleted).
+func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	reply, err := s.do(ctx, "find", "GET", s.key(token))
+	if err != nil {
+		return nil, false, err
+	}
+	if reply == nil {
+		return nil, false, nil
+	}
+	b, err := redis.Bytes(reply, nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("session: redis find: %w: %w", ErrUnavailable, err)
+	}
+	return b, true, nil
+}
+
+// CommitCtx stores b under token until expiry with one SET … PXAT. With
+// WithCreate(ctx) it uses NX (a fresh token must not exist yet); otherwise
+// XX, and returns ErrGone when the session has been deleted meanwhile. An
+// expiry in the past deletes the session.
+func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if !expiry.After(time.Now()) {
+		return s.DeleteCtx(ctx, token)
+	}
+	cond := "XX"
+	if isCreate(ctx) {
+		cond = "NX"
+	}
+	reply, err := s.do(ctx, "commit", "SET", s.key(token), b, "PXAT", expiry.UnixMilli(), cond)
+	if err != nil {
+		return err
+	}
+	if reply == nil {
+		if cond == "NX" {
+			return fmt.Errorf("session: redis commit: new token already exists: %w", ErrUnavailable)
+		}
+		return ErrGone
+	}
+	return nil
+}
+
+// DeleteCtx removes the session with one DEL; a missing key is not an error.
+func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
+	_, err := s.do(ctx, "delete", "DEL", s.key(token))
+	return err
+}
+
+// Find implements scs.Store without a context (unused by Latch).
+func (s *RedisStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit implements scs.Store without a context (update-only).
+func (s *RedisStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete implements scs.Store without a context.
+func (s *RedisStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
+
+// NewRedisPool returns a redigo pool for rawURL ("redis://[user:pass@]host:port/db")
+// in which dialing, each read and each write are bounded by timeout (redigo's
+// defaults are 30 s to connect and no read/write bound, so a stalled Redis
+// would hang requests). Callers must borrow with GetContext. Connections idle
+// for over a minute are checked with PING before reuse.
+func NewRedisPool(rawURL string, timeout time.Duration) (*redis.Pool, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		return nil, errors.New("session: redis url: want redis://[user:pass@]host:port/db")
+	}
+	return &redis.Pool{
+		MaxIdle:     32,
+		MaxActive:   256,
+		IdleTimeout: 4 * time.Minute,
+		Wait:        true,
+		DialContext: func(ctx context.Context) (redis.Conn, error) {
+			return redis.DialURLContext(ctx, rawURL,
+				redis.DialConnectTimeout(timeout),
+				redis.DialReadTimeout(timeout),
+				redis.DialWriteTimeout(timeout),
+			)
+		},
+		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, lastUsed time.Time) error {
+			if time.Since(lastUsed) < time.Minute {
+				return nil
+			}
+			_, err := redis.DoContext(c, ctx, "PING")
+			return err
+		},
+	}, nil
+}

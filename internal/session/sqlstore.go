@@ -1,0 +1,152 @@
+package session
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// SQLStore is the embedded session store: sessions live in the `sessions`
+// table of Latch's own SQL database (SQLite by default, PostgreSQL works
+// too), so `latch serve` needs no other service. It suits one instance; for
+// several instances use Redis. It has the same contract as RedisStore:
+// hashed keys, update-only writes unless WithCreate, bounded operations.
+// scs ships an sqlite3store, but it needs cgo (mattn/go-sqlite3), keys rows
+// by the raw token and upserts, which would resurrect revoked sessions.
+type SQLStore struct {
+	db      *sql.DB
+	dialect string // "sqlite" or "postgres"
+	timeout time.Duration
+}
+
+var _ Store = (*SQLStore)(nil)
+
+// NewSQLStore returns a store on db, whose schema has the sessions table
+// from migrations/. dialect is "sqlite" or "postgres" (placeholder style);
+// timeout bounds each operation (0 = only the caller's context).
+func NewSQLStore(db *sql.DB, dialect string, timeout time.Duration) *SQLStore {
+	return &SQLStore{db: db, dialect: dialect, timeout: timeout}
+}
+
+// q rewrites ? placeholders to $n for PostgreSQL.
+func (s *SQLStore) q(query string) string {
+	if s.dialect != "postgres" {
+		return query
+	}
+	out := make([]byte, 0, len(query)+8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			out = fmt.Appendf(out, "$%d", n)
+			continue
+		}
+		out = append(out, query[i])
+	}
+	return string(out)
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("session: sql %s: %w: %w", op, ErrUnavailable, err)
+}
+
+// FindCtx returns the data of an unexpired session.
+func (s *SQLStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	var b []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM sessions WHERE token_hash = ? AND expiry > ?`),
+		HashToken(token), time.Now().UnixMilli()).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, unavailable("find", err)
+	}
+	return b, true, nil
+}
+
+// CommitCtx inserts (WithCreate) or updates an unexpired session; an update
+// of a missing or expired row returns ErrGone. An expiry in the past deletes.
+func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if !expiry.After(time.Now()) {
+		return s.DeleteCtx(ctx, token)
+	}
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	if isCreate(ctx) {
+		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (token_hash, data, expiry) VALUES (?, ?, ?)`),
+			HashToken(token), b, expiry.UnixMilli())
+		if err != nil {
+			return unavailable("create", err)
+		}
+		return nil
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`),
+		b, expiry.UnixMilli(), HashToken(token), time.Now().UnixMilli())
+	if err != nil {
+		return unavailable("update", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("update", err)
+	} else if n == 0 {
+		return ErrGone
+	}
+	return nil
+}
+
+// DeleteCtx removes a session; a missing row is not an error.
+func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE token_hash = ?`), HashToken(token)); err != nil {
+		return unavailable("delete", err)
+	}
+	return nil
+}
+
+// DeleteExpired removes rows whose expiry has passed and returns how many.
+func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE expiry <= ?`), time.Now().UnixMilli())
+	if err != nil {
+		return 0, unavailable("delete expired", err)
+	}
+	return res.RowsAffected()
+}
+
+// Sweep calls DeleteExpired every interval until ctx ends, logging failures.
+// Expired rows are never returned by FindCtx; the sweep only reclaims space.
+func (s *SQLStore) Sweep(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.DeleteExpired(ctx); err != nil {
+				log.Warn("session sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("session sweep", "deleted", n)
+			}
+		}
+	}
+}
+
+// Find implements scs.Store without a context (unused by Latch).
+func (s *SQLStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+// Commit implements scs.Store without a context (update-only).
+func (s *SQLStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete implements scs.Store without a context.
+func (s *SQLStore) Delete(token string) error {
+	return s.DeleteCtx(context.Background(), token)
+}
