@@ -99,8 +99,8 @@ func NewManager(opt Options) *Manager {
 	sm := scs.New()
 	sm.Store = opt.Store
 	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
-	sm.IdleTimeout = 0                                                   // idle policy is ours: see Middleware
-	sm.HashTokenInStore = false                                          // our stores hash; scs's hashing breaks Iterate
+	sm.IdleTimeout = 0                                                  // idle policy is ours: see Middleware
+	sm.HashTokenInStore = false                                         // our stores hash; scs's hashing breaks Iterate
 	m := &Manager{scs: sm, opt: opt, refresh: refresh, cookie: CookieName(opt.Secure)}
 	sm.Cookie.Name = m.cookie
 	sm.Cookie.Secure = opt.Secure
