@@ -1,0 +1,80 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite:./data/latch.db", RedisKeyPrefix: "latch:session:",
+		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
+		CookieSecure: true, LogLevel: slog.LevelInfo,
+	}
+	if c != want {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"LATCH_ADDR": "0.0.0.0:9000", "LATCH_DATABASE_URL": "postgres://u@h/db",
+		"LATCH_REDIS_URL": "redis://:pw@h:6379/2", "LATCH_IDLE_TIMEOUT": "5m",
+		"LATCH_COOKIE_SECURE": "false", "LATCH_LOG_LEVEL": "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "0.0.0.0:9000" || c.IdleTimeout != 5*time.Minute || c.CookieSecure || c.LogLevel != slog.LevelDebug ||
+		c.RedisURL != "redis://:pw@h:6379/2" || c.DatabaseURL != "postgres://u@h/db" {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestLoadInvalidNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		name, key, value string
+	}{
+		{"duration", "LATCH_IDLE_TIMEOUT", "soon"},
+		{"negative duration", "LATCH_ABSOLUTE_TIMEOUT", "-1h"},
+		{"idle above absolute", "LATCH_IDLE_TIMEOUT", "13h"},
+		{"remember idle above absolute", "LATCH_REMEMBER_IDLE_TIMEOUT", "1000h"},
+		{"addr", "LATCH_ADDR", "8080"},
+		{"database scheme", "LATCH_DATABASE_URL", "mysql://x"},
+		{"redis scheme", "LATCH_REDIS_URL", "http://localhost:6379"},
+		{"bool", "LATCH_COOKIE_SECURE", "maybe"},
+		{"log level", "LATCH_LOG_LEVEL", "loud"},
+		{"redis timeout", "LATCH_REDIS_TIMEOUT", "0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{tt.key: tt.value}))
+			var inv *InvalidError
+			if !errors.As(err, &inv) || inv.Var != tt.key {
+				t.Fatalf("err = %v, want an InvalidError naming %s", err, tt.key)
+			}
+			if !strings.Contains(err.Error(), tt.key) {
+				t.Errorf("message %q does not name %s", err, tt.key)
+			}
+		})
+	}
+}
+
+func TestInvalidURLPasswordIsRedacted(t *testing.T) {
+	_, err := Load(env(map[string]string{"LATCH_REDIS_URL": "http://user:hunter2@h:1"}))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v; want an error without the password", err)
+	}
+}

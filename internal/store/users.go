@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch/latch/internal/user"
+)
+
+// userColumns is the column list every user query selects, in scanUser order.
+const userColumns = "id, email, name, password_hash, role, disabled, created_at"
+
+// CreateUser inserts u and sets u.ID and u.CreatedAt.
+//
+// u.Email is normalised with user.NormalizeEmail (u.Email becomes the trimmed
+// form; the lower-cased key is stored for lookups) and an invalid address is
+// a *user.ValidationError. An empty u.Role becomes user.RoleUser; any other
+// unknown role is an error. u.CreatedAt, if zero, becomes the current time;
+// either way it is stored and returned in UTC with one-second precision. u.Name
+// and u.PasswordHash are stored as given (validate and hash before calling).
+//
+// Errors: user.ErrEmailTaken when another account has the same address,
+// compared case-insensitively ("A@x.com" and "a@X.com" collide).
+func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
+	email, key, err := user.NormalizeEmail(u.Email)
+	if err != nil {
+		return fmt.Errorf("store: create user: %w", err)
+	}
+	role := u.Role
+	if role == "" {
+		role = user.RoleUser
+	}
+	if !role.Valid() {
+		return fmt.Errorf("store: create user: unknown role %q", role)
+	}
+	if u.PasswordHash == "" {
+		return errors.New("store: create user: empty password hash")
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = db.now()
+	}
+	created = created.UTC().Truncate(time.Second)
+
+	var id int64
+	err = db.db.QueryRowContext(ctx, db.rebind(`
+		INSERT INTO users (email, email_key, name, password_hash, role, disabled, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`),
+		email, key, u.Name, u.PasswordHash, string(role), u.Disabled, db.timeArg(created),
+	).Scan(&id)
+	if err != nil {
+		if isUniqueViolation(err, "users_email_key_unique", "users.email_key") {
+			return fmt.Errorf("store: create user: %w", user.ErrEmailTaken)
+		}
+		return fmt.Errorf("store: create user: %w", err)
+	}
+	u.ID, u.Email, u.Role, u.CreatedAt = id, email, role, created
+	return nil
+}
+
+// UserByEmail returns the account whose address equals email after
+// user.NormalizeEmail, ignoring case. Errors: user.ErrNotFound when there is
+// none, including when email is not a valid address (no account can have one).
+func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error) {
+	_, key, err := user.NormalizeEmail(email)
+	if err != nil {
+		return nil, fmt.Errorf("store: user by email: %w", user.ErrNotFound)
+	}
+	u, err := db.scanUser(db.db.QueryRowContext(ctx,
+		db.rebind("SELECT "+userColumns+" FROM users WHERE email_key = ?"), key))
+	if err != nil {
+		return nil, fmt.Errorf("store: user by email: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the account with the given ID. Errors: user.ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id int64) (*user.User, error) {
+	u, err := db.scanUser(db.db.QueryRowContext(ctx,
+		db.rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id))
+	if err != nil {
+		return nil, fmt.Errorf("store: user by id: %w", err)
+	}
+	return u, nil
+}
+
+// SetPasswordHash replaces the stored hash of user id (after a password
+// change, or a rehash on sign-in). Errors: user.ErrNotFound when no such user.
+func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	if hash == "" {
+		return errors.New("store: set password hash: empty hash")
+	}
+	res, err := db.db.ExecContext(ctx, db.rebind("UPDATE users SET password_hash = ? WHERE id = ?"), hash, id)
+	if err != nil {
+		return fmt.Errorf("store: set password hash: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: set password hash: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: set password hash: %w", user.ErrNotFound)
+	}
+	return nil
+}
+
+// scanUser reads one row of userColumns; sql.ErrNoRows becomes
+// user.ErrNotFound.
+func (db *DB) scanUser(row *sql.Row) (*user.User, error) {
+	var (
+		u    user.User
+		role string
+	)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, user.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.Role = user.Role(role)
+	return &u, nil
+}

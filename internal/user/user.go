@@ -1,0 +1,73 @@
+// Package user defines Latch's user account: the User value, its roles, the
+// sentinel errors every store returns, and the validation rules for the
+// fields a person types in (email address, name, password).
+//
+// It imports no other internal package, so every layer can depend on it.
+package user
+
+import (
+	"errors"
+	"time"
+)
+
+// Role is what a user may do. The zero value is not a valid role; stores treat
+// an empty Role as RoleUser when creating an account.
+type Role string
+
+// The roles Latch knows. The database enforces the same set with a CHECK
+// constraint (see migrations/*/00001_users.sql).
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	return r == RoleUser || r == RoleAdmin
+}
+
+// User is one account.
+type User struct {
+	// ID is assigned by the store on creation and never reused.
+	ID int64
+	// Email is the address as the person entered it, with surrounding
+	// spaces trimmed (see NormalizeEmail). Lookups use the lower-cased key.
+	Email string
+	// Name is the display name, trimmed.
+	Name string
+	// PasswordHash is a PHC string ($argon2id$...) or, for imported
+	// accounts, a bcrypt hash ($2a$/$2b$/$2y$). Never log it.
+	PasswordHash string
+	Role         Role
+	// Disabled accounts cannot sign in.
+	Disabled bool
+	// CreatedAt is the creation time in UTC with one-second precision
+	// (the same on SQLite and PostgreSQL).
+	CreatedAt time.Time
+}
+
+// Sentinel errors returned (wrapped) by stores; match them with errors.Is.
+var (
+	// ErrNotFound means no user matches the ID or email address.
+	ErrNotFound = errors.New("user not found")
+	// ErrEmailTaken means another account already uses the email address,
+	// compared case-insensitively.
+	ErrEmailTaken = errors.New("email already registered")
+	// ErrInvalid is matched by every *ValidationError.
+	ErrInvalid = errors.New("invalid user input")
+)
+
+// ValidationError says which field is wrong and why, in words meant for the
+// person who typed it. errors.Is(err, ErrInvalid) reports true for it.
+type ValidationError struct {
+	// Field is "email", "name" or "password".
+	Field string
+	// Message is a plain-English sentence, e.g. "Use at least 12 characters".
+	Message string
+}
+
+// Error returns the person-readable message.
+func (e *ValidationError) Error() string { return e.Message }
+
+// Unwrap returns ErrInvalid so callers can match any validation failure.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }

@@ -1,0 +1,194 @@
+package user
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNormalizeEmail(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		wantEmail string
+		wantKey   string
+		wantMsg   string // "" means valid
+	}{
+		{name: "plain", in: "name@example.com", wantEmail: "name@example.com", wantKey: "name@example.com"},
+		{name: "mixed case kept, key lowered", in: "Ada.Lovelace@Example.COM", wantEmail: "Ada.Lovelace@Example.COM", wantKey: "ada.lovelace@example.com"},
+		{name: "trimmed", in: "  \tbob@example.com \n", wantEmail: "bob@example.com", wantKey: "bob@example.com"},
+		{name: "plus tag", in: "bob+latch@example.com", wantEmail: "bob+latch@example.com", wantKey: "bob+latch@example.com"},
+		{name: "unicode local part", in: "Jörg@Example.com", wantEmail: "Jörg@Example.com", wantKey: "jörg@example.com"},
+		{name: "no dot in domain", in: "root@localhost", wantEmail: "root@localhost", wantKey: "root@localhost"},
+		{name: "empty", in: "", wantMsg: msgEmailRequired},
+		{name: "only spaces", in: "   ", wantMsg: msgEmailRequired},
+		{name: "no at", in: "example.com", wantMsg: msgEmailInvalid},
+		{name: "no local part", in: "@example.com", wantMsg: msgEmailInvalid},
+		{name: "no domain", in: "bob@", wantMsg: msgEmailInvalid},
+		{name: "two ats", in: "a@b@example.com", wantMsg: msgEmailInvalid},
+		{name: "inner space", in: "bo b@example.com", wantMsg: msgEmailInvalid},
+		{name: "double dot", in: "a..b@example.com", wantMsg: msgEmailInvalid},
+		{name: "display name", in: "Bob <bob@example.com>", wantMsg: msgEmailBare},
+		{name: "angle brackets only", in: "<bob@example.com>", wantMsg: msgEmailBare},
+		{name: "comment is a name", in: "bob@example.com (Bob)", wantMsg: msgEmailBare},
+		{name: "quoted local part", in: `"bob smith"@example.com`, wantMsg: msgEmailInvalid},
+		{name: "two addresses", in: "a@example.com, b@example.com", wantMsg: msgEmailInvalid},
+		{name: "control char", in: "bob\x00@example.com", wantMsg: msgEmailControl},
+		{name: "newline inside", in: "bob@exa\nmple.com", wantMsg: msgEmailControl},
+		{name: "invalid utf8", in: "bob\xff@example.com", wantMsg: msgEmailUTF8},
+		{name: "254 bytes ok", in: strings.Repeat("a", 64) + "@" + domainOfLen(254-65), wantEmail: strings.Repeat("a", 64) + "@" + domainOfLen(254-65), wantKey: strings.Repeat("a", 64) + "@" + domainOfLen(254-65)},
+		{name: "255 bytes", in: strings.Repeat("a", 64) + "@" + domainOfLen(255-65), wantMsg: msgEmailTooLong},
+		{name: "local part 65 bytes", in: strings.Repeat("a", 65) + "@example.com", wantMsg: msgLocalTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			email, key, err := NormalizeEmail(tt.in)
+			if tt.wantMsg != "" {
+				var verr *ValidationError
+				if !errors.As(err, &verr) {
+					t.Fatalf("NormalizeEmail(%q) error = %v, want *ValidationError", tt.in, err)
+				}
+				if verr.Field != "email" || verr.Message != tt.wantMsg {
+					t.Errorf("NormalizeEmail(%q) = %+v, want field email, message %q", tt.in, verr, tt.wantMsg)
+				}
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
+				}
+				if email != "" || key != "" {
+					t.Errorf("NormalizeEmail(%q) returned %q, %q with an error", tt.in, email, key)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NormalizeEmail(%q) error = %v", tt.in, err)
+			}
+			if email != tt.wantEmail || key != tt.wantKey {
+				t.Errorf("NormalizeEmail(%q) = %q, %q; want %q, %q", tt.in, email, key, tt.wantEmail, tt.wantKey)
+			}
+		})
+	}
+}
+
+// domainOfLen returns a syntactically valid domain of exactly n bytes (n >= 5),
+// made of labels of at most 63 bytes, ending in ".com".
+func domainOfLen(n int) string {
+	var b strings.Builder
+	rest := n - len(".com")
+	for rest > 0 {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+			rest--
+		}
+		l := min(rest, 63)
+		if rest-l == 1 { // avoid leaving room only for a dot
+			l--
+		}
+		b.WriteString(strings.Repeat("d", l))
+		rest -= l
+	}
+	b.WriteString(".com")
+	return b.String()
+}
+
+func TestValidateName(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "ascii", in: "Ada Lovelace", want: ""},
+		{name: "unicode", in: "Zoë Ñúñez 王小明 🦊", want: ""},
+		{name: "trimmed single char", in: "  A  ", want: ""},
+		{name: "100 runes", in: strings.Repeat("é", 100), want: ""},
+		{name: "101 runes", in: strings.Repeat("é", 101), want: msgNameTooLong},
+		{name: "101 runes with spaces trimmed", in: "  " + strings.Repeat("x", 100) + "  ", want: ""},
+		{name: "empty", in: "", want: msgNameRequired},
+		{name: "blank", in: " \t ", want: msgNameRequired},
+		{name: "control", in: "Ada\x07", want: msgNameControl},
+		{name: "newline inside", in: "Ada\nLovelace", want: msgNameControl},
+		{name: "invalid utf8", in: "Ada\xc3", want: msgNameUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ValidateName(tt.in); got != tt.want {
+				t.Errorf("ValidateName(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "12 ascii", in: "abcdefghijkl", want: ""},
+		{name: "11 ascii", in: "abcdefghijk", want: msgPasswordShort},
+		{name: "12 runes multibyte", in: "пароль-парол", want: ""},
+		{name: "11 runes but 22 bytes", in: strings.Repeat("ж", 11), want: msgPasswordShort},
+		{name: "spaces count and are kept", in: "  correct horse  ", want: ""},
+		{name: "emoji", in: strings.Repeat("🔑", 12), want: ""},
+		{name: "no composition rules", in: "aaaaaaaaaaaa", want: ""},
+		{name: "1024 bytes", in: strings.Repeat("a", 1024), want: ""},
+		{name: "1025 bytes", in: strings.Repeat("a", 1025), want: msgPasswordLong},
+		{name: "1024 bytes multibyte boundary", in: strings.Repeat("ж", 513), want: msgPasswordLong},
+		{name: "empty", in: "", want: msgPasswordRequired},
+		{name: "invalid utf8", in: "abcdefghijkl\xff", want: msgPasswordUTF8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ValidatePassword(tt.in); got != tt.want {
+				t.Errorf("ValidatePassword(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateRegistration(t *testing.T) {
+	tests := []struct {
+		name                  string
+		email, uname, passwrd string
+		want                  map[string]string
+	}{
+		{
+			name:  "valid",
+			email: "ada@example.com", uname: "Ada", passwrd: "correct horse battery",
+			want: map[string]string{},
+		},
+		{
+			name:  "all wrong",
+			email: "nope", uname: " ", passwrd: "short",
+			want: map[string]string{"email": msgEmailInvalid, "name": msgNameRequired, "password": msgPasswordShort},
+		},
+		{
+			name:  "invalid utf8 everywhere",
+			email: "\xff@example.com", uname: "\xff", passwrd: "\xffabcdefghijkl",
+			want: map[string]string{"email": msgEmailUTF8, "name": msgNameUTF8, "password": msgPasswordUTF8},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ValidateRegistration(tt.email, tt.uname, tt.passwrd)
+			if got == nil {
+				t.Fatal("ValidateRegistration returned nil map")
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ValidateRegistration mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRoleValid(t *testing.T) {
+	for _, tt := range []struct {
+		role Role
+		want bool
+	}{{RoleUser, true}, {RoleAdmin, true}, {"", false}, {"root", false}, {"Admin", false}} {
+		if got := tt.role.Valid(); got != tt.want {
+			t.Errorf("Role(%q).Valid() = %v, want %v", tt.role, got, tt.want)
+		}
+	}
+}
