@@ -151,7 +151,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 			a.Close()
 			return nil, err
 		}
-		sessions = session.NewRedisStore(a.pool, "", cfg.RedisTimeout)
+		sessions = session.NewRedisStore(a.pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
 		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
 	} else {
 		a.sqlSess = session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second)

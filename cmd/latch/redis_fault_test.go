@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// throwawayRedis is a redis-server of the test's own, on a free loopback
+// port, with an append-only file so that a restart keeps its sessions.
+type throwawayRedis struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startThrowawayRedis(t *testing.T) *throwawayRedis {
+	t.Helper()
+	bin := os.Getenv("REDIS_SERVER_BIN")
+	if bin == "" {
+		bin = "redis-server"
+	}
+	if _, err := exec.LookPath(bin); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server is required under CI: %v", err)
+		}
+		t.Skipf("redis-server not installed: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &throwawayRedis{t: t, bin: bin, dir: t.TempDir(), port: port}
+	r.start()
+	t.Cleanup(func() {
+		if r.cmd != nil && r.cmd.Process != nil {
+			_ = r.cmd.Process.Signal(syscall.SIGCONT)
+			_ = r.cmd.Process.Kill()
+			_ = r.cmd.Wait()
+		}
+	})
+	return r
+}
+
+func (r *throwawayRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
+
+func (r *throwawayRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := redis.DialURL(r.url(), redis.DialConnectTimeout(200*time.Millisecond))
+		if err == nil {
+			_, err = c.Do("PING")
+			c.Close()
+			if err == nil {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("throwaway redis did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop shuts Redis down (it answers nothing until start).
+func (r *throwawayRedis) stop() {
+	r.t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// TestRedisDownThen503ThenRecovers stops Redis under a signed-in browser:
+// pages that need the session answer 503 with Retry-After within about a
+// second, pages that need none keep working, and when Redis is back the
+// earlier session works again without any action.
+func TestRedisDownThen503ThenRecovers(t *testing.T) {
+	rd := startThrowawayRedis(t)
+	cfg := testConfig(t, backend{})
+	cfg.RedisURL = rd.url()
+	cfg.RedisKeyPrefix = "latch:session:"
+	ta := startAppWithConfig(t, cfg, &fakeClock{now: time.Now()})
+	email, pw := ta.newUser("Outage")
+	br := ta.newBrowser()
+	br.login(email, pw, false)
+
+	check503 := func(what string) {
+		t.Helper()
+		start := time.Now()
+		p := br.get("/profile")
+		took := time.Since(start)
+		if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+			t.Fatalf("%s: GET /profile = %d (Retry-After %q), want 503 with Retry-After", what, p.status, p.header.Get("Retry-After"))
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s: 503 took %v, want about a second", what, took)
+		}
+		if len(p.resp.Cookies()) != 0 {
+			t.Errorf("%s: the 503 changed cookies: %q", what, p.header.Values("Set-Cookie"))
+		}
+	}
+
+	t.Run("stopped", func(t *testing.T) {
+		rd.stop()
+		check503("Redis stopped")
+		if p := ta.newBrowser().get("/login"); p.status != http.StatusOK {
+			t.Errorf("login page without a session while Redis is down: %d, want 200", p.status)
+		}
+		if p := ta.newBrowser().get("/healthz"); p.status != http.StatusServiceUnavailable {
+			t.Errorf("healthz while Redis is down: %d, want 503", p.status)
+		}
+		rd.start()
+		if !br.signedIn() {
+			t.Fatal("the session did not survive the Redis restart")
+		}
+	})
+
+	t.Run("stalled", func(t *testing.T) {
+		if err := rd.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		check503("Redis stalled")
+		if err := rd.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		if !br.signedIn() {
+			t.Fatal("the session did not work after Redis resumed")
+		}
+	})
+}
