@@ -96,7 +96,7 @@ func newHarness(t *testing.T) *harness {
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := strconv.ParseInt(r.URL.Query().Get("uid"), 10, 64)
 		if err := h.mgr.Login(r.Context(), uid, r.URL.Query().Get("remember") == "1"); err != nil {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		http.Redirect(w, r, "/whoami", http.StatusSeeOther)
@@ -106,7 +106,7 @@ func newHarness(t *testing.T) *harness {
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := h.mgr.Logout(r.Context()); err != nil {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
