@@ -128,12 +128,11 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // app is Latch wired together: database, session store, server.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	db      *store.DB
-	pool    *redis.Pool // nil with the embedded session store
-	sqlSess *session.SQLStore
-	server  *server.Server
+	cfg    config.Config
+	log    *slog.Logger
+	db     *store.DB
+	pool   *redis.Pool // nil with the embedded session store
+	server *server.Server
 }
 
 // newApp opens the database and the session store and builds the server.
@@ -144,18 +143,15 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db}
-	var sessions session.Store
-	if cfg.RedisURL != "" {
-		a.pool, err = session.NewRedisPool(cfg.RedisURL, cfg.RedisTimeout)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		sessions = session.NewRedisStore(a.pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	sessions, pool, err := openSessionStore(cfg, db)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.pool = pool
+	if pool != nil {
 		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
 	} else {
-		a.sqlSess = session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second)
-		sessions = a.sqlSess
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
 	a.server, err = server.New(server.Config{
@@ -180,6 +176,20 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		return nil, err
 	}
 	return a, nil
+}
+
+// openSessionStore returns the session store the configuration names:
+// Redis when LATCH_REDIS_URL is set (pool is then non-nil and the caller
+// closes it), else the embedded store in db.
+func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *redis.Pool, err error) {
+	if cfg.RedisURL == "" {
+		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
+	}
+	pool, err = session.NewRedisPool(cfg.RedisURL, cfg.RedisTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout), pool, nil
 }
 
 // health pings the database and, when configured, Redis.
@@ -267,9 +277,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.Close()
-	if a.sqlSess != nil {
-		go a.sqlSess.Sweep(ctx, 10*time.Minute, log)
-	}
+	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

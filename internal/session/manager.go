@@ -11,8 +11,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 )
@@ -29,7 +32,13 @@ const (
 	keyRemember = "rem"  // bool, remember-me
 	keyCSRF     = "csrf" // string, synchronizer token
 	keyAuthAt   = "auth" // int64 unix seconds, last time the password was entered
+	keyHandle   = "h"    // string, public handle (see Record)
+	keyIP       = "ip"   // string, client IP at login
+	keyUA       = "ua"   // string, User-Agent at login (capped)
 )
+
+// maxUserAgentBytes caps the User-Agent kept with a session.
+const maxUserAgentBytes = 512
 
 // ErrMalformedCookie means the request carried a session cookie whose value
 // cannot be a Latch token (wrong length or alphabet). The server answers 400
@@ -57,6 +66,10 @@ type Options struct {
 	// Clock returns the current time; nil means time.Now. Tests inject one to
 	// cross timeouts without sleeping.
 	Clock func() time.Time
+
+	// ClientIP returns the client's IP for a request (honouring trusted
+	// proxies); nil means the connection's peer address.
+	ClientIP func(r *http.Request) string
 
 	// OnError writes the response for a session failure: ErrUnavailable
 	// (answer 503), ErrMalformedCookie (answer 400). Required.
@@ -127,6 +140,7 @@ func (m *Manager) RefreshInterval() time.Duration { return m.refresh }
 type requestState struct {
 	loadedToken string // token found in the store at load, "" if none
 	expired     bool   // a session was presented but had timed out
+	ip, ua      string // client IP and User-Agent of this request
 }
 
 type stateKey struct{}
@@ -192,7 +206,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx)}
+		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: truncateUTF8(r.UserAgent(), maxUserAgentBytes)}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
 		if token != "" && st.loadedToken == "" {
@@ -222,7 +236,7 @@ func (m *Manager) enforce(ctx context.Context, st *requestState) error {
 	now := m.opt.Clock()
 	if m.scs.GetInt64(ctx, keyUserID) == 0 || now.After(m.idleDeadline(ctx)) || now.After(m.absoluteDeadline(ctx)) {
 		st.expired = m.scs.GetInt64(ctx, keyUserID) != 0
-		if err := m.scs.Destroy(ctx); err != nil {
+		if err := m.scs.Destroy(withRecord(ctx, m.record(ctx))); err != nil {
 			return fmt.Errorf("session: destroy expired: %w", err)
 		}
 		return nil
@@ -283,7 +297,15 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	if err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
+	handle, err := randomString(16)
+	if err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
+	st := stateFrom(ctx)
 	now := m.opt.Clock()
+	m.scs.Put(ctx, keyHandle, handle)
+	m.scs.Put(ctx, keyIP, st.ip)
+	m.scs.Put(ctx, keyUA, st.ua)
 	m.scs.Put(ctx, keyUserID, userID)
 	m.scs.Put(ctx, keyRemember, remember)
 	m.scs.Put(ctx, keyCreated, now.Unix())
@@ -300,7 +322,7 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 // ErrUnavailable) is returned and the session is unchanged: the caller must
 // not tell the user they are logged out.
 func (m *Manager) Logout(ctx context.Context) error {
-	if err := m.scs.Destroy(ctx); err != nil {
+	if err := m.scs.Destroy(withRecord(ctx, m.record(ctx))); err != nil {
 		return fmt.Errorf("session: logout: %w", err)
 	}
 	return nil
@@ -366,6 +388,83 @@ func (m *Manager) CSRFToken(ctx context.Context) string {
 func (m *Manager) ValidCSRF(ctx context.Context, given string) bool {
 	want := m.CSRFToken(ctx)
 	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(given)) == 1
+}
+
+// record describes the session in ctx for the registry.
+func (m *Manager) record(ctx context.Context) Record {
+	return Record{
+		Handle:           m.scs.GetString(ctx, keyHandle),
+		UserID:           m.scs.GetInt64(ctx, keyUserID),
+		Created:          time.Unix(m.scs.GetInt64(ctx, keyCreated), 0),
+		LastSeen:         time.Unix(m.scs.GetInt64(ctx, keySeen), 0),
+		AbsoluteDeadline: m.absoluteDeadline(ctx),
+		Expiry:           m.storeDeadline(ctx),
+		IP:               m.scs.GetString(ctx, keyIP),
+		UserAgent:        m.scs.GetString(ctx, keyUA),
+		Remember:         m.scs.GetBool(ctx, keyRemember),
+	}
+}
+
+// Handle returns the public handle of the current session ("" when
+// anonymous).
+func (m *Manager) Handle(ctx context.Context) string {
+	if !loaded(ctx) {
+		return ""
+	}
+	return m.scs.GetString(ctx, keyHandle)
+}
+
+// Registry returns the store's session registry (list and revoke by handle).
+func (m *Manager) Registry() Registry { return m.opt.Store }
+
+// AuthenticatedAt returns when the password was last entered in this
+// session: at login or at the last re-authentication. Zero when anonymous.
+func (m *Manager) AuthenticatedAt(ctx context.Context) time.Time {
+	if m.UserID(ctx) == 0 {
+		return time.Time{}
+	}
+	return time.Unix(m.scs.GetInt64(ctx, keyAuthAt), 0)
+}
+
+// Reauthenticate records that the password was just entered again (sudo
+// mode) and issues a new session token, keeping the handle, the absolute
+// deadline and everything else (OWASP ASVS 5.0 V7.2.4, V7.5.2). The store
+// is written when the response starts. Errors wrap ErrUnavailable.
+func (m *Manager) Reauthenticate(ctx context.Context) error {
+	if m.UserID(ctx) == 0 {
+		return errors.New("session: reauthenticate: no signed-in user")
+	}
+	if err := m.scs.RenewToken(withRecord(ctx, m.record(ctx))); err != nil {
+		return fmt.Errorf("session: reauthenticate: %w", err)
+	}
+	now := m.opt.Clock()
+	m.scs.Put(ctx, keyAuthAt, now.Unix())
+	m.touch(ctx, now)
+	return nil
+}
+
+func (m *Manager) clientIP(r *http.Request) string {
+	if m.opt.ClientIP != nil {
+		return m.opt.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character and
+// replaces invalid UTF-8.
+func truncateUTF8(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func randomString(n int) (string, error) {
@@ -446,9 +545,9 @@ func (sw *responseWriter) commit() {
 		if m.UserID(ctx) == 0 {
 			return // anonymous data is never stored
 		}
-		cctx := ctx
+		cctx := withRecord(ctx, m.record(ctx))
 		if m.scs.Token(ctx) != st.loadedToken || st.loadedToken == "" {
-			cctx = WithCreate(ctx)
+			cctx = WithCreate(cctx)
 		}
 		token, _, err := m.scs.Commit(cctx)
 		switch {

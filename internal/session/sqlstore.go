@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 )
 
@@ -115,25 +114,6 @@ func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
 		return 0, unavailable("delete expired", err)
 	}
 	return res.RowsAffected()
-}
-
-// Sweep calls DeleteExpired every interval until ctx ends, logging failures.
-// Expired rows are never returned by FindCtx; the sweep only reclaims space.
-func (s *SQLStore) Sweep(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.DeleteExpired(ctx); err != nil {
-				log.Warn("session sweep failed", "err", err)
-			} else if n > 0 {
-				log.Debug("session sweep", "deleted", n)
-			}
-		}
-	}
 }
 
 // Find implements scs.Store without a context (unused by Latch).

@@ -25,9 +25,11 @@ var (
 
 // Store is what Latch's session stores provide: scs's context-aware store
 // whose CommitCtx creates a session only when the context says so (see
-// WithCreate) and otherwise only updates one that still exists.
+// WithCreate) and otherwise only updates one that still exists, plus the
+// Registry that lists and revokes sessions by handle.
 type Store interface {
 	scs.CtxStore
+	Registry
 }
 
 type createKey struct{}

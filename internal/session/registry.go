@@ -1,0 +1,105 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Record describes one session in the registry: everything a person or an
+// operator may see about it, and never its token. Handle is the public
+// name of the session in pages, URLs, forms, logs and the CLI: 22 random
+// URL-safe characters drawn at login, unrelated to the token, so knowing
+// it gives no way to act as the session.
+type Record struct {
+	Handle           string
+	UserID           int64
+	Created          time.Time // login time
+	LastSeen         time.Time // last recorded activity (refresh granularity)
+	AbsoluteDeadline time.Time // fixed at login
+	Expiry           time.Time // when the session ends if idle (≤ AbsoluteDeadline)
+	IP               string    // client IP at login
+	UserAgent        string    // User-Agent at login, at most 512 bytes
+	Remember         bool      // "remember me"
+}
+
+// Query selects sessions for the admin view. Zero fields do not filter.
+type Query struct {
+	UserID int64  // only this user's sessions
+	IP     string // only sessions from this client IP
+	Offset int    // rows to skip (pagination)
+	Limit  int    // rows to return; 0 means 50, capped at 500
+}
+
+// Page is one page of sessions, newest activity first.
+type Page struct {
+	Records []Record
+	// Total is the number of sessions matching the query (it may count a
+	// few that expired since the last sweep).
+	Total int
+}
+
+// Registry lists and revokes sessions by handle; both Latch stores provide
+// it. Listing one user's sessions costs O(that user's sessions); the admin
+// view pages through an index ordered by last activity. No method scans
+// the keyspace. Every revocation deletes the session and its index entries
+// together, and is final: a request that loaded the session earlier cannot
+// write it back (see ErrGone).
+type Registry interface {
+	// UserSessions returns userID's active sessions, newest activity first.
+	UserSessions(ctx context.Context, userID int64) ([]Record, error)
+	// Sessions returns one page of active sessions matching q.
+	Sessions(ctx context.Context, q Query) (Page, error)
+	// Revoke ends the session with this handle. found is false when there is
+	// no such active session (already ended, or never existed).
+	Revoke(ctx context.Context, handle string) (rec Record, found bool, err error)
+	// RevokeUser ends every session of userID except the one whose handle is
+	// except ("" = none) and returns the ended sessions.
+	RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error)
+	// Sweep removes index entries of sessions that have expired and returns
+	// how many it removed. Latch runs it periodically; reads also clean up.
+	Sweep(ctx context.Context) (int, error)
+}
+
+type recordKey struct{}
+
+// withRecord passes the registry record of the session being written or
+// deleted from the Manager to the store (scs's store API has no room for it).
+func withRecord(ctx context.Context, rec Record) context.Context {
+	return context.WithValue(ctx, recordKey{}, rec)
+}
+
+func recordFrom(ctx context.Context) (Record, bool) {
+	rec, ok := ctx.Value(recordKey{}).(Record)
+	return rec, ok
+}
+
+// normalizeQuery applies Query's defaults.
+func normalizeQuery(q Query) Query {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	q.Limit = min(q.Limit, 500)
+	q.Offset = max(q.Offset, 0)
+	return q
+}
+
+// RunSweeper calls reg.Sweep every interval until ctx ends, logging
+// failures. Expired sessions are never served in between; the sweep only
+// keeps the indexes and tables from growing.
+func RunSweeper(ctx context.Context, reg Registry, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := reg.Sweep(ctx); err != nil {
+				log.Warn("session sweep failed", "err", err)
+			} else if n > 0 {
+				log.Debug("session sweep", "removed", n)
+			}
+		}
+	}
+}
