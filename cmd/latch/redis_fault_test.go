@@ -96,7 +96,7 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	rd := startThrowawayRedis(t)
 	cfg := testConfig(t, backend{})
 	cfg.RedisURL = rd.url()
-	cfg.RedisKeyPrefix = "latch:session:"
+	cfg.RedisKeyPrefix = "latch:"
 	ta := startAppWithConfig(t, cfg, &fakeClock{now: time.Now()})
 	email, pw := ta.newUser("Outage")
 	br := ta.newBrowser()

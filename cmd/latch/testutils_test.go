@@ -298,7 +298,7 @@ func (ta *testApp) newUser(name string) (email, pw string) {
 func (ta *testApp) sessionKeys() []string {
 	ta.t.Helper()
 	pool := sessiontest.RedisPool(ta.t)
-	return sessiontest.RedisKeys(ta.t, pool, ta.prefix)
+	return sessiontest.RedisKeys(ta.t, pool, ta.prefix+"s:")
 }
 
 // sessionRows counts sessions in the embedded store.

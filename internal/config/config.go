@@ -24,7 +24,7 @@ type Config struct {
 	// means the embedded session store in the SQL database (one instance only).
 	RedisURL string
 	// RedisKeyPrefix starts every session key (LATCH_REDIS_KEY_PREFIX,
-	// default "latch:session:"), so several deployments can share a Redis.
+	// default "latch:"), so several deployments can share a Redis.
 	RedisKeyPrefix string
 	// RedisTimeout bounds connecting to, reading from and writing to Redis
 	// (LATCH_REDIS_TIMEOUT, default 500ms).
@@ -88,7 +88,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:                    get("LATCH_ADDR", "127.0.0.1:8080"),
 		DatabaseURL:             get("LATCH_DATABASE_URL", "sqlite:./data/latch.db"),
 		RedisURL:                get("LATCH_REDIS_URL", ""),
-		RedisKeyPrefix:          get("LATCH_REDIS_KEY_PREFIX", "latch:session:"),
+		RedisKeyPrefix:          get("LATCH_REDIS_KEY_PREFIX", "latch:"),
 		RedisTimeout:            duration("LATCH_REDIS_TIMEOUT", "500ms"),
 		IdleTimeout:             duration("LATCH_IDLE_TIMEOUT", "30m"),
 		AbsoluteTimeout:         duration("LATCH_ABSOLUTE_TIMEOUT", "12h"),

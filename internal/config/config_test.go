@@ -18,7 +18,7 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite:./data/latch.db", RedisKeyPrefix: "latch:session:",
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite:./data/latch.db", RedisKeyPrefix: "latch:",
 		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
 		CookieSecure: true, LogLevel: slog.LevelInfo,

@@ -10,18 +10,34 @@ import (
 	"github.com/gomodule/redigo/redis"
 )
 
-// RedisStore is Latch's Redis session store for scs. It replaces
-// github.com/alexedwards/scs/redisstore, which (NOTES-scs.md):
+// RedisStore is Latch's Redis session store for scs, with the session
+// registry. It replaces github.com/alexedwards/scs/redisstore, which
+// (NOTES-scs.md):
 //   - ignores the request context (no CtxStore) and so cannot bound a call to
 //     a stalled Redis;
 //   - writes with MULTI/SET/PEXPIREAT/EXEC (four commands) and re-creates a
 //     key deleted by a logout or revoke while a request was in flight;
 //   - keys sessions by the raw token and lists them with KEYS.
 //
-// Here every operation is one Redis command on a pooled connection borrowed
-// with GetContext and bounded by Timeout; keys are
-// Prefix + HashToken(token); updates use SET … XX so a deleted session stays
-// deleted, and only a commit marked WithCreate may use SET … NX.
+// Here every operation is one Redis command (GET-like reads, or one EVALSHA
+// of a Lua script, which Redis runs atomically) on a pooled connection
+// borrowed with GetContext and bounded by the store's timeout. Keys, under
+// the prefix P:
+//
+//	P s:<sha256(token)>  hash: d (scs data), e (expiry ms) and the Record
+//	                     fields h u c s a ip ua r; expires at e
+//	P h:<handle>         string: sha256(token), for revoke by handle
+//	P u:<user id>        sorted set of sha256(token) by expiry: one user's sessions
+//	P ip:<ip>            sorted set of sha256(token) by expiry: sessions by client IP
+//	P all                sorted set of sha256(token) by last seen: the admin view
+//	P exp                sorted set of sha256(token) by expiry: what Sweep removes
+//
+// A session and its index entries are written and deleted together in one
+// script, so no crash can leave one without the other. An update only
+// succeeds while the session hash exists, so a revoked session stays
+// revoked; only a commit marked WithCreate may create one. The scripts
+// build index key names, so the store needs a single Redis (or a Sentinel
+// set), not Redis Cluster.
 type RedisStore struct {
 	pool    *redis.Pool
 	prefix  string
@@ -31,7 +47,7 @@ type RedisStore struct {
 var _ Store = (*RedisStore)(nil)
 
 // DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
-const DefaultRedisPrefix = "latch:session:"
+const DefaultRedisPrefix = "latch:"
 
 // NewRedisStore returns a store on pool. prefix "" means DefaultRedisPrefix;
 // timeout bounds each operation, including the wait for a pooled connection
@@ -43,7 +59,7 @@ func NewRedisStore(pool *redis.Pool, prefix string, timeout time.Duration) *Redi
 	return &RedisStore{pool: pool, prefix: prefix, timeout: timeout}
 }
 
-func (s *RedisStore) key(token string) string { return s.prefix + HashToken(token) }
+func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashToken(token) }
 
 // do runs one command with a connection borrowed under ctx and s.timeout.
 // Every failure is wrapped in ErrUnavailable.
@@ -62,10 +78,27 @@ func (s *RedisStore) do(ctx context.Context, op, cmd string, args ...any) (any, 
 	return reply, nil
 }
 
-// FindCtx returns the session data for token with one GET. found is false
-// when the key does not exist (never created, expired, or deleted).
+// eval runs a script with EVALSHA, loading it on NOSCRIPT (redigo's
+// Script.DoContext), under the same bounds as do.
+func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	conn, err := s.pool.GetContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	defer conn.Close()
+	reply, err := script.DoContext(ctx, conn, args...)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return reply, nil
+}
+
+// FindCtx returns the session data for token with one HGET. found is false
+// when the session does not exist (never created, expired, or deleted).
 func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	reply, err := s.do(ctx, "find", "GET", s.key(token))
+	reply, err := s.do(ctx, "find", "HGET", s.key(token), "d")
 	if err != nil {
 		return nil, false, err
 	}
@@ -79,34 +112,44 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	return b, true, nil
 }
 
-// CommitCtx stores b under token until expiry with one SET … PXAT. With
-// WithCreate(ctx) it uses NX (a fresh token must not exist yet); otherwise
-// XX, and returns ErrGone when the session has been deleted meanwhile. An
-// expiry in the past deletes the session.
+// CommitCtx stores b under token until expiry, with the Record the Manager
+// put in ctx, in one script. With WithCreate(ctx) the session must not
+// exist yet; otherwise it must still exist, else ErrGone. An expiry in the
+// past deletes the session.
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !expiry.After(time.Now()) {
 		return s.DeleteCtx(ctx, token)
 	}
-	cond := "XX"
+	mode := "update"
 	if isCreate(ctx) {
-		cond = "NX"
+		mode = "create"
 	}
-	reply, err := s.do(ctx, "commit", "SET", s.key(token), b, "PXAT", expiry.UnixMilli(), cond)
+	args := []any{s.key(token), mode, b, expiry.UnixMilli(), s.prefix, HashToken(token)}
+	if rec, ok := recordFrom(ctx); ok && rec.Handle != "" {
+		remember := 0
+		if rec.Remember {
+			remember = 1
+		}
+		args = append(args, rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
+			rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember)
+	}
+	reply, err := redis.Int(s.eval(ctx, "commit", commitScript, args...))
 	if err != nil {
 		return err
 	}
-	if reply == nil {
-		if cond == "NX" {
-			return fmt.Errorf("session: redis commit: new token already exists: %w", ErrUnavailable)
-		}
+	switch reply {
+	case 0:
 		return ErrGone
+	case -1:
+		return fmt.Errorf("session: redis commit: new token already exists: %w", ErrUnavailable)
 	}
 	return nil
 }
 
-// DeleteCtx removes the session with one DEL; a missing key is not an error.
+// DeleteCtx removes the session and its index entries in one script; a
+// missing session is not an error.
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.do(ctx, "delete", "DEL", s.key(token))
+	_, err := s.eval(ctx, "delete", deleteScript, s.prefix, HashToken(token))
 	return err
 }
 

@@ -76,16 +76,22 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 	}
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
+	rec, hasRec := recordFrom(ctx)
+	cols := recordColumns(rec, hasRec)
 	if isCreate(ctx) {
-		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions (token_hash, data, expiry) VALUES (?, ?, ?)`),
-			HashToken(token), b, expiry.UnixMilli())
+		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions
+			(token_hash, data, expiry, handle, user_id, created, seen, absolute, ip, user_agent, remember)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			append([]any{HashToken(token), b, expiry.UnixMilli()}, cols...)...)
 		if err != nil {
 			return unavailable("create", err)
 		}
 		return nil
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`),
-		b, expiry.UnixMilli(), HashToken(token), time.Now().UnixMilli())
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET data = ?, expiry = ?,
+			handle = ?, user_id = ?, created = ?, seen = ?, absolute = ?, ip = ?, user_agent = ?, remember = ?
+			WHERE token_hash = ? AND expiry > ?`),
+		append(append([]any{b, expiry.UnixMilli()}, cols...), HashToken(token), time.Now().UnixMilli())...)
 	if err != nil {
 		return unavailable("update", err)
 	}
@@ -105,15 +111,6 @@ func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
 		return unavailable("delete", err)
 	}
 	return nil
-}
-
-// DeleteExpired removes rows whose expiry has passed and returns how many.
-func (s *SQLStore) DeleteExpired(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE expiry <= ?`), time.Now().UnixMilli())
-	if err != nil {
-		return 0, unavailable("delete expired", err)
-	}
-	return res.RowsAffected()
 }
 
 // Find implements scs.Store without a context (unused by Latch).

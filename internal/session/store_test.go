@@ -33,18 +33,18 @@ type storeFixture struct {
 func newRedisFixture(t *testing.T) storeFixture {
 	pool := sessiontest.RedisPool(t)
 	prefix := sessiontest.Prefix(t)
-	keys := func(t *testing.T) []string {
-		return sessiontest.RedisKeys(t, pool, prefix)
-	}
 	return storeFixture{
-		store:   session.NewRedisStore(pool, prefix, time.Second),
-		rawKeys: keys,
+		store: session.NewRedisStore(pool, prefix, time.Second),
+		rawKeys: func(t *testing.T) []string {
+			return sessiontest.RedisKeys(t, pool, prefix+"s:")
+		},
 		rawDump: func(t *testing.T) []byte {
+			// DUMP serializes any key type: session hashes and indexes alike.
 			var out []byte
 			conn := pool.Get()
 			defer conn.Close()
-			for _, k := range keys(t) {
-				v, err := redis.Bytes(conn.Do("GET", prefix+k))
+			for _, k := range sessiontest.RedisKeys(t, pool, prefix) {
+				v, err := redis.Bytes(conn.Do("DUMP", prefix+k))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,0 +1,370 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/session/sessiontest"
+	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/store/storetest"
+)
+
+// registryFixture is a store plus a way to count what its indexes hold.
+type registryFixture struct {
+	store Store
+	// indexEntries counts every index entry and stored session (Redis keys'
+	// members, or table rows), to show that nothing is left behind.
+	indexEntries func(t testing.TB) int
+}
+
+func redisRegistry(t testing.TB) registryFixture {
+	pool := sessiontest.RedisPool(t)
+	prefix := sessiontest.Prefix(t)
+	return registryFixture{
+		store: NewRedisStore(pool, prefix, 5*time.Second),
+		indexEntries: func(t testing.TB) int {
+			conn := pool.Get()
+			defer conn.Close()
+			n := 0
+			for _, k := range sessiontest.RedisKeys(t, pool, prefix) {
+				typ, _ := redis.String(conn.Do("TYPE", prefix+k))
+				if typ == "zset" {
+					c, _ := redis.Int(conn.Do("ZCARD", prefix+k))
+					n += c
+				} else {
+					n++
+				}
+			}
+			return n
+		},
+	}
+}
+
+func sqlRegistry(t testing.TB, url string) registryFixture {
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return registryFixture{
+		store: NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second),
+		indexEntries: func(t testing.TB) int {
+			var n int
+			if err := db.SQL().QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		},
+	}
+}
+
+func registryFixtures() map[string]func(testing.TB) registryFixture {
+	return map[string]func(testing.TB) registryFixture{
+		"redis": redisRegistry,
+		"sqlite": func(t testing.TB) registryFixture {
+			return sqlRegistry(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
+		},
+		"postgres": func(t testing.TB) registryFixture { return sqlRegistry(t, storetest.PostgresURL(t)) },
+	}
+}
+
+// put creates (or, with create false, updates) a session with a registry
+// record the way the Manager does.
+func put(t testing.TB, st Store, token string, rec Record, create bool) error {
+	t.Helper()
+	ctx := withRecord(context.Background(), rec)
+	if create {
+		ctx = WithCreate(ctx)
+	}
+	return st.CommitCtx(ctx, token, []byte("data:"+token), rec.Expiry)
+}
+
+func newRecord(i int, userID int64, ip string, seen time.Time) Record {
+	return Record{
+		Handle: fmt.Sprintf("handle-%06d-xxxxxxxxxx", i), UserID: userID,
+		Created: seen.Add(-time.Minute).Truncate(time.Millisecond), LastSeen: seen.Truncate(time.Millisecond),
+		AbsoluteDeadline: seen.Add(12 * time.Hour).Truncate(time.Millisecond),
+		Expiry:           seen.Add(30 * time.Minute).Truncate(time.Millisecond),
+		IP:               ip, UserAgent: "Mozilla/5.0 <script>", Remember: i%2 == 0,
+	}
+}
+
+func handles(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Handle)
+	}
+	return out
+}
+
+func TestRegistryContract(t *testing.T) {
+	for name, newFixture := range registryFixtures() {
+		t.Run(name, func(t *testing.T) { testRegistry(t, newFixture) })
+	}
+}
+
+func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
+	now := time.Now()
+	ctx := context.Background()
+
+	t.Run("user sessions newest first, with every field", func(t *testing.T) {
+		f := newFixture(t)
+		a, b := newRecord(1, 42, "192.0.2.1", now.Add(-time.Minute)), newRecord(2, 42, "192.0.2.2", now)
+		other := newRecord(3, 7, "192.0.2.1", now)
+		for i, r := range []Record{a, b, other} {
+			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := f.store.UserSessions(ctx, 42)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Handle != b.Handle || got[1].Handle != a.Handle {
+			t.Fatalf("UserSessions = %v, want [%s %s]", handles(got), b.Handle, a.Handle)
+		}
+		g := got[0]
+		if !g.Created.Equal(b.Created) || !g.LastSeen.Equal(b.LastSeen) || !g.AbsoluteDeadline.Equal(b.AbsoluteDeadline) ||
+			!g.Expiry.Equal(b.Expiry) || g.IP != b.IP || g.UserAgent != b.UserAgent || g.Remember != b.Remember || g.UserID != 42 {
+			t.Errorf("record round trip:\n got %+v\nwant %+v", g, b)
+		}
+	})
+
+	t.Run("revoke by handle is final", func(t *testing.T) {
+		f := newFixture(t)
+		r := newRecord(1, 42, "192.0.2.1", now)
+		if err := put(t, f.store, "tok-1", r, true); err != nil {
+			t.Fatal(err)
+		}
+		got, found, err := f.store.Revoke(ctx, r.Handle)
+		if err != nil || !found || got.Handle != r.Handle || got.UserID != 42 {
+			t.Fatalf("Revoke = %+v, %v, %v", got, found, err)
+		}
+		if _, ok, _ := f.store.FindCtx(ctx, "tok-1"); ok {
+			t.Fatal("revoked session still found")
+		}
+		if err := put(t, f.store, "tok-1", r, false); !errors.Is(err, ErrGone) {
+			t.Fatalf("in-flight write after revoke: err = %v, want ErrGone", err)
+		}
+		if _, found, _ := f.store.Revoke(ctx, r.Handle); found {
+			t.Error("second revoke found the session")
+		}
+		if _, found, _ := f.store.Revoke(ctx, "no-such-handle"); found {
+			t.Error("unknown handle found")
+		}
+		if n := f.indexEntries(t); n != 0 {
+			t.Errorf("%d index entries left after revoke", n)
+		}
+	})
+
+	t.Run("revoke user keeps the exception", func(t *testing.T) {
+		f := newFixture(t)
+		keep := newRecord(1, 42, "192.0.2.1", now)
+		for i, r := range []Record{keep, newRecord(2, 42, "", now), newRecord(3, 42, "192.0.2.3", now), newRecord(4, 7, "", now)} {
+			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ended, err := f.store.RevokeUser(ctx, 42, keep.Handle)
+		if err != nil || len(ended) != 2 {
+			t.Fatalf("RevokeUser = %v, %v; want 2 ended", handles(ended), err)
+		}
+		left, _ := f.store.UserSessions(ctx, 42)
+		if len(left) != 1 || left[0].Handle != keep.Handle {
+			t.Errorf("left = %v, want [%s]", handles(left), keep.Handle)
+		}
+		if others, _ := f.store.UserSessions(ctx, 7); len(others) != 1 {
+			t.Errorf("another user's sessions were touched: %v", handles(others))
+		}
+		all, _ := f.store.RevokeUser(ctx, 42, "")
+		if len(all) != 1 {
+			t.Errorf("RevokeUser without exception ended %d, want 1", len(all))
+		}
+	})
+
+	t.Run("logout removes index entries", func(t *testing.T) {
+		f := newFixture(t)
+		if err := put(t, f.store, "tok-1", newRecord(1, 42, "192.0.2.1", now), true); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.DeleteCtx(ctx, "tok-1"); err != nil {
+			t.Fatal(err)
+		}
+		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 0 {
+			t.Errorf("logged-out session still listed: %v", handles(recs))
+		}
+		if n := f.indexEntries(t); n != 0 {
+			t.Errorf("%d index entries left after logout", n)
+		}
+	})
+
+	t.Run("token renewal keeps the handle", func(t *testing.T) {
+		f := newFixture(t)
+		r := newRecord(1, 42, "192.0.2.1", now)
+		if err := put(t, f.store, "old", r, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.DeleteCtx(ctx, "old"); err != nil {
+			t.Fatal(err)
+		}
+		if err := put(t, f.store, "new", r, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, found, _ := f.store.Revoke(ctx, r.Handle); !found {
+			t.Fatal("handle does not reach the renewed session")
+		}
+		if _, ok, _ := f.store.FindCtx(ctx, "new"); ok {
+			t.Error("revoke by handle left the renewed token working")
+		}
+	})
+
+	t.Run("refresh updates last seen and order", func(t *testing.T) {
+		f := newFixture(t)
+		a, b := newRecord(1, 42, "", now.Add(-time.Hour)), newRecord(2, 42, "", now.Add(-time.Minute))
+		a.Expiry = b.Expiry
+		_ = put(t, f.store, "a", a, true)
+		_ = put(t, f.store, "b", b, true)
+		a.LastSeen = now.Truncate(time.Millisecond)
+		if err := put(t, f.store, "a", a, false); err != nil {
+			t.Fatal(err)
+		}
+		page, err := f.store.Sessions(ctx, Query{})
+		if err != nil || len(page.Records) != 2 || page.Records[0].Handle != a.Handle || !page.Records[0].LastSeen.Equal(a.LastSeen) {
+			t.Fatalf("after refresh: %v %v", handles(page.Records), err)
+		}
+	})
+
+	t.Run("pages newest first with filters", func(t *testing.T) {
+		f := newFixture(t)
+		for i := range 7 {
+			ip := "192.0.2.1"
+			if i%2 == 1 {
+				ip = "198.51.100.9"
+			}
+			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), newRecord(i, int64(1+i%3), ip, now.Add(time.Duration(i)*time.Second)), true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var seen []string
+		for off := 0; off < 7; off += 3 {
+			page, err := f.store.Sessions(ctx, Query{Offset: off, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != 7 {
+				t.Errorf("Total = %d, want 7", page.Total)
+			}
+			seen = append(seen, handles(page.Records)...)
+		}
+		want := []string{}
+		for i := 6; i >= 0; i-- {
+			want = append(want, newRecord(i, 0, "", now).Handle)
+		}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Errorf("pages = %v\nwant %v", seen, want)
+		}
+		byIP, _ := f.store.Sessions(ctx, Query{IP: "198.51.100.9"})
+		if byIP.Total != 3 || len(byIP.Records) != 3 {
+			t.Errorf("IP filter: %d records, total %d; want 3", len(byIP.Records), byIP.Total)
+		}
+		byUser, _ := f.store.Sessions(ctx, Query{UserID: 1, Limit: 1, Offset: 1})
+		if byUser.Total != 3 || len(byUser.Records) != 1 {
+			t.Errorf("user filter page: %d records, total %d; want 1 of 3", len(byUser.Records), byUser.Total)
+		}
+	})
+
+	t.Run("expired sessions drop out and the sweep empties the indexes", func(t *testing.T) {
+		f := newFixture(t)
+		r := newRecord(1, 42, "192.0.2.1", now)
+		r.Expiry = time.Now().Add(150 * time.Millisecond)
+		if err := put(t, f.store, "tok-1", r, true); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			recs, err := f.store.UserSessions(ctx, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("expired session still listed after 5 s")
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if _, err := f.store.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.indexEntries(t); n != 0 {
+			t.Errorf("%d index entries left after the sweep", n)
+		}
+	})
+}
+
+// BenchmarkRegistry100k fills a store with 100,000 active sessions (20,000
+// users × 5) and measures the listing calls the pages make.
+func BenchmarkRegistry100k(b *testing.B) {
+	for _, name := range []string{"redis", "sqlite"} {
+		b.Run(name, func(b *testing.B) {
+			f := registryFixtures()[name](b)
+			now := time.Now()
+			fill(b, f.store, 100_000, now)
+			ctx := context.Background()
+			b.Run("UserSessions", func(b *testing.B) {
+				for b.Loop() {
+					recs, err := f.store.UserSessions(ctx, 777)
+					if err != nil || len(recs) != 5 {
+						b.Fatal(len(recs), err)
+					}
+				}
+			})
+			b.Run("Sessions first page", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50})
+					if err != nil || len(p.Records) != 50 || p.Total != 100_000 {
+						b.Fatal(len(p.Records), p.Total, err)
+					}
+				}
+			})
+			b.Run("Sessions page 1000", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 50_000})
+					if err != nil || len(p.Records) != 50 {
+						b.Fatal(len(p.Records), err)
+					}
+				}
+			})
+			b.Run("Sessions by IP", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{IP: "10.0.3.7", Limit: 50})
+					if err != nil || p.Total == 0 {
+						b.Fatal(p.Total, err)
+					}
+				}
+			})
+		})
+	}
+}
+
+func fill(b *testing.B, st Store, n int, now time.Time) {
+	b.Helper()
+	start := time.Now()
+	for i := range n {
+		r := newRecord(i, int64(i%20_000), fmt.Sprintf("10.0.%d.%d", i%7, i%250), now.Add(-time.Duration(i)*time.Millisecond))
+		if err := put(b, st, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("filled %d sessions in %v", n, time.Since(start))
+}

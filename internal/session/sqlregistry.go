@@ -1,0 +1,143 @@
+package session
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// recordColumns returns the registry columns of a sessions row, in the
+// order handle, user_id, created, seen, absolute, ip, user_agent, remember;
+// NULLs when the write carries no record.
+func recordColumns(rec Record, ok bool) []any {
+	if !ok || rec.Handle == "" {
+		return []any{nil, nil, nil, nil, nil, nil, nil, nil}
+	}
+	remember := 0
+	if rec.Remember {
+		remember = 1
+	}
+	return []any{rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
+		rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember}
+}
+
+const recordSelect = `handle, user_id, created, seen, absolute, expiry, ip, user_agent, remember`
+
+func scanRecords(rows *sql.Rows) ([]Record, error) {
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var created, seen, absolute, expiry, remember int64
+		if err := rows.Scan(&r.Handle, &r.UserID, &created, &seen, &absolute, &expiry, &r.IP, &r.UserAgent, &remember); err != nil {
+			return nil, err
+		}
+		r.Created, r.LastSeen = time.UnixMilli(created), time.UnixMilli(seen)
+		r.AbsoluteDeadline, r.Expiry = time.UnixMilli(absolute), time.UnixMilli(expiry)
+		r.Remember = remember == 1
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQLStore) query(ctx context.Context, op, query string, args ...any) ([]Record, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	recs, err := scanRecords(rows)
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	return recs, nil
+}
+
+// UserSessions implements Registry with the (user_id, seen) index.
+func (s *SQLStore) UserSessions(ctx context.Context, userID int64) ([]Record, error) {
+	return s.query(ctx, "user sessions", `SELECT `+recordSelect+` FROM sessions
+		WHERE user_id = ? AND expiry > ? AND handle IS NOT NULL ORDER BY seen DESC`, userID, time.Now().UnixMilli())
+}
+
+// Sessions implements Registry with the seen, (user_id, seen) and (ip, seen)
+// indexes.
+func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
+	q = normalizeQuery(q)
+	where := `expiry > ? AND handle IS NOT NULL`
+	args := []any{time.Now().UnixMilli()}
+	if q.UserID != 0 {
+		where += ` AND user_id = ?`
+		args = append(args, q.UserID)
+	}
+	if q.IP != "" {
+		where += ` AND ip = ?`
+		args = append(args, q.IP)
+	}
+	recs, err := s.query(ctx, "sessions", `SELECT `+recordSelect+` FROM sessions WHERE `+where+
+		` ORDER BY seen DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return Page{}, err
+	}
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM sessions WHERE `+where), args...).Scan(&total); err != nil {
+		return Page{}, unavailable("sessions count", err)
+	}
+	return Page{Records: recs, Total: total}, nil
+}
+
+// Revoke implements Registry with one DELETE … RETURNING.
+func (s *SQLStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
+	recs, err := s.query(ctx, "revoke", `DELETE FROM sessions WHERE handle = ? RETURNING `+recordSelect, handle)
+	if err != nil {
+		return Record{}, false, err
+	}
+	recs = live(recs)
+	if len(recs) == 0 {
+		return Record{}, false, nil
+	}
+	return recs[0], true, nil
+}
+
+// RevokeUser implements Registry with one DELETE … RETURNING.
+func (s *SQLStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
+	recs, err := s.query(ctx, "revoke user", `DELETE FROM sessions WHERE user_id = ? AND handle <> ? RETURNING `+recordSelect,
+		userID, except)
+	if err != nil {
+		return nil, err
+	}
+	recs = live(recs)
+	sort.Slice(recs, func(i, j int) bool { return recs[i].LastSeen.After(recs[j].LastSeen) })
+	return recs, nil
+}
+
+// Sweep implements Registry: it deletes expired rows.
+func (s *SQLStore) Sweep(ctx context.Context) (int, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE expiry <= ?`), time.Now().UnixMilli())
+	if err != nil {
+		return 0, unavailable("sweep", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("session: sql sweep: %w", err)
+	}
+	return int(n), nil
+}
+
+// live keeps the records that had not expired yet.
+func live(recs []Record) []Record {
+	now := time.Now()
+	out := recs[:0]
+	for _, r := range recs {
+		if r.Expiry.After(now) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
