@@ -36,8 +36,11 @@ const (
 // sqlitePragmas is appended to every SQLite path: wait up to 5 s for a lock
 // instead of failing with SQLITE_BUSY, write-ahead logging so readers do not
 // block the writer, enforce foreign keys, and take the write lock at BEGIN
-// so a read-then-write transaction cannot deadlock on lock upgrade.
-const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+// so a read-then-write transaction cannot deadlock on lock upgrade, and
+// synchronous=NORMAL, the setting SQLite recommends with WAL: a commit no
+// longer waits for an fsync (a power loss may undo the last commits, never
+// corrupt the file), which makes a login's session write ~10× cheaper.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // DB is a connection pool to one Latch database. It is safe for concurrent
 // use. Create it with Open and release it with Close.

@@ -2,7 +2,10 @@ package store
 
 import (
 	"errors"
+	"io/fs"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/latch/latch/internal/store/storetest"
 	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/migrations"
 )
 
 // openers start a fresh, migrated database of each dialect.
@@ -246,8 +250,9 @@ func TestUsers(t *testing.T) {
 			if err := db.SQL().QueryRowContext(t.Context(), "SELECT count(*), max(version_id) FROM goose_db_version").Scan(&after, &version); err != nil {
 				t.Fatal(err)
 			}
-			if after != before || version != 2 {
-				t.Errorf("goose_db_version rows %d -> %d, max version %d; want unchanged rows and version 2", before, after, version)
+			want := latestMigration(t, db.Dialect())
+			if after != before || version != want {
+				t.Errorf("goose_db_version rows %d -> %d, max version %d; want unchanged rows and version %d", before, after, version, want)
 			}
 			if _, err := db.UserByID(t.Context(), u.ID); err != nil {
 				t.Errorf("user lost after second Migrate: %v", err)
@@ -344,4 +349,22 @@ func TestRebind(t *testing.T) {
 	if got := lite.rebind(q); got != q {
 		t.Errorf("sqlite rebind = %q, want unchanged", got)
 	}
+}
+
+// latestMigration returns the highest migration number shipped for dialect.
+func latestMigration(t *testing.T, dialect string) int {
+	t.Helper()
+	names, err := fs.Glob(migrations.FS, dialect+"/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no migrations for %s: %v", dialect, err)
+	}
+	latest := 0
+	for _, n := range names {
+		v, err := strconv.Atoi(strings.SplitN(path.Base(n), "_", 2)[0])
+		if err != nil {
+			t.Fatalf("migration %s: %v", n, err)
+		}
+		latest = max(latest, v)
+	}
+	return latest
 }

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/latch/latch/internal/user"
+)
+
+// likeEscaper escapes LIKE's wildcards ('%', '_') and its escape character
+// ('\', declared with ESCAPE in the query) so a search string matches
+// literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Users returns one page of accounts, ordered by ID, whose address contains
+// emailQuery, and the number of such accounts in all pages.
+//
+// The match is a case-insensitive substring match on the lower-cased
+// address (the key user.NormalizeEmail makes): surrounding white space is
+// trimmed from emailQuery, "" matches every account, and '%', '_' and '\'
+// match only themselves. limit of 0 (or less) means 50 rows and is capped
+// at 500; a negative offset counts as 0. An offset past the end gives an
+// empty page and the true total.
+func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error) {
+	var (
+		cond string
+		args []any
+	)
+	if q := strings.ToLower(strings.TrimSpace(emailQuery)); q != "" {
+		cond = ` WHERE email_key LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscaper.Replace(q)+"%")
+	}
+	offset, limit = pageBounds(offset, limit)
+
+	var total int
+	if err := db.db.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM users"+cond), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: users: count: %w", err)
+	}
+	rows, err := db.db.QueryContext(ctx, db.rebind("SELECT "+userColumns+" FROM users"+cond+" ORDER BY id LIMIT ? OFFSET ?"),
+		append(args, limit, offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: users: %w", err)
+	}
+	defer rows.Close()
+	users := []user.User{}
+	for rows.Next() {
+		var (
+			u    user.User
+			role string
+		)
+		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt}); err != nil {
+			return nil, 0, fmt.Errorf("store: users: %w", err)
+		}
+		u.Role = user.Role(role)
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("store: users: %w", err)
+	}
+	return users, total, nil
+}
+
+// SetDisabled disables (true) or re-enables (false) account id. Setting the
+// value it already has succeeds. It does not end the account's sessions:
+// callers revoke them (session.Registry.RevokeUser) and record the audit
+// event. Errors: user.ErrNotFound when there is no such account.
+func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	if err := db.updateUser(ctx, "disabled", disabled, id); err != nil {
+		return fmt.Errorf("store: set disabled: %w", err)
+	}
+	return nil
+}
+
+// SetRole gives account id the role role. Setting the role it already has
+// succeeds. It does not end the account's sessions: callers revoke them (a
+// privilege change must end them) and record the audit event. Errors: one
+// wrapping user.ErrInvalid when role is not user.RoleUser or
+// user.RoleAdmin; user.ErrNotFound when there is no such account.
+func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
+	if !role.Valid() {
+		return fmt.Errorf("store: set role: unknown role %q: %w", role, user.ErrInvalid)
+	}
+	if err := db.updateUser(ctx, "role", string(role), id); err != nil {
+		return fmt.Errorf("store: set role: %w", err)
+	}
+	return nil
+}
+
+// updateUser sets one column (a constant chosen by the caller, never
+// input) of account id; user.ErrNotFound when no row has that ID.
+func (db *DB) updateUser(ctx context.Context, column string, value any, id int64) error {
+	res, err := db.db.ExecContext(ctx, db.rebind("UPDATE users SET "+column+" = ? WHERE id = ?"), value, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
