@@ -18,10 +18,66 @@ import (
 // server (which imports this package).
 
 type stubUser struct {
+	ID        int64
+	Email     string
+	Name      string
+	Role      string
+	Disabled  bool
+	CreatedAt time.Time
+}
+
+type userRef struct {
 	ID    int64
 	Email string
 	Name  string
-	Role  string
+}
+
+type sessionRow struct {
+	Handle    string
+	Device    string
+	UserAgent string
+	IP        string
+	Created   time.Time
+	LastSeen  time.Time
+	Remember  bool
+	Current   bool
+	User      userRef
+}
+
+type eventRow struct {
+	Time          time.Time
+	Type          string
+	What          string
+	Actor         userRef
+	Subject       userRef
+	Email         string
+	IP            string
+	Device        string
+	UserAgent     string
+	SessionHandle string
+	Detail        string
+}
+
+type pager struct {
+	Page, Pages, Total int
+	Prev, Next         string
+}
+
+type filterView struct {
+	Q, Email, IP, User, Type, From, To string
+}
+
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+type hiddenField struct{ Name, Value string }
+
+type reauthView struct {
+	Action string
+	Fields []hiddenField
+	Cancel string
 }
 
 type formData struct {
@@ -49,9 +105,24 @@ type templateData struct {
 	Session     sessionView
 	Status      int
 	Message     string
+
+	Wide       bool
+	Here       string
+	Notice     string
+	Sessions   []sessionRow
+	Users      []stubUser
+	Subject    *stubUser
+	Events     []eventRow
+	Pager      pager
+	Filter     filterView
+	EventTypes []option
+	Reauth     reauthView
 }
 
-var pages = []string{"login", "register", "profile", "error"}
+var pages = []string{
+	"login", "register", "profile", "error", "sessions", "reauth",
+	"admin_sessions", "admin_users", "admin_user", "admin_audit",
+}
 
 // parsePage parses one page the way the server does: base.html, every
 // partial, then pages/NAME.html.
@@ -95,8 +166,68 @@ func signedIn() templateData {
 			IdleDeadline:     created.Add(30 * time.Minute),
 			Remember:         true,
 		},
-		Status:  404,
-		Message: "We could not find that page.",
+		Status:   404,
+		Message:  "We could not find that page.",
+		Here:     "/admin/sessions?ip=203.0.113.7&page=2",
+		Sessions: sampleSessions(created),
+		Users: []stubUser{
+			{ID: 7, Email: "ada@example.com", Name: "Ada", Role: "admin", CreatedAt: created},
+			{ID: 8, Email: "mallory@example.com", Name: xssName, Role: "user", Disabled: true, CreatedAt: created},
+		},
+		Subject: &stubUser{ID: 8, Email: "mallory@example.com", Name: xssName, Role: "user", CreatedAt: created},
+		Events:  sampleEvents(created),
+		Pager:   pager{Page: 2, Pages: 3, Total: 120, Prev: "/admin/sessions?ip=203.0.113.7", Next: "/admin/sessions?ip=203.0.113.7&page=3"},
+		Filter:  filterView{Q: xssName, Email: "mallory@example.com", IP: "203.0.113.7", User: "mallory@example.com", Type: "logout", From: "2026-03-01", To: "2026-03-14"},
+		EventTypes: []option{
+			{Value: "", Label: "Any event"},
+			{Value: "login.succeeded", Label: "Signed in"},
+			{Value: "logout", Label: "Signed out", Selected: true},
+		},
+		Reauth: reauthView{
+			Action: "/admin/users/8/disable",
+			Fields: []hiddenField{{Name: "next", Value: "/admin/users/8"}, {Name: "note", Value: xssName}},
+			Cancel: "/admin/users/8",
+		},
+	}
+}
+
+// xssName and xssAgent are what a hostile user may choose as a display name
+// and send as a User-Agent; every page must print them as inert text.
+const (
+	xssName  = `<script>alert(1)</script>`
+	xssAgent = `<script>alert("ua")</script><img src=x onerror=alert(2)>`
+)
+
+func sampleSessions(at time.Time) []sessionRow {
+	return []sessionRow{
+		{
+			Handle: "AAAAAAAAAAAAAAAAAAAAAA", Device: "Firefox 128 on Linux",
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+			IP:        "198.51.100.4", Created: at, LastSeen: at.Add(time.Hour), Current: true,
+			User: userRef{ID: 7, Email: "ada@example.com", Name: "Ada"},
+		},
+		{
+			Handle: "BBBBBBBBBBBBBBBBBBBBBB", Device: "Unknown browser", UserAgent: xssAgent,
+			IP: "203.0.113.7", Created: at, LastSeen: at.Add(30 * time.Minute), Remember: true,
+			User: userRef{ID: 8, Email: "mallory@example.com", Name: xssName},
+		},
+	}
+}
+
+func sampleEvents(at time.Time) []eventRow {
+	return []eventRow{
+		{
+			Time: at, Type: "login.failed", What: "Failed sign-in", Email: xssName,
+			Subject: userRef{ID: 8, Email: "mallory@example.com", Name: xssName},
+			IP:      "203.0.113.7", Device: "Unknown browser", UserAgent: xssAgent, Detail: "wrong password",
+		},
+		{
+			Time: at.Add(time.Minute), Type: "session.revoked", What: "Session ended by an administrator",
+			Actor:   userRef{ID: 7, Email: "ada@example.com", Name: "Ada"},
+			Subject: userRef{ID: 9},
+			IP:      "198.51.100.4", Device: "Firefox 128 on Linux", SessionHandle: "BBBBBBBBBBBBBBBBBBBBBB",
+			Detail: "Unknown browser, 203.0.113.7",
+		},
 	}
 }
 
@@ -184,6 +315,8 @@ func TestEveryPage(t *testing.T) {
 					mustContain(t, header,
 						`<span class="site-nav-user">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>`,
 						`<a href="/profile">Profile</a>`,
+						`<a href="/sessions">Your devices</a>`,
+						`<a href="/admin/users">Admin</a>`,
 						`<form method="post" action="/logout"`,
 						`<input type="hidden" name="csrf_token" value="`+csrfToken+`">`,
 						"Log out</button>",
@@ -191,7 +324,7 @@ func TestEveryPage(t *testing.T) {
 					mustNotContain(t, header, `href="/login"`, `href="/register"`)
 				} else {
 					mustContain(t, header, `<a href="/login">Log in</a>`, `<a href="/register">Register</a>`)
-					mustNotContain(t, header, `href="/profile"`, `action="/logout"`)
+					mustNotContain(t, header, `href="/profile"`, `action="/logout"`, `href="/sessions"`, `href="/admin`)
 					mustNotContain(t, html, "csrf_token")
 				}
 			})
@@ -382,4 +515,204 @@ func TestStatic(t *testing.T) {
 	if regexp.MustCompile(`\son[a-z]+\s*=`).Match(svg) {
 		t.Error("favicon.svg has an event-handler attribute")
 	}
+}
+
+// escapedName and escapedAgent are xssName and xssAgent as html/template
+// prints them in text.
+const (
+	escapedName  = `&lt;script&gt;alert(1)&lt;/script&gt;`
+	escapedAgent = `&lt;script&gt;alert(&#34;ua&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;`
+)
+
+func TestHeaderAdminLink(t *testing.T) {
+	data := signedIn()
+	data.User.Role = "user"
+	header := between(t, render(t, "profile", data), "<header", "</header>")
+	mustContain(t, header, `<a href="/sessions">Your devices</a>`)
+	mustNotContain(t, header, `href="/admin`)
+}
+
+func TestProfileActivity(t *testing.T) {
+	html := render(t, "profile", signedIn())
+	activity := between(t, html, `<section aria-labelledby="activity-heading">`, "</section>")
+	mustContain(t, activity,
+		"Recent security activity</h2>",
+		"Was this you?",
+		`<span class="activity-what">Failed sign-in</span>`,
+		`<time datetime="2026-03-14T08:26:53Z">14 Mar 2026, 08:26 UTC</time>`,
+		`<span class="cell-note">203.0.113.7 · Unknown browser</span>`,
+		`<span class="activity-what">Session ended by an administrator</span>`,
+	)
+	mustContain(t, html, `<a href="/sessions">Your devices</a>: see and sign out`)
+
+	data := signedIn()
+	data.Events = nil
+	mustContain(t, render(t, "profile", data), "<p>No activity recorded yet.</p>")
+
+	data.Notice = "Your recent activity cannot be shown right now."
+	html = render(t, "profile", data)
+	mustContain(t, html, `<p class="notice" role="status">Your recent activity cannot be shown right now.</p>`)
+	mustNotContain(t, html, "No activity recorded yet.")
+}
+
+func TestSessionsPage(t *testing.T) {
+	html := render(t, "sessions", signedIn())
+	mustContain(t, html,
+		"<title>Your devices · Latch</title>",
+		"<h1>Your devices</h1>",
+		`<h2 class="device-name">Firefox 128 on Linux <span class="badge">This device</span></h2>`,
+		"This is the device you are using. To end this session, use Log out.",
+		`<h2 class="device-name">Unknown browser</h2>`,
+		`<dd>203.0.113.7</dd>`,
+		`<dd>Yes</dd>`,
+		`<p class="ua">`+escapedAgent+`</p>`,
+		`<form method="post" action="/sessions/BBBBBBBBBBBBBBBBBBBBBB/revoke" class="inline-form">`,
+		`<form method="post" action="/sessions/revoke-others" class="inline-form">`,
+		"Sign out all other sessions</button>",
+	)
+	// The current session has no Sign out button of its own.
+	mustNotContain(t, html, "/sessions/AAAAAAAAAAAAAAAAAAAAAA/revoke")
+	if n := strings.Count(html, `name="csrf_token" value="`+csrfToken+`"`); n != 3 {
+		t.Errorf("%d CSRF fields, want 3 (logout, revoke, revoke others)", n)
+	}
+
+	data := signedIn()
+	data.Sessions = data.Sessions[:1]
+	mustNotContain(t, render(t, "sessions", data), "/sessions/revoke-others")
+}
+
+func TestReauth(t *testing.T) {
+	data := signedIn()
+	html := render(t, "reauth", data)
+	mustContain(t, html,
+		"<title>Confirm your password · Latch</title>",
+		"<h1>Confirm your password</h1>",
+		`<form method="post" action="/admin/users/8/disable" class="form" novalidate>`,
+		`<input type="hidden" name="csrf_token" value="`+csrfToken+`">`,
+		`<input type="hidden" name="next" value="/admin/users/8">`,
+		`<input type="hidden" name="note" value="`+escapedName+`">`,
+		`<input type="password" id="reauth_password" name="reauth_password" autocomplete="current-password" autofocus required>`,
+		`<a href="/admin/users/8">Cancel</a>`,
+	)
+	mustNotContain(t, html, `role="alert"`)
+
+	data.FormError = "That password is not correct. Try again."
+	html = render(t, "reauth", data)
+	mustContain(t, html,
+		`<p class="alert" id="form-error" role="alert">That password is not correct. Try again.</p>`,
+		`autocomplete="current-password" autofocus required aria-invalid="true" aria-describedby="form-error">`,
+	)
+	checkReferences(t, html)
+}
+
+func TestAdminSessions(t *testing.T) {
+	data := signedIn()
+	data.Title, data.Wide = "Sessions", true
+	html := render(t, "admin_sessions", data)
+	mustContain(t, html,
+		`<main id="main" class="container container-wide">`,
+		`<a href="/admin/sessions" aria-current="page">Sessions</a>`,
+		`<form method="get" action="/admin/sessions" class="filters" novalidate>`,
+		`name="email" value="mallory@example.com"`,
+		`name="ip" value="203.0.113.7"`,
+		"120 active sessions",
+		`<div class="table-wrap" role="region" aria-labelledby="sessions-caption" tabindex="0">`,
+		`<a href="/admin/users/8">mallory@example.com</a><span class="cell-note">`+escapedName+`</span>`,
+		`<span class="cell-note ua">`+escapedAgent+`</span>`,
+		`<form method="post" action="/admin/sessions/BBBBBBBBBBBBBBBBBBBBBB/kill" class="inline-form">`,
+		`<input type="hidden" name="next" value="/admin/sessions?ip=203.0.113.7&amp;page=2">`,
+		`<a href="/admin/sessions?ip=203.0.113.7" rel="prev">Previous page</a>`,
+		`<span class="pager-position">Page 2 of 3</span>`,
+		`<a href="/admin/sessions?ip=203.0.113.7&amp;page=3" rel="next">Next page</a>`,
+	)
+	// The admin's own current session has no Kill button.
+	mustNotContain(t, html, "/admin/sessions/AAAAAAAAAAAAAAAAAAAAAA/kill")
+
+	data.Sessions, data.Notice = nil, "No account has this email address."
+	html = render(t, "admin_sessions", data)
+	mustContain(t, html, `<p class="notice" role="status">No account has this email address.</p>`)
+	mustNotContain(t, html, "<table", "No active sessions match.")
+
+	data.Notice, data.FieldErrors = "", map[string]string{"ip": "Enter an IP address such as 203.0.113.7 or 2001:db8::1."}
+	html = render(t, "admin_sessions", data)
+	mustContain(t, html,
+		`aria-invalid="true" aria-describedby="ip-error">`,
+		`<p class="field-error" id="ip-error">Enter an IP address such as 203.0.113.7 or 2001:db8::1.</p>`,
+	)
+	checkReferences(t, html)
+}
+
+func TestAdminUsers(t *testing.T) {
+	data := signedIn()
+	data.Title = "Accounts"
+	html := render(t, "admin_users", data)
+	mustContain(t, html,
+		`<a href="/admin/users" aria-current="page">Accounts</a>`,
+		`<input type="text" id="q" name="q" value="`+escapedName+`"`,
+		`<td><a href="/admin/users/8">mallory@example.com</a></td>`,
+		`<td>`+escapedName+`</td>`,
+		`<td>Administrator</td>`,
+		`<span class="badge badge-warn">Disabled</span>`,
+		"120 accounts",
+	)
+	data.Users = nil
+	mustContain(t, render(t, "admin_users", data), "<p>No accounts match.</p>")
+}
+
+func TestAdminUser(t *testing.T) {
+	data := signedIn()
+	html := render(t, "admin_user", data)
+	mustContain(t, html,
+		"<h1>"+escapedName+"</h1>",
+		`<dd id="subject-email">mallory@example.com</dd>`,
+		`<dd id="subject-status">Active</dd>`,
+		`<form method="post" action="/admin/users/8/kill-sessions" class="inline-form">`,
+		`<form method="post" action="/admin/users/8/disable" class="inline-form">`,
+		"Disable account</button>",
+		`<caption id="sessions-caption">`,
+		`<caption id="events-caption">`,
+		`<span class="cell-note">entered as: `+escapedName+`</span>`,
+		`Account 9 <span class="cell-note">deleted</span>`,
+		`<a href="/admin/audit?user=mallory%40example.com">`,
+	)
+	mustNotContain(t, html, "/enable")
+
+	data.Subject.Disabled = true
+	html = render(t, "admin_user", data)
+	mustContain(t, html, `<dd id="subject-status">Disabled: cannot log in</dd>`, `action="/admin/users/8/enable"`, "Enable account</button>")
+	mustNotContain(t, html, "/disable")
+
+	// On their own account an admin gets no Disable button.
+	data.Subject = &stubUser{ID: 7, Email: "ada@example.com", Name: "Ada", Role: "admin"}
+	html = render(t, "admin_user", data)
+	mustContain(t, html, "This is your own account", "Kill all sessions</button>")
+	mustNotContain(t, html, "/disable", "/enable")
+}
+
+func TestAdminAudit(t *testing.T) {
+	data := signedIn()
+	data.Title = "Security events"
+	html := render(t, "admin_audit", data)
+	mustContain(t, html,
+		`<a href="/admin/audit" aria-current="page">Security events</a>`,
+		`<input type="email" id="user" name="user" value="mallory@example.com"`,
+		`<option value="logout" selected>Signed out</option>`,
+		`<option value="">Any event</option>`,
+		`<input type="date" id="from" name="from" value="2026-03-01">`,
+		`<input type="date" id="to" name="to" value="2026-03-14">`,
+		"120 events",
+		`<td>Failed sign-in<span class="cell-note">login.failed</span></td>`,
+		`<span class="cell-note ua">`+escapedAgent+`</span>`,
+		`<span class="cell-note">session BBBBBBBBBBBBBBBBBBBBBB</span>`,
+	)
+
+	data.Events = nil
+	data.FieldErrors = map[string]string{"from": "Enter a date as YYYY-MM-DD, such as 2026-03-14.", "to": "The end date must not be before the start date.", "type": "Choose an event type from the list."}
+	html = render(t, "admin_audit", data)
+	mustContain(t, html,
+		`<p class="field-error" id="from-error">`, `<p class="field-error" id="to-error">`, `<p class="field-error" id="type-error">`,
+		`aria-describedby="type-error"`,
+	)
+	mustNotContain(t, html, "No events match.")
+	checkReferences(t, html)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/server"
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "user":
 		err = cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
+	case "sessions":
+		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "latch %s\n", version)
 	case "help", "-h", "--help":
@@ -157,6 +160,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	a.server, err = server.New(server.Config{
 		Log:       log,
 		Users:     db,
+		Audit:     db,
 		Passwords: password.NewHasher(params, 0, 0),
 		Sessions: session.Options{
 			Store:                   sessions,
@@ -210,6 +214,27 @@ func (a *app) health(ctx context.Context) error {
 	return nil
 }
 
+// checkRedis pings Redis once at start. Unreachable is only logged: Latch
+// serves anonymous pages meanwhile and recovers by itself when Redis comes
+// back. A Redis that answers with an error (wrong password, DB index out of
+// range) is a configuration mistake worth a loud log line.
+func (a *app) checkRedis(ctx context.Context) {
+	if a.pool == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := a.pool.GetContext(ctx)
+	if err == nil {
+		_, err = redis.DoContext(conn, ctx, "PING")
+		conn.Close()
+	}
+	if err != nil {
+		a.log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
+			"addr", redisHost(a.cfg.RedisURL), "err", err)
+	}
+}
+
 // Close releases the database and the Redis pool.
 func (a *app) Close() {
 	if a.pool != nil {
@@ -255,6 +280,9 @@ func passwordParams(getenv func(string) string) (password.Params, error) {
 		}
 		p.Parallelism = uint8(n)
 	}
+	if err := p.Validate(); err != nil {
+		return p, usageError{fmt.Errorf("config: LATCH_ARGON2_MEMORY, LATCH_ARGON2_TIME, LATCH_ARGON2_PARALLELISM: %w", err)}
+	}
 	return p, nil
 }
 
@@ -279,6 +307,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer a.Close()
 	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
 
+	if err := a.db.CheckSchema(ctx); err != nil {
+		return err
+	}
+	a.checkRedis(ctx)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -328,12 +360,15 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func cmdUser(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "disable" || args[0] == "enable" || args[0] == "set-role") {
+		return cmdUserAdmin(ctx, args[0], args[1:], getenv, stdout, stderr) // cli_admin.go
+	}
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			fmt.Fprint(stdout, "Usage: latch user create --email E [--name N] [--admin] --password-stdin\n")
+			fmt.Fprint(stdout, userUsage)
 			return nil
 		}
-		return usageError{errors.New(`want "user create --email E [--name N] [--admin] --password-stdin"`)}
+		return usageError{errors.New(`want "user create|disable|enable|set-role ..."; see "latch user --help"`)}
 	}
 	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
 	email := fs.String("email", "", "email address (required)")
@@ -391,5 +426,5 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	fmt.Fprintf(stdout, "created user %d <%s> role %s\n", u.ID, u.Email, u.Role)
-	return nil
+	return recordCLIEvent(ctx, db, audit.Event{Type: audit.UserCreated, SubjectID: u.ID, Email: u.Email, Detail: "role " + string(u.Role)})
 }

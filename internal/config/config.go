@@ -99,8 +99,13 @@ func Load(getenv func(string) string) (Config, error) {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, &InvalidError{"LATCH_ADDR", c.Addr, "must be host:port, e.g. 127.0.0.1:8080"})
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
-		!strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+	switch {
+	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		if path := strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite:"), "//"); path == "" {
+			errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", c.DatabaseURL, "needs a file path, e.g. sqlite:./data/latch.db"})
+		}
+	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+	default:
 		errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", redact(c.DatabaseURL), "must start with sqlite: or postgres://"})
 	}
 	if c.RedisURL != "" {

@@ -53,6 +53,7 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"remember idle above absolute", "LATCH_REMEMBER_IDLE_TIMEOUT", "1000h"},
 		{"addr", "LATCH_ADDR", "8080"},
 		{"database scheme", "LATCH_DATABASE_URL", "mysql://x"},
+		{"sqlite without a path", "LATCH_DATABASE_URL", "sqlite:"},
 		{"redis scheme", "LATCH_REDIS_URL", "http://localhost:6379"},
 		{"bool", "LATCH_COOKIE_SECURE", "maybe"},
 		{"log level", "LATCH_LOG_LEVEL", "loud"},

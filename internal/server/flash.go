@@ -14,12 +14,30 @@ const (
 	flashLoggedOut  flashCode = "logged_out"
 	flashRegistered flashCode = "registered"
 	flashExpired    flashCode = "expired"
+
+	flashSessionRevoked  flashCode = "session_revoked"   // a user ended one of their other sessions
+	flashOthersRevoked   flashCode = "others_revoked"    // a user ended all their other sessions
+	flashNoOthers        flashCode = "no_others"         // … and there were none
+	flashSessionKilled   flashCode = "session_killed"    // an admin ended a session
+	flashUserKilled      flashCode = "user_killed"       // an admin ended all sessions of an account
+	flashOwnOthersKilled flashCode = "own_others_killed" // … of their own account, except the current one
+	flashAccountDisabled flashCode = "account_disabled"  // an admin disabled an account
+	flashAccountEnabled  flashCode = "account_enabled"   // an admin enabled an account
 )
 
 var flashMessages = map[flashCode]string{
 	flashLoggedOut:  "You have been logged out.",
 	flashRegistered: "Your account has been created. Log in to continue.",
 	flashExpired:    "Your session has ended. Please log in again.",
+
+	flashSessionRevoked:  "That session has been signed out.",
+	flashOthersRevoked:   "All your other sessions have been signed out.",
+	flashNoOthers:        "You had no other sessions to sign out.",
+	flashSessionKilled:   "The session has been ended.",
+	flashUserKilled:      "All sessions of this account have been ended.",
+	flashOwnOthersKilled: "All sessions of your account except this one have been ended.",
+	flashAccountDisabled: "The account has been disabled and all its sessions ended.",
+	flashAccountEnabled:  "The account has been enabled. Its owner can log in again.",
 }
 
 func (s *Server) flashCookieName() string {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -36,7 +37,9 @@ func orProfile(next string) string {
 // loginCheck verifies email and password. Every failure does the same
 // hashing work (argon2id against the stored hash, or against a dummy hash
 // for an unknown email) and shows the same message. Success issues a new
-// session token (fixation) and answers 303 to next or /profile.
+// session token (fixation) and answers 303 to next or /profile. Both are
+// audited: LoginFailed with the email as typed (and the account, when one
+// has it), LoginSucceeded with the new session's handle.
 func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
@@ -59,18 +62,22 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "Enter your email address and your password.")
 		return
 	}
-	if len(pw) > user.MaxPasswordBytes {
-		// Refuse before hashing: hashing cost must not scale with input.
-		fail(http.StatusUnauthorized, loginFailed)
-		return
-	}
 
 	u, err := s.users.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, user.ErrNotFound) {
+		s.serverError(w, r, err)
+		return
+	}
+	if err != nil {
+		u = nil
+	}
 	var ok bool
 	switch {
-	case errors.Is(err, user.ErrNotFound):
+	case len(pw) > user.MaxPasswordBytes:
+		// Refuse before hashing: hashing cost must not scale with input.
+	case u == nil:
 		_, err = s.passwords.VerifyDummy(ctx, pw)
-	case err == nil:
+	default:
 		ok, err = s.passwords.Verify(ctx, pw, u.PasswordHash)
 	}
 	if err != nil {
@@ -78,11 +85,19 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok || u.Disabled {
-		reason := "unknown email"
-		if u != nil {
-			reason = map[bool]string{true: "account disabled", false: "wrong password"}[ok]
+		e := audit.Event{Type: audit.LoginFailed, Email: email}
+		switch {
+		case u == nil:
+			e.Detail = "unknown email"
+		case len(pw) > user.MaxPasswordBytes:
+			e.SubjectID, e.Detail = u.ID, "password too long"
+		case !ok:
+			e.SubjectID, e.Detail = u.ID, "wrong password"
+		default:
+			e.SubjectID, e.Detail = u.ID, "account disabled"
 		}
-		s.log.Info("login failed", "reason", reason, "client_ip", clientIP(r))
+		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
+		s.record(r, e)
 		fail(http.StatusUnauthorized, loginFailed)
 		return
 	}
@@ -91,6 +106,12 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	e := audit.Event{Type: audit.LoginSucceeded, ActorID: u.ID, SubjectID: u.ID, Email: email,
+		SessionHandle: s.sessions.Handle(ctx)}
+	if remember {
+		e.Detail = "remember me"
+	}
+	s.record(r, e)
 	if s.passwords.NeedsRehash(u.PasswordHash) {
 		s.rehash(r, u.ID, pw)
 	}
@@ -157,6 +178,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("user registered", "user_id", u.ID, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.UserCreated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID, Email: u.Email})
 	s.setFlash(w, flashRegistered)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -166,12 +188,13 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 // reached the session is not ended and the user sees 503, not a false
 // "logged out".
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	id := s.sessions.UserID(r.Context())
+	id, handle := s.sessions.UserID(r.Context()), s.sessions.Handle(r.Context())
 	if err := s.sessions.Logout(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.Logout, Via: audit.ViaSelf, ActorID: id, SubjectID: id, SessionHandle: handle})
 	s.setFlash(w, flashLoggedOut)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"net/http"
 	"time"
+
+	"github.com/latch/latch/internal/audit"
 )
 
 // home sends signed-in users to their profile and everyone else to login.
@@ -16,10 +18,23 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// profileShow shows the signed-in user and the current session's deadlines.
+// profileActivity is how many recent security events the profile shows.
+const profileActivity = 10
+
+// profileShow shows the signed-in user, the current session's deadlines and
+// the user's recent security activity (events where they are the actor or
+// the subject: "was this you?"). If the activity cannot be read the rest of
+// the page is still shown.
 func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
-	info, _ := s.sessions.Info(r.Context())
+	ctx := r.Context()
+	info, _ := s.sessions.Info(ctx)
 	data := s.newTemplateData(w, r)
+	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity})
+	if err != nil {
+		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
+		data.Notice = "Your recent activity cannot be shown right now."
+	}
+	data.Events = s.eventRows(events, nil)
 	data.Title = "Your profile"
 	data.Session = sessionView{
 		Created:          info.Created,

@@ -209,3 +209,19 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// requireAdmin lets only administrators through; everyone else gets a 403
+// page. It runs after requireUser, which re-reads the user record on every
+// request, so a role taken away applies at once.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := currentUser(r.Context())
+		if u == nil || u.Role != user.RoleAdmin {
+			s.log.Warn("admin page refused", "route", r.URL.Path, "user_id", s.sessions.UserID(r.Context()),
+				"client_ip", clientIP(r))
+			s.clientError(w, r, http.StatusForbidden, "This page is for administrators only.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

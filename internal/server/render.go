@@ -26,6 +26,18 @@ type templateData struct {
 	Session     sessionView
 	Status      int
 	Message     string
+
+	Wide       bool         // the page holds wide tables (admin): a wider layout
+	Here       string       // this page's path and query, for forms that come back to it
+	Notice     string       // a page-level note, e.g. "No account has this email address."
+	Sessions   []sessionRow // /sessions and the admin session lists
+	Users      []user.User  // /admin/users
+	Subject    *user.User   // /admin/users/{id}: the account shown
+	Events     []eventRow   // security activity (profile, admin)
+	Pager      pager        // paginated lists
+	Filter     filterView   // the filter form of an admin list, as typed
+	EventTypes []option     // the event-type select of /admin/audit
+	Reauth     reauthView   // the "Confirm your password" page
 }
 
 // formData re-fills a form after an error; it never holds a password.
@@ -71,6 +83,7 @@ func (s *Server) newTemplateData(w http.ResponseWriter, r *http.Request) templat
 		CSRFToken: s.sessions.CSRFToken(ctx),
 		User:      currentUser(ctx),
 		Flash:     s.popFlash(w, r),
+		Here:      r.URL.RequestURI(),
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 //	/healthz, /static/*   nothing else (no session is ever loaded)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody → session → noStore
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
+//	/admin/*              + requireAdmin (403 unless the user record says admin)
+//	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
 //
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
@@ -35,6 +37,26 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
 			r.Post("/logout", s.logout)
+			r.Get("/sessions", s.sessionsShow)
+			r.With(s.requireRecentAuth).Post("/sessions/{handle}/revoke", s.sessionRevoke)
+			r.With(s.requireRecentAuth).Post("/sessions/revoke-others", s.sessionsRevokeOthers)
+
+			r.Route("/admin", func(r chi.Router) {
+				r.Use(s.requireAdmin)
+				r.Get("/", s.adminHome)
+				r.Get("/sessions", s.adminSessions)
+				r.Get("/users", s.adminUsers)
+				r.Get("/users/{id}", s.adminUser)
+				r.Get("/audit", s.adminAudit)
+
+				r.Group(func(r chi.Router) {
+					r.Use(s.requireRecentAuth)
+					r.Post("/sessions/{handle}/kill", s.adminKillSession)
+					r.Post("/users/{id}/kill-sessions", s.adminKillUserSessions)
+					r.Post("/users/{id}/disable", s.adminDisableUser)
+					r.Post("/users/{id}/enable", s.adminEnableUser)
+				})
+			})
 		})
 	})
 	return r

@@ -6,12 +6,16 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"time"
 
+	"github.com/medama-io/go-useragent"
+
+	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
@@ -22,7 +26,25 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (*user.User, error)
 	UserByID(ctx context.Context, id int64) (*user.User, error)
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
+	// Users returns one page of accounts whose email contains emailQuery
+	// ("" = all) and the number of accounts matching it.
+	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
+	// SetDisabled disables or enables account id. Errors: user.ErrNotFound.
+	SetDisabled(ctx context.Context, id int64, disabled bool) error
 }
+
+// AuditLog stores and lists security events (the SQL store).
+type AuditLog interface {
+	// InsertAuditEvent stores e and sets e.ID.
+	InsertAuditEvent(ctx context.Context, e *audit.Event) error
+	// AuditEvents returns one page of events matching f, newest first, and
+	// the number of events matching f.
+	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, int, error)
+}
+
+// DefaultReauthWindow is how long after the password was last entered a
+// session may take sensitive actions without entering it again.
+const DefaultReauthWindow = 5 * time.Minute
 
 // PasswordHasher hashes and verifies passwords (internal/password.Hasher).
 type PasswordHasher interface {
@@ -33,11 +55,18 @@ type PasswordHasher interface {
 }
 
 // Config holds the Server's dependencies. All fields are required except
-// Clock (default time.Now) and Health.
+// Clock (default time.Now), Health and ReauthWindow (default
+// DefaultReauthWindow).
 type Config struct {
 	Log       *slog.Logger
 	Users     UserStore
 	Passwords PasswordHasher
+	// Audit records security events (sign-ins, revocations, admin actions)
+	// and lists them on the profile and admin pages.
+	Audit AuditLog
+	// ReauthWindow is how recently the password must have been entered for
+	// a sensitive action (sudo mode); older sessions are asked for it again.
+	ReauthWindow time.Duration
 	// Sessions configures the session manager; New fills in OnError.
 	Sessions  session.Options
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
@@ -49,33 +78,45 @@ type Config struct {
 
 // Server is Latch's HTTP application.
 type Server struct {
-	log       *slog.Logger
-	users     UserStore
-	passwords PasswordHasher
-	sessions  *session.Manager
-	pages     map[string]*template.Template
-	static    fs.FS
-	clock     func() time.Time
-	health    func(ctx context.Context) error
-	secure    bool // cookies carry Secure (and the __Host- prefix)
+	log          *slog.Logger
+	users        UserStore
+	passwords    PasswordHasher
+	audit        AuditLog
+	sessions     *session.Manager
+	pages        map[string]*template.Template
+	static       fs.FS
+	clock        func() time.Time
+	health       func(ctx context.Context) error
+	secure       bool // cookies carry Secure (and the __Host- prefix)
+	reauthWindow time.Duration
+	agents       *useragent.Parser // User-Agent → browser and OS for the session lists
 }
 
 // New parses every page template (failing fast on a template error) and
 // returns a Server.
 func New(cfg Config) (*Server, error) {
+	if cfg.Audit == nil {
+		return nil, errors.New("server: Config.Audit is required")
+	}
 	pages, err := parsePages(cfg.Templates)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		log:       cfg.Log,
-		users:     cfg.Users,
-		passwords: cfg.Passwords,
-		pages:     pages,
-		static:    cfg.Static,
-		clock:     cfg.Clock,
-		health:    cfg.Health,
-		secure:    cfg.Sessions.Secure,
+		log:          cfg.Log,
+		users:        cfg.Users,
+		passwords:    cfg.Passwords,
+		audit:        cfg.Audit,
+		pages:        pages,
+		static:       cfg.Static,
+		clock:        cfg.Clock,
+		health:       cfg.Health,
+		secure:       cfg.Sessions.Secure,
+		reauthWindow: cfg.ReauthWindow,
+		agents:       useragent.NewParser(),
+	}
+	if s.reauthWindow <= 0 {
+		s.reauthWindow = DefaultReauthWindow
 	}
 	if s.clock == nil {
 		s.clock = time.Now

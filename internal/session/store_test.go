@@ -34,7 +34,7 @@ func newRedisFixture(t *testing.T) storeFixture {
 	pool := sessiontest.RedisPool(t)
 	prefix := sessiontest.Prefix(t)
 	return storeFixture{
-		store: session.NewRedisStore(pool, prefix, time.Second),
+		store: session.NewRedisStore(pool, prefix, 5*time.Second),
 		rawKeys: func(t *testing.T) []string {
 			return sessiontest.RedisKeys(t, pool, prefix+"s:")
 		},
@@ -95,7 +95,7 @@ func sqlFixture(t *testing.T, db *store.DB) storeFixture {
 		return keys, dump
 	}
 	return storeFixture{
-		store:   session.NewSQLStore(db.SQL(), db.Dialect(), time.Second),
+		store:   session.NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second),
 		rawKeys: func(t *testing.T) []string { k, _ := rows(t); return k },
 		rawDump: func(t *testing.T) []byte { _, d := rows(t); return d },
 	}

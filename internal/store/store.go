@@ -159,6 +159,36 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// ErrSchemaOutdated means migrations have not all been applied; run
+// `latch migrate`.
+var ErrSchemaOutdated = errors.New("store: the database schema is not up to date; run `latch migrate` first")
+
+// CheckSchema returns ErrSchemaOutdated when a migration shipped in
+// migrations.FS has not been applied (or the database is empty), so that
+// `latch serve` refuses to start rather than answer 500s.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations.FS, db.dialect)
+	if err != nil {
+		return fmt.Errorf("store: check schema: %w", err)
+	}
+	gooseDialect := goose.DialectSQLite3
+	if db.dialect == DialectPostgres {
+		gooseDialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(gooseDialect, db.db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("store: check schema: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("store: check schema: %w", err)
+	}
+	if pending {
+		return ErrSchemaOutdated
+	}
+	return nil
+}
+
 // migrationLockID returns the PostgreSQL advisory lock key for migrating
 // schema. Advisory locks are per database, so keying by schema lets tests
 // that each use their own schema migrate in parallel.

@@ -1,0 +1,26 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/latch/latch/internal/audit"
+)
+
+// record stores a security event, adding the time, the client IP and the
+// User-Agent of r. A failure is logged and otherwise ignored: the action it
+// describes has already happened (a sign-in, a revocation), and refusing it
+// afterwards, or hiding that it happened, would be worse than a gap in the
+// log that the error line points at.
+func (s *Server) record(r *http.Request, e audit.Event) {
+	if e.Time.IsZero() {
+		e.Time = s.clock().UTC().Truncate(time.Second)
+	}
+	e.IP = clientIP(r)
+	e.UserAgent = truncateText(r.UserAgent(), audit.MaxUserAgentBytes)
+	e.Email = truncateText(e.Email, audit.MaxEmailBytes)
+	if err := s.audit.InsertAuditEvent(r.Context(), &e); err != nil {
+		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
+			"subject_id", e.SubjectID, "route", r.URL.Path, "err", err)
+	}
+}

@@ -1,0 +1,354 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/user"
+)
+
+// Hand-written fakes for the server's dependencies. The session data itself
+// goes through the real session.Manager into fakeSessions' map; the
+// registry side (handles, listing, revocation) is a list of records the
+// test controls, since the real stores are tested against Redis and SQL
+// elsewhere.
+
+// errFake is what a fake returns when told to fail: like the real session
+// stores, it wraps session.ErrUnavailable.
+var errFake = fmt.Errorf("fake: %w", session.ErrUnavailable)
+
+// fakeClock is an adjustable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fakeSessions is an in-memory scs store plus a registry of records.
+type fakeSessions struct {
+	mu      sync.Mutex
+	data    map[string][]byte
+	records []session.Record
+	err     error // returned by every registry method when set
+
+	lastQuery  session.Query
+	revokeUser []string // "uid/except" of each RevokeUser call
+}
+
+var _ session.Store = (*fakeSessions)(nil)
+
+func newFakeSessions() *fakeSessions { return &fakeSessions{data: map[string][]byte{}} }
+
+func (f *fakeSessions) Delete(token string) error { return f.DeleteCtx(context.Background(), token) }
+func (f *fakeSessions) Find(token string) ([]byte, bool, error) {
+	return f.FindCtx(context.Background(), token)
+}
+func (f *fakeSessions) Commit(token string, b []byte, expiry time.Time) error {
+	return f.CommitCtx(context.Background(), token, b, expiry)
+}
+
+func (f *fakeSessions) DeleteCtx(_ context.Context, token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.data, token)
+	return nil
+}
+
+func (f *fakeSessions) FindCtx(_ context.Context, token string) ([]byte, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.data[token]
+	return b, ok, nil
+}
+
+func (f *fakeSessions) CommitCtx(_ context.Context, token string, b []byte, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data[token] = b
+	return nil
+}
+
+func (f *fakeSessions) add(recs ...session.Record) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records = append(f.records, recs...)
+}
+
+func (f *fakeSessions) has(handle string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.records, func(r session.Record) bool { return r.Handle == handle })
+}
+
+func (f *fakeSessions) UserSessions(_ context.Context, userID int64) ([]session.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	var out []session.Record
+	for _, r := range f.records {
+		if r.UserID == userID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSessions) Sessions(_ context.Context, q session.Query) (session.Page, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return session.Page{}, f.err
+	}
+	f.lastQuery = q
+	var match []session.Record
+	for _, r := range f.records {
+		if (q.UserID == 0 || r.UserID == q.UserID) && (q.IP == "" || r.IP == q.IP) {
+			match = append(match, r)
+		}
+	}
+	page := session.Page{Total: len(match)}
+	if q.Offset < len(match) {
+		page.Records = match[q.Offset:min(len(match), q.Offset+q.Limit)]
+	}
+	return page, nil
+}
+
+func (f *fakeSessions) Revoke(_ context.Context, handle string) (session.Record, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return session.Record{}, false, f.err
+	}
+	for i, r := range f.records {
+		if r.Handle == handle {
+			f.records = slices.Delete(f.records, i, i+1)
+			return r, true, nil
+		}
+	}
+	return session.Record{}, false, nil
+}
+
+func (f *fakeSessions) RevokeUser(_ context.Context, userID int64, except string) ([]session.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.revokeUser = append(f.revokeUser, strconv.FormatInt(userID, 10)+"/"+except)
+	var ended, kept []session.Record
+	for _, r := range f.records {
+		if r.UserID == userID && r.Handle != except {
+			ended = append(ended, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	f.records = kept
+	return ended, nil
+}
+
+func (f *fakeSessions) Sweep(context.Context) (int, error) { return 0, nil }
+
+// fakeUsers is an in-memory UserStore.
+type fakeUsers struct {
+	mu     sync.Mutex
+	users  map[int64]*user.User
+	nextID int64
+}
+
+var _ UserStore = (*fakeUsers)(nil)
+
+func newFakeUsers() *fakeUsers { return &fakeUsers{users: map[int64]*user.User{}, nextID: 1} }
+
+func (f *fakeUsers) CreateUser(_ context.Context, u *user.User) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range f.users {
+		if strings.EqualFold(v.Email, u.Email) {
+			return user.ErrEmailTaken
+		}
+	}
+	u.ID = f.nextID
+	f.nextID++
+	if u.Role == "" {
+		u.Role = user.RoleUser
+	}
+	cp := *u
+	f.users[u.ID] = &cp
+	return nil
+}
+
+func (f *fakeUsers) UserByEmail(_ context.Context, email string) (*user.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, v := range f.users {
+		if strings.EqualFold(v.Email, strings.TrimSpace(email)) {
+			cp := *v
+			return &cp, nil
+		}
+	}
+	return nil, user.ErrNotFound
+}
+
+func (f *fakeUsers) UserByID(_ context.Context, id int64) (*user.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.users[id]; ok {
+		cp := *v
+		return &cp, nil
+	}
+	return nil, user.ErrNotFound
+}
+
+func (f *fakeUsers) SetPasswordHash(_ context.Context, id int64, hash string) error {
+	return f.update(id, func(u *user.User) { u.PasswordHash = hash })
+}
+
+func (f *fakeUsers) SetDisabled(_ context.Context, id int64, disabled bool) error {
+	return f.update(id, func(u *user.User) { u.Disabled = disabled })
+}
+
+func (f *fakeUsers) update(id int64, fn func(*user.User)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return user.ErrNotFound
+	}
+	fn(u)
+	return nil
+}
+
+func (f *fakeUsers) Users(_ context.Context, q string, offset, limit int) ([]user.User, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var match []user.User
+	for id := int64(1); id < f.nextID; id++ {
+		if u, ok := f.users[id]; ok && strings.Contains(strings.ToLower(u.Email), strings.ToLower(q)) {
+			match = append(match, *u)
+		}
+	}
+	if offset >= len(match) {
+		return nil, len(match), nil
+	}
+	return match[offset:min(len(match), offset+limit)], len(match), nil
+}
+
+// fakeAudit is an in-memory AuditLog.
+type fakeAudit struct {
+	mu        sync.Mutex
+	events    []audit.Event
+	insertErr error
+	listErr   error
+	lastQuery audit.Filter
+}
+
+var _ AuditLog = (*fakeAudit)(nil)
+
+func (f *fakeAudit) InsertAuditEvent(_ context.Context, e *audit.Event) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.insertErr != nil {
+		return f.insertErr
+	}
+	e.ID = int64(len(f.events) + 1)
+	f.events = append(f.events, *e)
+	return nil
+}
+
+func (f *fakeAudit) AuditEvents(_ context.Context, q audit.Filter) ([]audit.Event, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, 0, f.listErr
+	}
+	f.lastQuery = q
+	var match []audit.Event
+	for i := len(f.events) - 1; i >= 0; i-- {
+		e := f.events[i]
+		if q.UserID != 0 && e.ActorID != q.UserID && e.SubjectID != q.UserID {
+			continue
+		}
+		if q.Type != "" && e.Type != q.Type {
+			continue
+		}
+		if !q.Since.IsZero() && e.Time.Before(q.Since) {
+			continue
+		}
+		if !q.Until.IsZero() && !e.Time.Before(q.Until) {
+			continue
+		}
+		match = append(match, e)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if q.Offset >= len(match) {
+		return nil, len(match), nil
+	}
+	return match[q.Offset:min(len(match), q.Offset+limit)], len(match), nil
+}
+
+// all returns a copy of the recorded events, oldest first.
+func (f *fakeAudit) all() []audit.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
+}
+
+// last returns the newest event of type t, or fails the lookup.
+func (f *fakeAudit) last(t audit.Type) (audit.Event, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.events) - 1; i >= 0; i-- {
+		if f.events[i].Type == t {
+			return f.events[i], true
+		}
+	}
+	return audit.Event{}, false
+}
+
+// fakeHasher "hashes" by prefixing; it counts Verify calls.
+type fakeHasher struct {
+	mu       sync.Mutex
+	verifies int
+}
+
+var _ PasswordHasher = (*fakeHasher)(nil)
+
+func (h *fakeHasher) Hash(_ context.Context, pw string) (string, error) { return "plain:" + pw, nil }
+func (h *fakeHasher) Verify(_ context.Context, pw, encoded string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.verifies++
+	return encoded == "plain:"+pw, nil
+}
+func (h *fakeHasher) VerifyDummy(context.Context, string) (bool, error) { return false, nil }
+func (h *fakeHasher) NeedsRehash(string) bool                           { return false }
+
+func (h *fakeHasher) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.verifies
+}

@@ -1,0 +1,405 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/user"
+)
+
+// The admin pages: every route here runs behind requireUser → requireCSRFToken
+// → requireAdmin, and every POST also behind requireRecentAuth (routes.go).
+// Actions are audited with Via admin, the admin as actor and the account
+// acted on as subject.
+
+// noAccount is the note shown when an email filter names no account.
+const noAccount = "No account has this email address."
+
+// adminHome sends /admin to the account list.
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+// adminSessions lists every active session, newest activity first, 50 a
+// page (?page=N), optionally only one account's (?email=) or one IP's (?ip=).
+func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	page, ok := s.parsePage(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	data := s.newTemplateData(w, r)
+	data.Title = "Sessions"
+	data.Wide = true
+	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
+
+	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage}
+	if data.Filter.IP != "" {
+		addr, err := netip.ParseAddr(data.Filter.IP)
+		if err != nil {
+			data.FieldErrors = map[string]string{"ip": "Enter an IP address such as 203.0.113.7 or 2001:db8::1."}
+			s.render(w, r, http.StatusBadRequest, "admin_sessions", data)
+			return
+		}
+		query.IP = addr.String()
+	}
+	if data.Filter.Email != "" {
+		u, err := s.users.UserByEmail(ctx, data.Filter.Email)
+		if errors.Is(err, user.ErrNotFound) {
+			data.Notice = noAccount
+			s.render(w, r, http.StatusOK, "admin_sessions", data)
+			return
+		}
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		query.UserID = u.ID
+	}
+	res, err := s.sessions.Registry().Sessions(ctx, query)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if data.Pager, ok = s.newPager(w, r, page, res.Total); !ok {
+		return
+	}
+	ids := make([]int64, 0, len(res.Records))
+	for _, rec := range res.Records {
+		ids = append(ids, rec.UserID)
+	}
+	users, err := s.userRefs(ctx, ids...)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data.Sessions = s.sessionRows(res.Records, s.sessions.Handle(ctx), users)
+	s.render(w, r, http.StatusOK, "admin_sessions", data)
+}
+
+// adminUsers lists accounts, 50 a page, optionally those whose email
+// contains ?q=.
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.parsePage(w, r)
+	if !ok {
+		return
+	}
+	data := s.newTemplateData(w, r)
+	data.Title = "Accounts"
+	data.Wide = true
+	data.Filter = filterView{Q: queryText(r.URL.Query(), "q", 254)}
+	users, total, err := s.users.Users(r.Context(), data.Filter.Q, (page-1)*perPage, perPage)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if data.Pager, ok = s.newPager(w, r, page, total); !ok {
+		return
+	}
+	data.Users = users
+	s.render(w, r, http.StatusOK, "admin_users", data)
+}
+
+// adminUserEvents is how many recent events the account page shows.
+const adminUserEvents = 20
+
+// adminUser shows one account: its details, its active sessions and its
+// recent security events, with the admin actions.
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	subject, ok := s.accountParam(w, r)
+	if !ok {
+		return
+	}
+	recs, err := s.sessions.Registry().UserSessions(ctx, subject.ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: subject.ID, Limit: adminUserEvents})
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	ids := []int64{subject.ID}
+	for _, e := range events {
+		ids = append(ids, e.ActorID, e.SubjectID)
+	}
+	users, err := s.userRefs(ctx, ids...)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data := s.newTemplateData(w, r)
+	data.Title = "Account: " + subject.Email
+	data.Wide = true
+	data.Subject = subject
+	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), users)
+	data.Events = s.eventRows(events, users)
+	s.render(w, r, http.StatusOK, "admin_user", data)
+}
+
+// adminAudit lists security events, newest first, 50 a page, filtered by
+// account (?user=email), type (?type=), and date range (?from=, ?to=, as
+// YYYY-MM-DD in UTC, both days included).
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	page, ok := s.parsePage(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	data := s.newTemplateData(w, r)
+	data.Title = "Security events"
+	data.Wide = true
+	data.Filter = filterView{
+		User: queryText(q, "user", 254), Type: queryText(q, "type", 64),
+		From: queryText(q, "from", 32), To: queryText(q, "to", 32),
+	}
+	data.EventTypes = eventTypeOptions(data.Filter.Type)
+
+	f := audit.Filter{Offset: (page - 1) * perPage, Limit: perPage}
+	errs := map[string]string{}
+	if t := data.Filter.Type; t != "" {
+		if knownEventType(t) {
+			f.Type = audit.Type(t)
+		} else {
+			errs["type"] = "Choose an event type from the list."
+		}
+	}
+	if v := data.Filter.From; v != "" {
+		if d, err := time.Parse(time.DateOnly, v); err != nil {
+			errs["from"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+		} else {
+			f.Since = d
+		}
+	}
+	if v := data.Filter.To; v != "" {
+		if d, err := time.Parse(time.DateOnly, v); err != nil {
+			errs["to"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+		} else {
+			f.Until = d.AddDate(0, 0, 1) // the whole day
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		errs["to"] = "The end date must not be before the start date."
+	}
+	if len(errs) > 0 {
+		data.FieldErrors = errs
+		s.render(w, r, http.StatusBadRequest, "admin_audit", data)
+		return
+	}
+	if data.Filter.User != "" {
+		u, err := s.users.UserByEmail(ctx, data.Filter.User)
+		if errors.Is(err, user.ErrNotFound) {
+			data.Notice = noAccount
+			s.render(w, r, http.StatusOK, "admin_audit", data)
+			return
+		}
+		if err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		f.UserID = u.ID
+	}
+	events, total, err := s.audit.AuditEvents(ctx, f)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if data.Pager, ok = s.newPager(w, r, page, total); !ok {
+		return
+	}
+	ids := make([]int64, 0, 2*len(events))
+	for _, e := range events {
+		ids = append(ids, e.ActorID, e.SubjectID)
+	}
+	users, err := s.userRefs(ctx, ids...)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	data.Events = s.eventRows(events, users)
+	s.render(w, r, http.StatusOK, "admin_audit", data)
+}
+
+// adminKillSession ends one session by handle (POST
+// /admin/sessions/{handle}/kill). The admin's own current session is
+// refused (Log out ends it); an unknown handle is 404.
+func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	admin := currentUser(ctx)
+	handle := chi.URLParam(r, "handle")
+	gone := func() {
+		s.clientError(w, r, http.StatusNotFound,
+			"There is no active session with this name. It may have ended already; reload the list to see the current sessions.")
+	}
+	if !validHandle(handle) {
+		gone()
+		return
+	}
+	if handle == s.sessions.Handle(ctx) {
+		s.clientError(w, r, http.StatusBadRequest,
+			"This is the session you are using now, so it was not ended. To end it, use Log out.")
+		return
+	}
+	rec, found, err := s.sessions.Registry().Revoke(ctx, handle)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	if !found {
+		gone()
+		return
+	}
+	s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", handle, "via", "admin",
+		"admin_id", admin.ID, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: rec.UserID,
+		SessionHandle: handle, Detail: s.sessionDetail(rec)})
+	s.setFlash(w, flashSessionKilled)
+	http.Redirect(w, r, adminReturn(r, "/admin/sessions"), http.StatusSeeOther)
+}
+
+// adminKillUserSessions ends every session of an account (POST
+// /admin/users/{id}/kill-sessions); on the admin's own account, every one
+// except the current session.
+func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	admin := currentUser(ctx)
+	subject, ok := s.accountParam(w, r)
+	if !ok {
+		return
+	}
+	except, flash := "", flashUserKilled
+	if subject.ID == admin.ID {
+		except, flash = s.sessions.Handle(ctx), flashOwnOthersKilled
+	}
+	ended, err := s.sessions.Registry().RevokeUser(ctx, subject.ID, except)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	detail := countSessions(len(ended)) + " ended"
+	if except != "" {
+		detail += ", all but the administrator's current one"
+	}
+	s.log.Info("sessions revoked", "user_id", subject.ID, "count", len(ended), "via", "admin",
+		"admin_id", admin.ID, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.SessionsRevoked, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
+		SessionHandle: s.sessions.Handle(ctx), Detail: detail})
+	s.setFlash(w, flash)
+	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+}
+
+// adminDisableUser disables an account and ends all its sessions (POST
+// /admin/users/{id}/disable). An admin cannot disable their own account.
+// The login handler refuses disabled accounts, and requireUser ends any
+// session of one at its next request, so the account is locked out even if
+// ending the sessions fails (503; the admin may try again).
+func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	admin := currentUser(ctx)
+	subject, ok := s.accountParam(w, r)
+	if !ok {
+		return
+	}
+	if subject.ID == admin.ID {
+		s.clientError(w, r, http.StatusBadRequest,
+			"You cannot disable your own account. Another administrator can do it if it is needed.")
+		return
+	}
+	if !s.setDisabled(w, r, subject.ID, true) {
+		return
+	}
+	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, subject.ID, "")
+	detail := countSessions(len(ended)) + " ended"
+	if revokeErr != nil {
+		detail = "its sessions could not be ended yet"
+	}
+	s.log.Info("account disabled", "user_id", subject.ID, "sessions_ended", len(ended), "admin_id", admin.ID,
+		"client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.AccountDisabled, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
+		SessionHandle: s.sessions.Handle(ctx), Detail: detail})
+	if revokeErr != nil {
+		s.serverError(w, r, revokeErr)
+		return
+	}
+	s.setFlash(w, flashAccountDisabled)
+	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+}
+
+// adminEnableUser enables a disabled account (POST /admin/users/{id}/enable).
+func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) {
+	admin := currentUser(r.Context())
+	subject, ok := s.accountParam(w, r)
+	if !ok {
+		return
+	}
+	if !s.setDisabled(w, r, subject.ID, false) {
+		return
+	}
+	s.log.Info("account enabled", "user_id", subject.ID, "admin_id", admin.ID, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.AccountEnabled, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
+		SessionHandle: s.sessions.Handle(r.Context())})
+	s.setFlash(w, flashAccountEnabled)
+	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+}
+
+// setDisabled stores the flag; it answers (404 or 5xx) and reports false
+// when that fails.
+func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, id int64, disabled bool) bool {
+	err := s.users.SetDisabled(r.Context(), id, disabled)
+	if errors.Is(err, user.ErrNotFound) {
+		s.noSuchAccount(w, r)
+		return false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// accountParam loads the account named by the {id} URL segment; a
+// malformed or unknown id answers 404.
+func (s *Server) accountParam(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
+	id, ok := parseID(chi.URLParam(r, "id"))
+	if !ok {
+		s.noSuchAccount(w, r)
+		return nil, false
+	}
+	u, err := s.users.UserByID(r.Context(), id)
+	if errors.Is(err, user.ErrNotFound) {
+		s.noSuchAccount(w, r)
+		return nil, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	return u, true
+}
+
+func (s *Server) noSuchAccount(w http.ResponseWriter, r *http.Request) {
+	s.clientError(w, r, http.StatusNotFound, "There is no account with this number.")
+}
+
+func userPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }
+
+// adminReturn is where an admin action goes afterwards: the admin page the
+// form was on (its next field), else fallback.
+func adminReturn(r *http.Request, fallback string) string {
+	if next := localPath(r.PostForm.Get("next")); strings.HasPrefix(next, "/admin/") {
+		return next
+	}
+	return fallback
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/user"
+)
+
+// reauthField is the form field that carries the password on the
+// "Confirm your password" page.
+const reauthField = "reauth_password"
+
+// recentlyAuthenticated reports whether the password was entered in this
+// session (at login or re-authentication) within the re-authentication
+// window. Only that moment counts: a session kept alive for days by
+// remember-me is not recent.
+func (s *Server) recentlyAuthenticated(ctx context.Context) bool {
+	at := s.sessions.AuthenticatedAt(ctx)
+	return !at.IsZero() && s.clock().Sub(at) <= s.reauthWindow
+}
+
+// requireRecentAuth guards sensitive POST actions with "sudo mode" (OWASP
+// ASVS 5.0 V7.5.1, V7.5.2). It runs after requireUser and requireCSRFToken.
+//
+// When the password was entered within the window the action runs. Otherwise
+// a form without reauth_password gets the "Confirm your password" page (200),
+// whose form posts to the same action with the original fields as hidden
+// inputs, a fresh csrf_token and a reauth_password field; so the person is
+// asked for the password and then returned to the action with what they
+// had entered. A form with reauth_password has it checked like a login
+// (bounded length, the hashing pool): a wrong one shows the page again with
+// an error (401); the right one issues a new session token
+// (Manager.Reauthenticate), is audited as Reauthenticated, and the action
+// runs in the same request.
+func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if r.Method != http.MethodPost || s.recentlyAuthenticated(ctx) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u := currentUser(ctx)
+		if u == nil {
+			s.serverError(w, r, errors.New("requireRecentAuth: no user in context (route lacks requireUser)"))
+			return
+		}
+		if !s.parseForm(w, r) {
+			return
+		}
+		if !r.PostForm.Has(reauthField) {
+			s.renderReauth(w, r, http.StatusOK, "")
+			return
+		}
+		pw := r.PostForm.Get(reauthField)
+		if pw == "" {
+			s.renderReauth(w, r, http.StatusUnprocessableEntity, "Enter your password.")
+			return
+		}
+		var ok bool
+		if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
+			var err error
+			if ok, err = s.passwords.Verify(ctx, pw, u.PasswordHash); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
+		}
+		if !ok {
+			s.log.Warn("re-authentication failed", "user_id", u.ID, "route", r.URL.Path, "client_ip", clientIP(r))
+			s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
+				Email: u.Email, SessionHandle: s.sessions.Handle(ctx), Detail: "wrong password when confirming an action"})
+			s.renderReauth(w, r, http.StatusUnauthorized, "That password is not correct. Try again.")
+			return
+		}
+		if err := s.sessions.Reauthenticate(ctx); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.record(r, audit.Event{Type: audit.Reauthenticated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
+			SessionHandle: s.sessions.Handle(ctx)})
+		r.PostForm.Del(reauthField)
+		r.Form.Del(reauthField)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// renderReauth shows the "Confirm your password" page for the action r was
+// sent to.
+func (s *Server) renderReauth(w http.ResponseWriter, r *http.Request, status int, formError string) {
+	data := s.newTemplateData(w, r)
+	data.Title = "Confirm your password"
+	data.FormError = formError
+	data.Reauth = reauthView{Action: r.URL.EscapedPath(), Cancel: reauthCancel(r)}
+	keys := make([]string, 0, len(r.PostForm))
+	for k := range r.PostForm {
+		if k != "csrf_token" && k != reauthField {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range r.PostForm[k] {
+			data.Reauth.Fields = append(data.Reauth.Fields, hiddenField{Name: k, Value: v})
+		}
+	}
+	s.render(w, r, status, "reauth", data)
+}
+
+// reauthCancel is where "Cancel" on the confirmation page leads: the page
+// the form came from when it says so (next), else the page that lists what
+// the action acts on.
+func reauthCancel(r *http.Request) string {
+	p := r.URL.Path
+	switch next := localPath(r.PostForm.Get("next")); {
+	case next != "" && strings.HasPrefix(p, "/admin/") && strings.HasPrefix(next, "/admin/"):
+		return next
+	case strings.HasPrefix(p, "/admin/users/"):
+		return path.Dir(p) // /admin/users/{id}
+	case strings.HasPrefix(p, "/admin/"):
+		return "/admin/sessions"
+	default:
+		return "/sessions"
+	}
+}

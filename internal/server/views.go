@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/user"
+)
+
+// This file turns sessions, accounts and audit events into what the pages
+// show, and holds the helpers the list pages share (paging, ids, handles).
+
+// sessionRow is one session in a list: the signed-in user's devices or the
+// admin views. Every string in it may come from a client (User-Agent) or an
+// account (email, name); the templates print them escaped.
+type sessionRow struct {
+	Handle    string
+	Device    string // browser and OS, "Firefox 128 on Linux"; "Unknown browser" when unrecognised
+	UserAgent string // as sent at login (admin views)
+	IP        string
+	Created   time.Time // signed in
+	LastSeen  time.Time // last recorded activity
+	Remember  bool
+	Current   bool    // the session of the request being answered ("This device")
+	User      userRef // the session's account (admin views)
+}
+
+// userRef names an account in a list. Email is "" when the account no
+// longer exists; ID 0 means nobody (a failed login for an unknown email).
+type userRef struct {
+	ID    int64
+	Email string
+	Name  string
+}
+
+// eventRow is one audit event as shown on the profile and admin pages.
+type eventRow struct {
+	Time          time.Time
+	Type          audit.Type
+	What          string // plain words: "Signed in", "Session ended by an administrator"
+	Actor         userRef
+	Subject       userRef
+	Email         string // as typed at login; "" when it is just the subject's address
+	IP            string
+	Device        string // browser and OS of the request that caused it
+	UserAgent     string
+	SessionHandle string
+	Detail        string
+}
+
+// pager describes the position in a paginated list; Prev and Next are ""
+// on the first and last page.
+type pager struct {
+	Page, Pages, Total int
+	Prev, Next         string
+}
+
+// filterView is an admin list's filter form as typed.
+type filterView struct {
+	Q, Email, IP, User, Type, From, To string
+}
+
+// option is one <option> of a select.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// reauthView is the "Confirm your password" page: a form posting to the
+// action that asked for it, with what the person had entered.
+type reauthView struct {
+	Action string        // path of the sensitive action
+	Fields []hiddenField // the original form, minus csrf_token and reauth_password
+	Cancel string        // where "Cancel" goes
+}
+
+type hiddenField struct{ Name, Value string }
+
+// perPage is the length of a page of every admin list.
+const perPage = 50
+
+// maxPage bounds ?page= so that the offset stays a small number.
+const maxPage = 100000
+
+// parsePage reads ?page= (default 1). A value that is not a whole number
+// from 1 to maxPage answers 400 and reports false.
+func (s *Server) parsePage(w http.ResponseWriter, r *http.Request) (int, bool) {
+	raw := r.URL.Query().Get("page")
+	if raw == "" {
+		return 1, true
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > maxPage {
+		s.clientError(w, r, http.StatusBadRequest, "The page number must be a whole number, 1 or more.")
+		return 0, false
+	}
+	return n, true
+}
+
+// newPager describes page of a list of total items; it answers 404 and
+// reports false when page is past the last page (page 1 always exists).
+func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total int) (pager, bool) {
+	pages := max(1, (total+perPage-1)/perPage)
+	if page > pages {
+		s.clientError(w, r, http.StatusNotFound,
+			"This list has only "+strconv.Itoa(pages)+" "+plural(pages, "page", "pages")+". Go back to the first page.")
+		return pager{}, false
+	}
+	p := pager{Page: page, Pages: pages, Total: total}
+	if page > 1 {
+		p.Prev = pageURL(r, page-1)
+	}
+	if page < pages {
+		p.Next = pageURL(r, page+1)
+	}
+	return p, true
+}
+
+// pageURL is the current list URL, filters kept, at page n.
+func pageURL(r *http.Request, n int) string {
+	q := r.URL.Query()
+	if n <= 1 {
+		q.Del("page")
+	} else {
+		q.Set("page", strconv.Itoa(n))
+	}
+	if len(q) == 0 {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + q.Encode()
+}
+
+// queryText returns query parameter key trimmed, as valid UTF-8, and cut
+// to at most n bytes.
+func queryText(q url.Values, key string, n int) string {
+	return truncateText(strings.TrimSpace(q.Get(key)), n)
+}
+
+// truncateText cuts s to at most n bytes without splitting a character and
+// replaces invalid UTF-8.
+func truncateText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// parseID reads a positive account id from a URL segment.
+func parseID(raw string) (int64, bool) {
+	id, err := strconv.ParseInt(raw, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// validHandle reports whether h can be a session handle: 22 URL-safe base64
+// characters (session.Record). Anything else is not looked up.
+func validHandle(h string) bool {
+	if len(h) != 22 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// countSessions is "1 session", "3 sessions".
+func countSessions(n int) string {
+	return strconv.Itoa(n) + " " + plural(n, "session", "sessions")
+}
+
+// device names the browser and operating system of a User-Agent:
+// "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
+// or "Unknown browser".
+func (s *Server) device(userAgent string) string {
+	a := s.agents.Parse(userAgent)
+	name := string(a.Browser())
+	if name == "" {
+		name = "Unknown browser"
+	} else if v := a.BrowserVersionMajor(); v != "" {
+		name += " " + v
+	}
+	switch os := string(a.OS()); os {
+	case "":
+		return name
+	case "MacOS":
+		return name + " on macOS"
+	default:
+		return name + " on " + os
+	}
+}
+
+// sessionRows describes recs for a list; current is the handle of the
+// request's own session, users the accounts to name (nil: none).
+func (s *Server) sessionRows(recs []session.Record, current string, users map[int64]userRef) []sessionRow {
+	rows := make([]sessionRow, 0, len(recs))
+	for _, rec := range recs {
+		rows = append(rows, sessionRow{
+			Handle:    rec.Handle,
+			Device:    s.device(rec.UserAgent),
+			UserAgent: rec.UserAgent,
+			IP:        rec.IP,
+			Created:   rec.Created,
+			LastSeen:  rec.LastSeen,
+			Remember:  rec.Remember,
+			Current:   current != "" && rec.Handle == current,
+			User:      userOrID(users, rec.UserID),
+		})
+	}
+	return rows
+}
+
+// eventRows describes events for display; users names the accounts
+// involved (nil: none).
+func (s *Server) eventRows(events []audit.Event, users map[int64]userRef) []eventRow {
+	rows := make([]eventRow, 0, len(events))
+	for _, e := range events {
+		row := eventRow{
+			Time:          e.Time,
+			Type:          e.Type,
+			What:          describeEvent(e),
+			Email:         e.Email,
+			IP:            e.IP,
+			UserAgent:     e.UserAgent,
+			SessionHandle: e.SessionHandle,
+			Detail:        e.Detail,
+		}
+		if e.UserAgent != "" {
+			row.Device = s.device(e.UserAgent)
+		}
+		if e.ActorID != 0 {
+			row.Actor = userOrID(users, e.ActorID)
+		}
+		if e.SubjectID != 0 {
+			row.Subject = userOrID(users, e.SubjectID)
+		}
+		if strings.EqualFold(row.Email, row.Subject.Email) {
+			row.Email = ""
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func userOrID(users map[int64]userRef, id int64) userRef {
+	if ref, ok := users[id]; ok {
+		return ref
+	}
+	return userRef{ID: id}
+}
+
+// userRefs looks up each account in ids once, for naming them in a list
+// (at most two per row of a page: a few dozen indexed reads). An account
+// that no longer exists gets a userRef with only its ID; any other store
+// error is returned.
+func (s *Server) userRefs(ctx context.Context, ids ...int64) (map[int64]userRef, error) {
+	refs := make(map[int64]userRef, len(ids))
+	for _, id := range ids {
+		if _, done := refs[id]; done || id == 0 {
+			continue
+		}
+		u, err := s.users.UserByID(ctx, id)
+		if errors.Is(err, user.ErrNotFound) {
+			refs[id] = userRef{ID: id}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		refs[id] = userRef{ID: u.ID, Email: u.Email, Name: u.Name}
+	}
+	return refs, nil
+}
+
+// eventWords are the plain words for each event type.
+var eventWords = map[audit.Type]string{
+	audit.LoginSucceeded:  "Signed in",
+	audit.LoginFailed:     "Failed sign-in",
+	audit.Logout:          "Signed out",
+	audit.SessionRevoked:  "Session ended",
+	audit.SessionsRevoked: "Sessions ended",
+	audit.AccountDisabled: "Account disabled",
+	audit.AccountEnabled:  "Account enabled",
+	audit.RoleChanged:     "Role changed",
+	audit.UserCreated:     "Account created",
+	audit.Reauthenticated: "Password confirmed",
+}
+
+// viaWords say who acted, when it was not the person themself.
+var viaWords = map[audit.Via]string{
+	audit.ViaAdmin:  " by an administrator",
+	audit.ViaCLI:    " by an operator",
+	audit.ViaLimit:  " (too many sessions)",
+	audit.ViaSystem: " by Latch",
+}
+
+// describeEvent says what happened in plain words.
+func describeEvent(e audit.Event) string {
+	words, ok := eventWords[e.Type]
+	if !ok {
+		words = string(e.Type)
+	}
+	return words + viaWords[e.Via]
+}
+
+// eventTypeOptions is the event-type select, with selected chosen.
+func eventTypeOptions(selected string) []option {
+	opts := make([]option, 0, len(audit.Types)+1)
+	opts = append(opts, option{Value: "", Label: "Any event", Selected: selected == ""})
+	for _, t := range audit.Types {
+		opts = append(opts, option{Value: string(t), Label: eventWords[t], Selected: string(t) == selected})
+	}
+	return opts
+}
+
+func knownEventType(t string) bool {
+	for _, known := range audit.Types {
+		if string(known) == t {
+			return true
+		}
+	}
+	return false
+}
