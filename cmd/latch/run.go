@@ -174,6 +174,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Static:    web.Static,
 		Clock:     clock,
 		Health:    a.health,
+
+		DatabaseUnavailable: store.Unavailable,
+		TrustedProxies:      cfg.TrustedProxies,
+		MaxSessionsPerUser:  cfg.MaxSessionsPerUser,
+		ReauthWindow:        cfg.ReauthWindow,
 	})
 	if err != nil {
 		a.Close()
@@ -260,7 +265,7 @@ func passwordParams(getenv func(string) string) (password.Params, error) {
 		dst  *uint32
 		max  uint64
 	}{
-		{"LATCH_ARGON2_MEMORY", &p.Memory, 4 << 20},
+		{"LATCH_ARGON2_MEMORY", &p.Memory, password.MaxMemory},
 		{"LATCH_ARGON2_TIME", &p.Iterations, 100},
 	} {
 		raw := strings.TrimSpace(getenv(v.name))

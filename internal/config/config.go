@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/realclientip/realclientip-go"
 )
 
 // Config is Latch's whole run-time configuration. Durations are Go
@@ -44,6 +47,21 @@ type Config struct {
 	// CookieSecure sets the Secure attribute and the __Host- cookie name
 	// prefix (LATCH_COOKIE_SECURE, default true).
 	CookieSecure bool
+
+	// TrustedProxies are the proxies whose X-Forwarded-For header is
+	// believed (LATCH_TRUSTED_PROXIES: comma-separated IPs or CIDRs; default
+	// none, so the connection's peer is the client).
+	TrustedProxies []net.IPNet
+
+	// MaxSessionsPerUser limits concurrent sessions per user; when a login
+	// would exceed it, the oldest session is revoked
+	// (LATCH_MAX_SESSIONS_PER_USER, default 0 = unlimited).
+	MaxSessionsPerUser int
+
+	// ReauthWindow is how recently the password must have been entered for
+	// a sensitive action (LATCH_REAUTH_WINDOW, default 5m; OWASP ASVS 5.0
+	// V7.5.2 re-authentication).
+	ReauthWindow time.Duration
 
 	// LogLevel is the minimum slog level (LATCH_LOG_LEVEL, default info).
 	LogLevel slog.Level
@@ -96,6 +114,22 @@ func Load(getenv func(string) string) (Config, error) {
 		RememberAbsoluteTimeout: duration("LATCH_REMEMBER_ABSOLUTE_TIMEOUT", "720h"),
 	}
 
+	c.ReauthWindow = duration("LATCH_REAUTH_WINDOW", "5m")
+	if raw := get("LATCH_TRUSTED_PROXIES", ""); raw != "" {
+		nets, err := realclientip.AddressesAndRangesToIPNets(splitList(raw)...)
+		if err != nil {
+			errs = append(errs, &InvalidError{"LATCH_TRUSTED_PROXIES", raw, "must be comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,192.0.2.1"})
+		}
+		c.TrustedProxies = nets
+	}
+	if raw := get("LATCH_MAX_SESSIONS_PER_USER", "0"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > 10000 {
+			errs = append(errs, &InvalidError{"LATCH_MAX_SESSIONS_PER_USER", raw, "must be a whole number from 0 (no limit) to 10000"})
+		}
+		c.MaxSessionsPerUser = n
+	}
+
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, &InvalidError{"LATCH_ADDR", c.Addr, "must be host:port, e.g. 127.0.0.1:8080"})
 	}
@@ -135,6 +169,17 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	return c, errors.Join(errs...)
+}
+
+// splitList splits a comma-separated list and drops empty items.
+func splitList(raw string) []string {
+	var out []string
+	for _, item := range strings.Split(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // redact removes a password from a URL so that an error message can show it.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +22,9 @@ func TestLoadDefaults(t *testing.T) {
 		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite:./data/latch.db", RedisKeyPrefix: "latch:",
 		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-		CookieSecure: true, LogLevel: slog.LevelInfo,
+		CookieSecure: true, LogLevel: slog.LevelInfo, ReauthWindow: 5 * time.Minute,
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
 }
@@ -58,6 +59,9 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"bool", "LATCH_COOKIE_SECURE", "maybe"},
 		{"log level", "LATCH_LOG_LEVEL", "loud"},
 		{"redis timeout", "LATCH_REDIS_TIMEOUT", "0s"},
+		{"trusted proxies", "LATCH_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"},
+		{"max sessions", "LATCH_MAX_SESSIONS_PER_USER", "-1"},
+		{"reauth window", "LATCH_REAUTH_WINDOW", "forever"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +74,19 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 				t.Errorf("message %q does not name %s", err, tt.key)
 			}
 		})
+	}
+}
+
+func TestTrustedProxiesAndSessionLimit(t *testing.T) {
+	c, err := Load(env(map[string]string{"LATCH_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,", "LATCH_MAX_SESSIONS_PER_USER": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
+	}
+	if c.MaxSessionsPerUser != 3 {
+		t.Errorf("MaxSessionsPerUser = %d", c.MaxSessionsPerUser)
 	}
 }
 

@@ -23,6 +23,9 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, session.ErrUnavailable):
 		s.log.Error("session store unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
+	case s.dbDown(err):
+		s.log.Error("database unavailable", "route", r.URL.Path, "err", err)
+		s.unavailable(w, r, "Latch cannot reach its database right now. Please try again in a few seconds.")
 	case errors.Is(err, password.ErrBusy):
 		s.log.Warn("password hashing saturated", "route", r.URL.Path)
 		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")

@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/latch/latch/internal/audit"
@@ -102,6 +104,10 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := s.enforceSessionLimit(r, u.ID); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	if err := s.sessions.Login(ctx, u.ID, remember); err != nil {
 		s.serverError(w, r, err)
 		return
@@ -117,6 +123,40 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
+}
+
+// enforceSessionLimit makes room for one more session of userID under
+// Config.MaxSessionsPerUser by revoking the oldest ones (by login time),
+// each recorded as revoked by the limit. The session the request already
+// has is not counted: Login replaces it.
+func (s *Server) enforceSessionLimit(r *http.Request, userID int64) error {
+	if s.maxSessions <= 0 {
+		return nil
+	}
+	ctx := r.Context()
+	recs, err := s.sessions.Registry().UserSessions(ctx, userID)
+	if err != nil {
+		return err
+	}
+	current := s.sessions.Handle(ctx)
+	others := recs[:0]
+	for _, rec := range recs {
+		if rec.Handle != current {
+			others = append(others, rec)
+		}
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].Created.Before(others[j].Created) })
+	for _, rec := range others[:max(0, len(others)-s.maxSessions+1)] {
+		if _, found, err := s.sessions.Registry().Revoke(ctx, rec.Handle); err != nil {
+			return err
+		} else if !found {
+			continue
+		}
+		s.log.Info("session revoked", "user_id", userID, "session_handle", rec.Handle, "via", audit.ViaLimit)
+		s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaLimit, SubjectID: userID,
+			SessionHandle: rec.Handle, Detail: fmt.Sprintf("limit of %d sessions per user", s.maxSessions)})
+	}
+	return nil
 }
 
 // rehash upgrades a stored hash to the current parameters after a

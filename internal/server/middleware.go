@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/user"
+	"github.com/realclientip/realclientip-go"
 )
 
 // maxFormBytes caps request bodies on dynamic routes (64 KiB): the largest
@@ -193,9 +194,44 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// clientIP returns the peer address of the connection (proxies are not
-// trusted yet).
+type clientIPKey struct{}
+
+// realIP works out the client's IP once per request: the connection's peer,
+// unless that peer is a trusted proxy (Config.TrustedProxies), in which case
+// the rightmost X-Forwarded-For entry that is not a trusted proxy
+// (realclientip-go's RightmostTrustedRangeStrategy; the leftmost entries
+// are whatever the client chose to send and are never believed).
+func (s *Server) realIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
+		if ip == "" {
+			ip = r.RemoteAddr
+		}
+		if s.proxies != nil && s.trusted(ip) {
+			if fwd := s.proxies.ClientIP(r.Header, r.RemoteAddr); fwd != "" {
+				ip = fwd
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
+	})
+}
+
+func (s *Server) trusted(ip string) bool {
+	parsed := net.ParseIP(ip)
+	for _, n := range s.trustedNets {
+		if parsed != nil && n.Contains(parsed) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP returns the client IP that realIP found, or the peer address for
+// a request that did not pass through it.
 func clientIP(r *http.Request) string {
+	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
+		return ip
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -8,7 +8,7 @@ import (
 
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
-//	every response        recoverPanic → logRequest → secureHeaders
+//	every response        recoverPanic → realIP → logRequest → secureHeaders
 //	/healthz, /static/*   nothing else (no session is ever loaded)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody → session → noStore
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
@@ -18,7 +18,7 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverPanic, s.logRequest, s.secureHeaders)
+	r.Use(s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

@@ -11,9 +11,11 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/medama-io/go-useragent"
+	"github.com/realclientip/realclientip-go"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
@@ -74,6 +76,16 @@ type Config struct {
 	Clock     func() time.Time
 	// Health reports whether the dependencies answer (GET /healthz).
 	Health func(ctx context.Context) error
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (LATCH_TRUSTED_PROXIES); empty means the peer address is the client.
+	TrustedProxies []net.IPNet
+	// DatabaseUnavailable reports whether an error from Users or Audit means
+	// the database is down or too slow (answered 503, not 500); nil means
+	// never (store.Unavailable in production).
+	DatabaseUnavailable func(error) bool
+	// MaxSessionsPerUser limits concurrent sessions per user; at login the
+	// oldest are revoked to make room (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit).
+	MaxSessionsPerUser int
 }
 
 // Server is Latch's HTTP application.
@@ -90,6 +102,10 @@ type Server struct {
 	secure       bool // cookies carry Secure (and the __Host- prefix)
 	reauthWindow time.Duration
 	agents       *useragent.Parser // User-Agent → browser and OS for the session lists
+	trustedNets  []net.IPNet
+	proxies      realclientip.Strategy // nil when no proxy is trusted
+	maxSessions  int                   // 0 = unlimited
+	dbDown       func(error) bool
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -124,7 +140,21 @@ func New(cfg Config) (*Server, error) {
 	if s.health == nil {
 		s.health = func(context.Context) error { return nil }
 	}
+	s.trustedNets = cfg.TrustedProxies
+	s.maxSessions = cfg.MaxSessionsPerUser
+	s.dbDown = cfg.DatabaseUnavailable
+	if s.dbDown == nil {
+		s.dbDown = func(error) bool { return false }
+	}
+	if len(cfg.TrustedProxies) > 0 {
+		strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", cfg.TrustedProxies)
+		if err != nil {
+			return nil, fmt.Errorf("server: trusted proxies: %w", err)
+		}
+		s.proxies = strat
+	}
 	opts := cfg.Sessions
+	opts.ClientIP = clientIP
 	opts.Clock = s.clock
 	opts.OnError = s.sessionError
 	s.sessions = session.NewManager(opts)

@@ -33,6 +33,8 @@ const auditColumns = "id, time, type, via, actor_id, subject_id, email, ip, user
 // values afterwards. Errors: a wrapped database error, e.g. when the
 // audit_events table is missing because `latch migrate` has not been run.
 func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if !slices.Contains(audit.Types, e.Type) {
 		return fmt.Errorf("store: insert audit event: unknown type %q", e.Type)
 	}
@@ -77,6 +79,8 @@ func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
 // 50 rows and is capped at 500; a negative f.Offset counts as 0. An offset
 // past the end gives an empty page and the true total.
 func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, int, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var (
 		where []string
 		args  []any

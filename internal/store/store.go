@@ -7,10 +7,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,6 +198,50 @@ func migrationLockID(schema string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("latch-migrate:" + schema))
 	return int64(h.Sum64())
+}
+
+// opTimeout bounds one store operation, so a stalled database answers 503
+// (see Unavailable) instead of hanging the request.
+const opTimeout = 3 * time.Second
+
+// bound returns ctx limited to opTimeout.
+func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, opTimeout)
+}
+
+// Unavailable reports whether err means the database could not be reached,
+// was too slow, or was too busy, so that trying again later may succeed: a
+// deadline or cancellation, a network error, a broken connection,
+// PostgreSQL's connection-exception (08), operator-intervention (57) and
+// insufficient-resources (53) classes, SQLite's BUSY and LOCKED. The server
+// answers such errors with 503 and Retry-After rather than 500.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		return class == "08" || class == "57" || class == "53"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		code := sqliteErr.Code() & 0xff // primary result code
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
 }
 
 // rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL. Queries in

@@ -25,6 +25,8 @@ const userColumns = "id, email, name, password_hash, role, disabled, created_at"
 // Errors: user.ErrEmailTaken when another account has the same address,
 // compared case-insensitively ("A@x.com" and "a@X.com" collide).
 func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	email, key, err := user.NormalizeEmail(u.Email)
 	if err != nil {
 		return fmt.Errorf("store: create user: %w", err)
@@ -66,6 +68,8 @@ func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
 // user.NormalizeEmail, ignoring case. Errors: user.ErrNotFound when there is
 // none, including when email is not a valid address (no account can have one).
 func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	_, key, err := user.NormalizeEmail(email)
 	if err != nil {
 		return nil, fmt.Errorf("store: user by email: %w", user.ErrNotFound)
@@ -80,6 +84,8 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error)
 
 // UserByID returns the account with the given ID. Errors: user.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (*user.User, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	u, err := db.scanUser(db.db.QueryRowContext(ctx,
 		db.rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id))
 	if err != nil {
@@ -91,6 +97,8 @@ func (db *DB) UserByID(ctx context.Context, id int64) (*user.User, error) {
 // SetPasswordHash replaces the stored hash of user id (after a password
 // change, or a rehash on sign-in). Errors: user.ErrNotFound when no such user.
 func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	if hash == "" {
 		return errors.New("store: set password hash: empty hash")
 	}

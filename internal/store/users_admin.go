@@ -23,6 +23,8 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // at 500; a negative offset counts as 0. An offset past the end gives an
 // empty page and the true total.
 func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error) {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	var (
 		cond string
 		args []any
@@ -90,6 +92,8 @@ func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 // updateUser sets one column (a constant chosen by the caller, never
 // input) of account id; user.ErrNotFound when no row has that ID.
 func (db *DB) updateUser(ctx context.Context, column string, value any, id int64) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
 	res, err := db.db.ExecContext(ctx, db.rebind("UPDATE users SET "+column+" = ? WHERE id = ?"), value, id)
 	if err != nil {
 		return err
