@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestRegisterLoginProfileLogout is the main journey on every backend.
@@ -142,6 +143,9 @@ func TestLogoutReplayOnEveryInstance(t *testing.T) {
 		replay.client.Jar.SetCookies(mustParseURL(t, inst.srv.URL), []*http.Cookie{old})
 		if replay.signedIn() {
 			t.Errorf("replayed cookie accepted after logout")
+		}
+		if p := replay.get("/login"); !strings.Contains(p.body, "Your session has ended") {
+			t.Errorf("the login page does not say why the session ended")
 		}
 	}
 }
@@ -535,6 +539,37 @@ func TestMalformedInputsGet4xx(t *testing.T) {
 			}
 		})
 	}
+	t.Run("405 lists the allowed methods", func(t *testing.T) {
+		for path, want := range map[string]string{"/logout": "POST", "/login": "GET, HEAD, POST", "/static/style.css": "GET, HEAD"} {
+			req, _ := http.NewRequest(http.MethodDelete, ta.srv.URL+path, nil)
+			resp, err := ta.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != want {
+				t.Errorf("DELETE %s: %d Allow %q, want 405 Allow %q", path, resp.StatusCode, resp.Header.Get("Allow"), want)
+			}
+		}
+	})
+	t.Run("HEAD answers like GET", func(t *testing.T) {
+		for _, path := range []string{"/login", "/healthz", "/static/style.css"} {
+			resp, err := ta.srv.Client().Head(ta.srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("HEAD %s: %d, want 200", path, resp.StatusCode)
+			}
+		}
+	})
+	t.Run("refilled email is cut on a character boundary", func(t *testing.T) {
+		p := ta.newBrowser().post("/login", url.Values{"email": {strings.Repeat("€", 100)}, "password": {"x"}})
+		if !utf8.ValidString(p.body) {
+			t.Error("the re-rendered login form is not valid UTF-8")
+		}
+	})
 	// The account still works after all of that.
 	ta.newBrowser().login(email, pw, false)
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -130,6 +131,22 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 		rd.start()
 		if !br.signedIn() {
 			t.Fatal("the session did not survive the Redis restart")
+		}
+	})
+
+	t.Run("restart with a warm pool", func(t *testing.T) {
+		// Fill the pool with idle connections; a restart kills them all.
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() { br.get("/profile") })
+		}
+		wg.Wait()
+		rd.stop()
+		rd.start()
+		for i := range 20 {
+			if p := br.get("/profile"); p.status != http.StatusOK {
+				t.Fatalf("request %d after the restart: %d, want 200 (stale pooled connections must be retried)", i, p.status)
+			}
 		}
 	})
 

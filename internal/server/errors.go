@@ -3,7 +3,10 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
@@ -60,7 +63,20 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
 }
 
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+// methodNotAllowed answers 405 with the Allow header RFC 9110 §15.5.6
+// requires, listing the methods routes has for this path.
+func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes chi.Routes) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		method := m
+		if m == http.MethodHead {
+			method = http.MethodGet // middleware.GetHead answers HEAD with the GET route
+		}
+		if routes.Match(chi.NewRouteContext(), method, r.URL.Path) {
+			allowed = append(allowed, m)
+		}
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	s.clientError(w, r, http.StatusMethodNotAllowed, "This page does not accept that kind of request.")
 }
 

@@ -4,11 +4,12 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
-//	every response        recoverPanic → realIP → logRequest → secureHeaders
+//	every response        recoverPanic → realIP → logRequest → secureHeaders → GetHead (HEAD answered by GET routes)
 //	/healthz, /static/*   nothing else (no session is ever loaded)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody → session → noStore
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
@@ -18,12 +19,12 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders)
+	r.Use(s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, middleware.GetHead)
 	r.NotFound(s.notFound)
-	r.MethodNotAllowed(s.methodNotAllowed)
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 
 	r.Get("/healthz", s.healthz)
-	r.Handle("/static/*", s.staticFiles())
+	r.Get("/static/*", s.staticFiles().ServeHTTP)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOrigin, s.limitBody, s.sessions.Middleware, noStore)

@@ -132,8 +132,8 @@ func CookieName(secure bool) string {
 // CookieName returns the name of the session cookie this Manager uses.
 func (m *Manager) CookieName() string { return m.cookie }
 
-// RefreshInterval returns how often an active session's idle deadline is
-// written back to the store.
+// RefreshInterval returns how often an ordinary (not remember-me)
+// session's idle deadline is written back to the store.
 func (m *Manager) RefreshInterval() time.Duration { return m.refresh }
 
 // requestState is what the middleware remembers about one request.
@@ -210,8 +210,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
 		if token != "" && st.loadedToken == "" {
-			// Unknown, expired or revoked token: forget it in the browser too.
+			// Unknown, expired or revoked token: forget it in the browser too,
+			// and let the page say why the person is signed out.
 			m.clearCookie(w)
+			st.expired = true
 		}
 		if st.loadedToken != "" {
 			if err := m.enforce(ctx, st); err != nil {
@@ -241,10 +243,21 @@ func (m *Manager) enforce(ctx context.Context, st *requestState) error {
 		}
 		return nil
 	}
-	if now.Sub(time.Unix(m.scs.GetInt64(ctx, keySeen), 0)) >= m.refresh {
+	if now.Sub(time.Unix(m.scs.GetInt64(ctx, keySeen), 0)) >= m.refreshFor(ctx) {
 		m.touch(ctx, now)
 	}
 	return nil
+}
+
+// refreshFor returns the refresh interval of the session in ctx: the
+// configured one, else min(1 minute, its own idle timeout / 10), so that a
+// short remember-me idle timeout is refreshed often enough too.
+func (m *Manager) refreshFor(ctx context.Context) time.Duration {
+	if m.opt.RefreshInterval > 0 {
+		return m.opt.RefreshInterval
+	}
+	idle, _ := m.timeouts(ctx)
+	return min(time.Minute, idle/10)
 }
 
 // touch records activity at now and moves the store expiry to the new idle
@@ -344,8 +357,9 @@ func (m *Manager) UserID(ctx context.Context) int64 {
 	return m.scs.GetInt64(ctx, keyUserID)
 }
 
-// Expired reports whether the request presented a session that had passed
-// its idle or absolute deadline (and was therefore ended).
+// Expired reports whether the request presented a session cookie that no
+// longer works: the session passed its idle or absolute deadline (and was
+// ended now), or it had already ended or been revoked.
 func (m *Manager) Expired(ctx context.Context) bool { return stateFrom(ctx).expired }
 
 // Info describes the current session for display; times are absolute.

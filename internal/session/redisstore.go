@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -66,16 +68,42 @@ func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashTok
 func (s *RedisStore) do(ctx context.Context, op, cmd string, args ...any) (any, error) {
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
-	conn, err := s.pool.GetContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
-	}
-	defer conn.Close()
-	reply, err := redis.DoContext(conn, ctx, cmd, args...)
+	reply, err := s.withConn(ctx, func(conn redis.Conn) (any, error) {
+		return redis.DoContext(conn, ctx, cmd, args...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
 	}
 	return reply, nil
+}
+
+// maxStaleRetries bounds how many pooled connections a call may find dead
+// (after a Redis restart every idle connection is) before it gives up.
+const maxStaleRetries = 40
+
+// withConn runs fn on a pooled connection. When the connection turns out to
+// be dead before Redis answered (EOF, reset, broken pipe: typical of idle
+// connections after a Redis restart) it is discarded and fn is retried on
+// another, so a restart costs no failed requests. Commands Latch sends are
+// safe to repeat: reads, DEL, and writes guarded by EXISTS.
+func (s *RedisStore) withConn(ctx context.Context, fn func(redis.Conn) (any, error)) (any, error) {
+	for attempt := 0; ; attempt++ {
+		conn, err := s.pool.GetContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		reply, err := fn(conn)
+		conn.Close()
+		if err == nil || !staleConn(err) || attempt >= maxStaleRetries || ctx.Err() != nil {
+			return reply, err
+		}
+	}
+}
+
+// staleConn reports whether err means the connection was already closed by
+// the server.
+func staleConn(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // eval runs a script with EVALSHA, loading it on NOSCRIPT (redigo's
@@ -83,12 +111,9 @@ func (s *RedisStore) do(ctx context.Context, op, cmd string, args ...any) (any, 
 func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
-	conn, err := s.pool.GetContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
-	}
-	defer conn.Close()
-	reply, err := script.DoContext(ctx, conn, args...)
+	reply, err := s.withConn(ctx, func(conn redis.Conn) (any, error) {
+		return script.DoContext(ctx, conn, args...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
 	}
