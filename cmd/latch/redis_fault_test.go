@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -162,4 +163,29 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 			t.Fatal("the session did not work after Redis resumed")
 		}
 	})
+}
+
+// TestDatabaseLockedGives503 holds SQLite's write lock from another
+// connection: a registration then answers 503 with Retry-After once the
+// store's operation timeout passes (not a 500, not a hang), and works again
+// when the lock is released.
+func TestDatabaseLockedGives503(t *testing.T) {
+	ta := startApp(t, backends[0])
+	conn, err := ta.app.db.SQL().Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"email": {"locked@example.com"}, "name": {"Locked"}, "password": {"correct horse battery staple"}}
+	p := ta.newBrowser().post("/register", form)
+	if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+		t.Fatalf("register with the database locked: %d (Retry-After %q), want 503 with Retry-After", p.status, p.header.Get("Retry-After"))
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	ta.newBrowser().register("locked@example.com", "Locked", "correct horse battery staple")
 }

@@ -66,7 +66,7 @@ type harness struct {
 	errs    chan error // errors given to OnError
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, adjust ...func(*session.Options)) *harness {
 	t.Helper()
 	pool, counter := sessiontest.CountingPool(t)
 	prefix := sessiontest.Prefix(t)
@@ -77,7 +77,7 @@ func newHarness(t *testing.T) *harness {
 		release: make(chan struct{}),
 		errs:    make(chan error, 10),
 	}
-	h.mgr = session.NewManager(session.Options{
+	opts := session.Options{
 		Store:       session.NewRedisStore(pool, prefix, time.Second),
 		IdleTimeout: idle, AbsoluteTimeout: absolute,
 		RememberIdleTimeout: remIdle, RememberAbsoluteTimeout: remAbsolute,
@@ -91,7 +91,11 @@ func newHarness(t *testing.T) *harness {
 			}
 			http.Error(w, err.Error(), status)
 		},
-	})
+	}
+	for _, a := range adjust {
+		a(&opts)
+	}
+	h.mgr = session.NewManager(opts)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		uid, _ := strconv.ParseInt(r.URL.Query().Get("uid"), 10, 64)
@@ -322,6 +326,21 @@ func TestRememberMeUsesLongerTimeouts(t *testing.T) {
 	h.clock.Advance(remIdle + time.Second)
 	if got := h.whoami(c); got != "0" {
 		t.Fatalf("remember-me session survived its idle timeout")
+	}
+}
+
+// TestShortRememberIdleTimeoutIsRefreshedInTime is the regression test for
+// a remember-me idle timeout shorter than the ordinary refresh interval:
+// an active session must not end.
+func TestShortRememberIdleTimeoutIsRefreshedInTime(t *testing.T) {
+	h := newHarness(t, func(o *session.Options) { o.RememberIdleTimeout = 50 * time.Second })
+	c := h.client()
+	h.login(c, 7, true)
+	for i := range 10 {
+		h.clock.Advance(30 * time.Second)
+		if got := h.whoami(c); got != "7" {
+			t.Fatalf("active remember-me session ended after %d×30s", i+1)
+		}
 	}
 }
 
