@@ -42,6 +42,10 @@ Usage:
   latch migrate               apply database migrations
   latch user create --email E [--name N] [--admin] --password-stdin
                               create a user (password read from standard input)
+  latch user disable|enable EMAIL
+  latch user set-role EMAIL admin|user
+  latch sessions list [--user EMAIL] [--json]
+  latch sessions revoke HANDLE | --user EMAIL
   latch version               print the version
 
 Configuration comes from LATCH_* environment variables; see README.md.
@@ -292,7 +296,7 @@ func passwordParams(getenv func(string) string) (password.Params, error) {
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve", stderr)
+	fs := newFlagSet("serve", "serve\n\nRuns the web server. Settings come from LATCH_* environment variables (see README.md);\nrun \"latch migrate\" first.", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -344,7 +348,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", "migrate", stderr)
+	fs := newFlagSet("migrate", "migrate\n\nApplies the embedded database migrations to LATCH_DATABASE_URL; running it again does nothing.", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

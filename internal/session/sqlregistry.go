@@ -78,8 +78,12 @@ func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		where += ` AND ip = ?`
 		args = append(args, q.IP)
 	}
-	recs, err := s.query(ctx, "sessions", `SELECT `+recordSelect+` FROM sessions WHERE `+where+
-		` ORDER BY seen DESC LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	// The inner query pages through the (seen, expiry, handle) index alone
+	// (its entries carry token_hash, the primary key); only the rows of the
+	// page are then read from the table.
+	recs, err := s.query(ctx, "sessions", `SELECT `+recordSelect+` FROM sessions WHERE token_hash IN (
+		SELECT token_hash FROM sessions WHERE `+where+` ORDER BY seen DESC LIMIT ? OFFSET ?)
+		ORDER BY seen DESC`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return Page{}, err
 	}
