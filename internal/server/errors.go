@@ -23,6 +23,11 @@ const retryAfterSeconds = "2"
 // down: trying again later helps); anything else is a logged 500.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, session.ErrGone):
+		// The session was revoked while this request ran (e.g. an admin kill
+		// during re-authentication): the person is signed out; nothing was done.
+		s.log.Info("session ended during the request", "route", r.URL.Path, "client_ip", clientIP(r))
+		s.redirectToLogin(w, r)
 	case errors.Is(err, session.ErrUnavailable):
 		s.log.Error("session store unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")

@@ -26,7 +26,7 @@ import (
 // matters: the last writer's copy is as good as the other's.
 const (
 	keyUserID   = "uid"  // int64, the principal
-	keyCreated  = "c"    // int64 unix seconds, login time
+	keyCreated  = "cms"  // int64 unix milliseconds, login time (ms: "oldest session" needs a strict order)
 	keyAbsolute = "abs"  // int64 unix seconds, absolute deadline (fixed at login)
 	keySeen     = "seen" // int64 unix seconds, last recorded activity
 	keyRemember = "rem"  // bool, remember-me
@@ -138,7 +138,8 @@ func (m *Manager) RefreshInterval() time.Duration { return m.refresh }
 
 // requestState is what the middleware remembers about one request.
 type requestState struct {
-	loadedToken string // token found in the store at load, "" if none
+	loadedToken string // token found in the store at load (or after a rotation), "" if none
+	created     bool   // Login issued a new session in this request: the commit may create it
 	expired     bool   // a session was presented but had timed out
 	ip, ua      string // client IP and User-Agent of this request
 }
@@ -315,13 +316,14 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 		return fmt.Errorf("session: login: %w", err)
 	}
 	st := stateFrom(ctx)
+	st.created = true
 	now := m.opt.Clock()
 	m.scs.Put(ctx, keyHandle, handle)
 	m.scs.Put(ctx, keyIP, st.ip)
 	m.scs.Put(ctx, keyUA, st.ua)
 	m.scs.Put(ctx, keyUserID, userID)
 	m.scs.Put(ctx, keyRemember, remember)
-	m.scs.Put(ctx, keyCreated, now.Unix())
+	m.scs.Put(ctx, keyCreated, now.UnixMilli())
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.scs.Put(ctx, keyCSRF, csrf)
 	_, absolute := m.timeouts(ctx)
@@ -380,7 +382,7 @@ func (m *Manager) Info(ctx context.Context) (Info, bool) {
 	}
 	return Info{
 		UserID:           id,
-		Created:          time.Unix(m.scs.GetInt64(ctx, keyCreated), 0),
+		Created:          time.UnixMilli(m.scs.GetInt64(ctx, keyCreated)),
 		AbsoluteDeadline: m.absoluteDeadline(ctx),
 		IdleDeadline:     m.storeDeadline(ctx),
 		AuthenticatedAt:  time.Unix(m.scs.GetInt64(ctx, keyAuthAt), 0),
@@ -409,7 +411,7 @@ func (m *Manager) record(ctx context.Context) Record {
 	return Record{
 		Handle:           m.scs.GetString(ctx, keyHandle),
 		UserID:           m.scs.GetInt64(ctx, keyUserID),
-		Created:          time.Unix(m.scs.GetInt64(ctx, keyCreated), 0),
+		Created:          time.UnixMilli(m.scs.GetInt64(ctx, keyCreated)),
 		LastSeen:         time.Unix(m.scs.GetInt64(ctx, keySeen), 0),
 		AbsoluteDeadline: m.absoluteDeadline(ctx),
 		Expiry:           m.storeDeadline(ctx),
@@ -442,15 +444,34 @@ func (m *Manager) AuthenticatedAt(ctx context.Context) time.Time {
 
 // Reauthenticate records that the password was just entered again (sudo
 // mode) and issues a new session token, keeping the handle, the absolute
-// deadline and everything else (OWASP ASVS 5.0 V7.2.4, V7.5.2). The store
-// is written when the response starts. Errors wrap ErrUnavailable.
+// deadline and everything else (OWASP ASVS 5.0 V7.2.4, V7.5.2).
+//
+// The token is rotated in the store at once and atomically (Store.Rotate):
+// if the session was revoked since this request loaded it, the rotation
+// fails, the session is destroyed in this request too (the response clears
+// the cookie) and ErrGone is returned, so the caller must not perform the
+// sensitive action. Other errors wrap ErrUnavailable.
 func (m *Manager) Reauthenticate(ctx context.Context) error {
 	if m.UserID(ctx) == 0 {
 		return errors.New("session: reauthenticate: no signed-in user")
 	}
-	if err := m.scs.RenewToken(withRecord(ctx, m.record(ctx))); err != nil {
+	st := stateFrom(ctx)
+	old := m.scs.Token(ctx)
+	// scs.RenewToken deletes the old token through the store; keepOnRenew
+	// turns that delete into a no-op so that Rotate can move the session.
+	if err := m.scs.RenewToken(context.WithValue(ctx, keepOnRenewKey{}, true)); err != nil {
 		return fmt.Errorf("session: reauthenticate: %w", err)
 	}
+	if err := m.opt.Store.Rotate(ctx, old, m.scs.Token(ctx)); err != nil {
+		if errors.Is(err, ErrGone) {
+			st.expired = true
+			if derr := m.scs.Destroy(ctx); derr != nil {
+				return fmt.Errorf("session: reauthenticate: %w", derr)
+			}
+		}
+		return fmt.Errorf("session: reauthenticate: %w", err)
+	}
+	st.loadedToken = m.scs.Token(ctx) // the new token now exists: the commit updates it
 	now := m.opt.Clock()
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.touch(ctx, now)
@@ -560,8 +581,8 @@ func (sw *responseWriter) commit() {
 			return // anonymous data is never stored
 		}
 		cctx := withRecord(ctx, m.record(ctx))
-		if m.scs.Token(ctx) != st.loadedToken || st.loadedToken == "" {
-			cctx = WithCreate(cctx)
+		if st.created {
+			cctx = WithCreate(cctx) // only Login creates; every other write is update-only
 		}
 		token, _, err := m.scs.Commit(cctx)
 		switch {

@@ -136,6 +136,41 @@ for _, th in ipairs(ths) do drop(p, th) end
 return #ths
 `)
 
+// rotateScript: ARGV prefix, old sha256, new sha256. Moves the session hash
+// (RENAME keeps its TTL) and every index entry to the new token hash;
+// returns 0 when the old session is gone.
+var rotateScript = redis.NewScript(0, luaLib+`
+local p, old, new = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('EXISTS', p..'s:'..old) == 0 then return 0 end
+redis.call('RENAME', p..'s:'..old, p..'s:'..new)
+local f = redis.call('HMGET', p..'s:'..new, 'h', 'u', 'ip')
+if f[1] then redis.call('SET', p..'h:'..f[1], new, 'KEEPTTL') end
+local function move(z)
+  local score = redis.call('ZSCORE', z, old)
+  if score then
+    redis.call('ZREM', z, old)
+    redis.call('ZADD', z, score, new)
+  end
+end
+if f[2] then move(p..'u:'..f[2]) end
+if f[3] and f[3] ~= '' then move(p..'ip:'..f[3]) end
+move(p..'all')
+move(p..'exp')
+return 1
+`)
+
+// Rotate implements Store in one script.
+func (s *RedisStore) Rotate(ctx context.Context, oldToken, newToken string) error {
+	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, s.prefix, HashToken(oldToken), HashToken(newToken)))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrGone
+	}
+	return nil
+}
+
 // parseRecord turns the fields of luaLib's read into a Record.
 func parseRecord(v any) (Record, error) {
 	f, err := redis.Strings(v, nil)

@@ -227,6 +227,42 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 	})
 
+	t.Run("rotate moves the session and its index entries", func(t *testing.T) {
+		f := newFixture(t)
+		r := newRecord(1, 42, "192.0.2.1", now)
+		if err := put(t, f.store, "old", r, true); err != nil {
+			t.Fatal(err)
+		}
+		before := f.indexEntries(t)
+		if err := f.store.Rotate(ctx, "old", "new"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := f.store.FindCtx(ctx, "old"); ok {
+			t.Error("old token still works after rotation")
+		}
+		if b, ok, _ := f.store.FindCtx(ctx, "new"); !ok || string(b) != "data:old" {
+			t.Errorf("new token: %q %v, want the old session's data", b, ok)
+		}
+		if n := f.indexEntries(t); n != before {
+			t.Errorf("index entries %d → %d after rotation", before, n)
+		}
+		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 1 || recs[0].Handle != r.Handle {
+			t.Errorf("after rotation the user's sessions are %v", handles(recs))
+		}
+		if err := put(t, f.store, "new", r, false); err != nil {
+			t.Errorf("update of the rotated session: %v", err)
+		}
+		if _, found, _ := f.store.Revoke(ctx, r.Handle); !found {
+			t.Fatal("revoke by handle misses the rotated session")
+		}
+		if err := f.store.Rotate(ctx, "new", "newer"); !errors.Is(err, ErrGone) {
+			t.Errorf("rotating a revoked session: err = %v, want ErrGone", err)
+		}
+		if _, ok, _ := f.store.FindCtx(ctx, "newer"); ok {
+			t.Error("rotation of a revoked session created one")
+		}
+	})
+
 	t.Run("refresh updates last seen and order", func(t *testing.T) {
 		f := newFixture(t)
 		a, b := newRecord(1, 42, "", now.Add(-time.Hour)), newRecord(2, 42, "", now.Add(-time.Minute))

@@ -105,10 +105,30 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 
 // DeleteCtx removes a session; a missing row is not an error.
 func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
+	if keepOnRenew(ctx) {
+		return nil
+	}
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE token_hash = ?`), HashToken(token)); err != nil {
 		return unavailable("delete", err)
+	}
+	return nil
+}
+
+// Rotate implements Store with one UPDATE of the primary key.
+func (s *SQLStore) Rotate(ctx context.Context, oldToken, newToken string) error {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET token_hash = ? WHERE token_hash = ? AND expiry > ?`),
+		HashToken(newToken), HashToken(oldToken), time.Now().UnixMilli())
+	if err != nil {
+		return unavailable("rotate", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("rotate", err)
+	} else if n == 0 {
+		return ErrGone
 	}
 	return nil
 }

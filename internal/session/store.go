@@ -30,6 +30,20 @@ var (
 type Store interface {
 	scs.CtxStore
 	Registry
+	// Rotate moves the session of oldToken to newToken (same data, expiry,
+	// handle and index entries) in one atomic step, or returns ErrGone when
+	// the old session no longer exists. Used for re-authentication.
+	Rotate(ctx context.Context, oldToken, newToken string) error
+}
+
+type keepOnRenewKey struct{}
+
+// keepOnRenew reports whether ctx asks DeleteCtx to leave the session in
+// place because the Manager is about to Rotate it (scs.RenewToken deletes
+// the old token itself).
+func keepOnRenew(ctx context.Context) bool {
+	v, _ := ctx.Value(keepOnRenewKey{}).(bool)
+	return v
 }
 
 type createKey struct{}
