@@ -65,7 +65,10 @@ func (f *fakeSessions) Commit(token string, b []byte, expiry time.Time) error {
 	return f.CommitCtx(context.Background(), token, b, expiry)
 }
 
-func (f *fakeSessions) DeleteCtx(_ context.Context, token string) error {
+func (f *fakeSessions) DeleteCtx(ctx context.Context, token string) error {
+	if session.KeepOnRenew(ctx) {
+		return nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.data, token)
@@ -168,6 +171,18 @@ func (f *fakeSessions) RevokeUser(_ context.Context, userID int64, except string
 }
 
 func (f *fakeSessions) Sweep(context.Context) (int, error) { return 0, nil }
+
+func (f *fakeSessions) Rotate(_ context.Context, oldToken, newToken string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.data[oldToken]
+	if !ok {
+		return session.ErrGone
+	}
+	delete(f.data, oldToken)
+	f.data[newToken] = b
+	return nil
+}
 
 // fakeUsers is an in-memory UserStore.
 type fakeUsers struct {

@@ -457,7 +457,7 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 	}
 	st := stateFrom(ctx)
 	old := m.scs.Token(ctx)
-	// scs.RenewToken deletes the old token through the store; keepOnRenew
+	// scs.RenewToken deletes the old token through the store; KeepOnRenew
 	// turns that delete into a no-op so that Rotate can move the session.
 	if err := m.scs.RenewToken(context.WithValue(ctx, keepOnRenewKey{}, true)); err != nil {
 		return fmt.Errorf("session: reauthenticate: %w", err)

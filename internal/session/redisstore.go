@@ -174,7 +174,7 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 // DeleteCtx removes the session and its index entries in one script; a
 // missing session is not an error.
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
-	if keepOnRenew(ctx) {
+	if KeepOnRenew(ctx) {
 		return nil
 	}
 	_, err := s.eval(ctx, "delete", deleteScript, s.prefix, HashToken(token))

@@ -105,7 +105,7 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 
 // DeleteCtx removes a session; a missing row is not an error.
 func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
-	if keepOnRenew(ctx) {
+	if KeepOnRenew(ctx) {
 		return nil
 	}
 	ctx, cancel := withTimeout(ctx, s.timeout)

@@ -38,10 +38,10 @@ type Store interface {
 
 type keepOnRenewKey struct{}
 
-// keepOnRenew reports whether ctx asks DeleteCtx to leave the session in
+// KeepOnRenew reports whether ctx asks DeleteCtx to leave the session in
 // place because the Manager is about to Rotate it (scs.RenewToken deletes
-// the old token itself).
-func keepOnRenew(ctx context.Context) bool {
+// the old token itself). Every Store's DeleteCtx must honour it.
+func KeepOnRenew(ctx context.Context) bool {
 	v, _ := ctx.Value(keepOnRenewKey{}).(bool)
 	return v
 }
