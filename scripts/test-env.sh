@@ -8,7 +8,8 @@
 #
 # What it does, in order (each step prints a "[test-env]" line):
 #   1. installs missing Debian packages with apt-get (redis-server, redis-tools,
-#      redis-sentinel, postgresql, postgresql-client, chromium, gcc + libc6-dev for -race);
+#      redis-sentinel, postgresql, postgresql-client, chromium, hydra (scripts/hydra.sh),
+#      curl, gcc + libc6-dev for -race);
 #   2. checks that `go test -race` can build here (cgo + a C compiler), else runs without -race;
 #   3. uses Redis at $LATCH_TEST_REDIS_URL if it answers PING, otherwise starts a throwaway
 #      redis-server on a free loopback port (no persistence);
@@ -165,6 +166,8 @@ command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
 find_pg_bindir >/dev/null || missing+=(postgresql)
 { command -v pg_isready && command -v psql; } >/dev/null 2>&1 || missing+=(postgresql-client)
 [[ -x $CHROMIUM || -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v hydra >/dev/null 2>&1 || missing+=(hydra)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [[ $RACE_MODE != 0 ]] && ! c_compiler_present; then
 	missing+=(gcc libc6-dev)
 fi

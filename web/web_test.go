@@ -80,6 +80,18 @@ type reauthView struct {
 	Cancel string
 }
 
+type deviceNotice struct {
+	Device string
+	Time   time.Time
+	When   string
+}
+
+type signInsView struct {
+	Last        *eventRow
+	LastFailed  *eventRow
+	Unavailable bool
+}
+
 type formData struct {
 	Email    string
 	Name     string
@@ -117,11 +129,31 @@ type templateData struct {
 	Filter     filterView
 	EventTypes []option
 	Reauth     reauthView
+
+	NewDevice *deviceNotice
+	SignIns   signInsView
+
+	PasswordChanged bool
+	Ended           []sessionRow
+	Reset           resetView
+	ResetLink       *resetLinkView
+}
+
+type resetView struct {
+	Action  string
+	Email   string
+	Invalid bool
+}
+
+type resetLinkView struct {
+	URL     string
+	Expires time.Time
 }
 
 var pages = []string{
 	"login", "register", "profile", "error", "sessions", "reauth",
 	"admin_sessions", "admin_users", "admin_user", "admin_audit",
+	"account_password", "reset",
 }
 
 // parsePage parses one page the way the server does: base.html, every

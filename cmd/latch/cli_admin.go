@@ -44,6 +44,9 @@ const userUsage = `Usage:
   latch user enable EMAIL     enable a disabled account
   latch user set-role EMAIL admin|user
                               change an account's role and end its sessions
+  latch user reset-link EMAIL [--base-url URL]
+                              print a one-time link that sets a new password
+                              (works once, for 30 minutes)
 `
 
 // cmdSessions runs "latch sessions list|revoke ...". Errors: usageError

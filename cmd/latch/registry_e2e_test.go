@@ -523,6 +523,9 @@ func TestAdminAccess(t *testing.T) {
 		}
 		wantLoginRedirect(t, "GET /admin/users after set-role", br.get("/admin/users"))
 
+		// The CLI dated the change by the real clock; this app's clock is
+		// frozen at its start, so bring it level before logging in again.
+		ta.clock.catchUp()
 		br.login(u.Email, pw, false)
 		if p := br.get("/admin/users"); p.status != http.StatusForbidden {
 			t.Errorf("GET /admin/users after demotion and a new login: %d, want 403", p.status)
@@ -531,17 +534,23 @@ func TestAdminAccess(t *testing.T) {
 			t.Fatal("the demoted account cannot use the site")
 		}
 
-		// The role is read on every request: a change in the store applies
-		// to a live session at its next request, even without ending it.
+		// The role is read on every request, and a role change ends every
+		// session issued before it (the credential epoch), even one made in
+		// the store alone, which revokes nothing.
 		for _, step := range []struct {
 			role user.Role
 			want int
 		}{{user.RoleAdmin, http.StatusOK}, {user.RoleUser, http.StatusForbidden}} {
+			ta.clock.behindRealTime() // the next session is older than the change below
+			br.login(u.Email, pw, false)
 			if err := db.SetRole(t.Context(), u.ID, step.role); err != nil {
 				t.Fatal(err)
 			}
+			wantLoginRedirect(t, "GET /admin/users right after the role became "+string(step.role), br.get("/admin/users"))
+			ta.clock.catchUp()
+			br.login(u.Email, pw, false)
 			if p := br.get("/admin/users"); p.status != step.want {
-				t.Errorf("GET /admin/users right after the role became %s: %d, want %d", step.role, p.status, step.want)
+				t.Errorf("GET /admin/users after the role became %s and a new login: %d, want %d", step.role, p.status, step.want)
 			}
 		}
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
@@ -44,6 +45,8 @@ Usage:
                               create a user (password read from standard input)
   latch user disable|enable EMAIL
   latch user set-role EMAIL admin|user
+  latch user reset-link EMAIL [--base-url URL]
+                              print a one-time password reset link (30 minutes)
   latch sessions list [--user EMAIL] [--json]
   latch sessions revoke HANDLE | --user EMAIL
   latch version               print the version
@@ -161,6 +164,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
+	limiter, err := openLimiter(cfg, pool, clock)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	log.Info("login throttling", "account", cfg.Throttle.Account.String(), "account_ip", cfg.Throttle.AccountIP.String(),
+		"ip", cfg.Throttle.IP.String(), "register", cfg.Throttle.Register.String(), "known_ip_window", cfg.KnownIPWindow.String())
 	a.server, err = server.New(server.Config{
 		Log:       log,
 		Users:     db,
@@ -183,12 +193,30 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		TrustedProxies:      cfg.TrustedProxies,
 		MaxSessionsPerUser:  cfg.MaxSessionsPerUser,
 		ReauthWindow:        cfg.ReauthWindow,
+		Devices:             db,
+		Throttle:            server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
+		Resets:              db,
 	})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// openLimiter returns the login and registration throttle: its counters
+// live in Redis under LATCH_REDIS_KEY_PREFIX + "t:" when pool is set (shared
+// by every instance), else in this process (the embedded mode is one
+// instance anyway). clock is nil outside tests.
+func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*throttle.Limiter, error) {
+	if pool == nil {
+		return throttle.NewMemory(cfg.Throttle, 0, clock)
+	}
+	db, err := throttle.RedisDB(cfg.RedisURL)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", db, cfg.RedisTimeout, cfg.Throttle)
 }
 
 // openSessionStore returns the session store the configuration names:
@@ -372,12 +400,15 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 	if len(args) > 0 && (args[0] == "disable" || args[0] == "enable" || args[0] == "set-role") {
 		return cmdUserAdmin(ctx, args[0], args[1:], getenv, stdout, stderr) // cli_admin.go
 	}
+	if len(args) > 0 && args[0] == "reset-link" {
+		return cmdUserResetLink(ctx, args[1:], getenv, stdout, stderr) // cli_reset.go
+	}
 	if len(args) == 0 || args[0] != "create" {
 		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
 			fmt.Fprint(stdout, userUsage)
 			return nil
 		}
-		return usageError{errors.New(`want "user create|disable|enable|set-role ..."; see "latch user --help"`)}
+		return usageError{errors.New(`want "user create|disable|enable|set-role|reset-link ..."; see "latch user --help"`)}
 	}
 	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
 	email := fs.String("email", "", "email address (required)")

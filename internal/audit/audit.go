@@ -24,12 +24,19 @@ const (
 	RoleChanged     Type = "role.changed"
 	UserCreated     Type = "user.created"
 	Reauthenticated Type = "reauth.succeeded" // password entered again for a sensitive action (sudo mode)
+	LoginNewDevice  Type = "login.new_device" // a sign-in from a browser, OS and network not seen for the account in 30 days
+
+	// Passwords. A change or a reset ends every other session of the account.
+	PasswordChanged   Type = "password.changed"    // by its owner, who typed the current one
+	PasswordReset     Type = "password.reset"      // set with a one-time reset link
+	PasswordResetLink Type = "password.reset_link" // a reset link was made (admin or CLI); never holds the link
 )
 
 // Types lists every event type, for filters in the admin view.
 var Types = []Type{
 	LoginSucceeded, LoginFailed, Logout, SessionRevoked, SessionsRevoked,
 	AccountDisabled, AccountEnabled, RoleChanged, UserCreated, Reauthenticated,
+	LoginNewDevice, PasswordChanged, PasswordReset, PasswordResetLink,
 }
 
 // Via says through which channel an action was taken.

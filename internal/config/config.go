@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/realclientip/realclientip-go"
+
+	"github.com/latch/latch/internal/throttle"
 )
 
 // Config is Latch's whole run-time configuration. Durations are Go
@@ -65,6 +67,17 @@ type Config struct {
 
 	// LogLevel is the minimum slog level (LATCH_LOG_LEVEL, default info).
 	LogLevel slog.Level
+
+	// Throttle holds the quotas of failed logins and registrations, each
+	// "COUNT/PERIOD" (COUNT at once, then one every PERIOD/COUNT) or "off":
+	// LATCH_THROTTLE_ACCOUNT (default 10/1h), LATCH_THROTTLE_ACCOUNT_IP
+	// (5/15m), LATCH_THROTTLE_IP (60/10m), LATCH_THROTTLE_REGISTER (10/1h).
+	// throttle.DefaultQuotas says why.
+	Throttle throttle.Quotas
+	// KnownIPWindow is how long after a successful login from an IP that IP
+	// stays exempt from the account's per-account quota
+	// (LATCH_THROTTLE_KNOWN_IP_WINDOW, default 2160h = 90 days).
+	KnownIPWindow time.Duration
 }
 
 // InvalidError reports one bad variable; its message names the variable so
@@ -162,6 +175,30 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, &InvalidError{"LATCH_COOKIE_SECURE", raw, "must be true or false"})
 	}
+
+	def := throttle.DefaultQuotas()
+	for _, q := range []struct {
+		name string
+		dst  *throttle.Quota
+		def  throttle.Quota
+	}{
+		{"LATCH_THROTTLE_ACCOUNT", &c.Throttle.Account, def.Account},
+		{"LATCH_THROTTLE_ACCOUNT_IP", &c.Throttle.AccountIP, def.AccountIP},
+		{"LATCH_THROTTLE_IP", &c.Throttle.IP, def.IP},
+		{"LATCH_THROTTLE_REGISTER", &c.Throttle.Register, def.Register},
+	} {
+		raw := getenv(q.name)
+		if strings.TrimSpace(raw) == "" {
+			*q.dst = q.def
+			continue
+		}
+		v, err := throttle.ParseQuota(raw)
+		if err != nil {
+			errs = append(errs, &InvalidError{q.name, raw, err.Error() + `; e.g. 10/1h (10 at once, then one every 6 minutes) or "off"`})
+		}
+		*q.dst = v
+	}
+	c.KnownIPWindow = duration("LATCH_THROTTLE_KNOWN_IP_WINDOW", "2160h")
 
 	raw := get("LATCH_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(raw)); err != nil {

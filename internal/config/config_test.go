@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latch/latch/internal/throttle"
 )
 
 func env(m map[string]string) func(string) string {
@@ -23,6 +25,13 @@ func TestLoadDefaults(t *testing.T) {
 		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
 		CookieSecure: true, LogLevel: slog.LevelInfo, ReauthWindow: 5 * time.Minute,
+		Throttle: throttle.Quotas{
+			Account:   throttle.Quota{Count: 10, Period: time.Hour},
+			AccountIP: throttle.Quota{Count: 5, Period: 15 * time.Minute},
+			IP:        throttle.Quota{Count: 60, Period: 10 * time.Minute},
+			Register:  throttle.Quota{Count: 10, Period: time.Hour},
+		},
+		KnownIPWindow: 90 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -62,6 +71,11 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"trusted proxies", "LATCH_TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"},
 		{"max sessions", "LATCH_MAX_SESSIONS_PER_USER", "-1"},
 		{"reauth window", "LATCH_REAUTH_WINDOW", "forever"},
+		{"throttle quota without a period", "LATCH_THROTTLE_ACCOUNT", "10"},
+		{"throttle quota with a bad period", "LATCH_THROTTLE_ACCOUNT_IP", "5/fortnight"},
+		{"throttle quota of zero", "LATCH_THROTTLE_IP", "0/1m"},
+		{"throttle quota too fine", "LATCH_THROTTLE_REGISTER", "10/5ns"},
+		{"known-IP window", "LATCH_THROTTLE_KNOWN_IP_WINDOW", "90d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +101,26 @@ func TestTrustedProxiesAndSessionLimit(t *testing.T) {
 	}
 	if c.MaxSessionsPerUser != 3 {
 		t.Errorf("MaxSessionsPerUser = %d", c.MaxSessionsPerUser)
+	}
+}
+
+func TestThrottleQuotas(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"LATCH_THROTTLE_ACCOUNT": " 3/1m ", "LATCH_THROTTLE_ACCOUNT_IP": "off", "LATCH_THROTTLE_IP": "OFF",
+		"LATCH_THROTTLE_REGISTER": "2/1s", "LATCH_THROTTLE_KNOWN_IP_WINDOW": "24h",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := throttle.Quotas{
+		Account:  throttle.Quota{Count: 3, Period: time.Minute},
+		Register: throttle.Quota{Count: 2, Period: time.Second},
+	}
+	if c.Throttle != want || c.KnownIPWindow != 24*time.Hour {
+		t.Errorf("Throttle = %+v, KnownIPWindow = %v; want %+v, 24h", c.Throttle, c.KnownIPWindow, want)
+	}
+	if !c.Throttle.IP.Off() || !c.Throttle.AccountIP.Off() {
+		t.Errorf("off quotas are not Off: %+v", c.Throttle)
 	}
 }
 

@@ -2,14 +2,18 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/throttle"
 )
 
 // This file is the one place where errors become status codes and pages.
@@ -37,6 +41,9 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, password.ErrBusy):
 		s.log.Warn("password hashing saturated", "route", r.URL.Path)
 		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
+	case errors.Is(err, throttle.ErrUnavailable):
+		s.log.Error("throttle counters unavailable", "route", r.URL.Path, "err", err)
+		s.unavailable(w, r, "Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
 	default:
 		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")
@@ -47,6 +54,24 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
 	w.Header().Set("Retry-After", retryAfterSeconds)
 	s.renderError(w, r, http.StatusServiceUnavailable, msg)
+}
+
+// tooManyAttempts answers 429 (RFC 6585) for a throttled login or
+// registration: Retry-After is wait in whole seconds, rounded up, at least 1,
+// and the page says the same in plain words.
+func (s *Server) tooManyAttempts(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	n := waitSeconds(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(n))
+	unit := "seconds"
+	if n == 1 {
+		unit = "second"
+	}
+	s.clientError(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Try again in %d %s.", n, unit))
+}
+
+// waitSeconds is d in whole seconds, rounded up, at least 1.
+func waitSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // sessionError is the session manager's OnError.

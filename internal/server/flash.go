@@ -23,6 +23,7 @@ const (
 	flashOwnOthersKilled flashCode = "own_others_killed" // … of their own account, except the current one
 	flashAccountDisabled flashCode = "account_disabled"  // an admin disabled an account
 	flashAccountEnabled  flashCode = "account_enabled"   // an admin enabled an account
+	flashPasswordReset   flashCode = "password_reset"    // a reset link set a new password and signed the person in
 )
 
 var flashMessages = map[flashCode]string{
@@ -38,6 +39,7 @@ var flashMessages = map[flashCode]string{
 	flashOwnOthersKilled: "All sessions of your account except this one have been ended.",
 	flashAccountDisabled: "The account has been disabled and all its sessions ended.",
 	flashAccountEnabled:  "The account has been enabled. Its owner can log in again.",
+	flashPasswordReset:   "Your new password is set and you are signed in. Every other session of your account has been signed out.",
 }
 
 func (s *Server) flashCookieName() string {

@@ -115,11 +115,17 @@ const adminUserEvents = 20
 // adminUser shows one account: its details, its active sessions and its
 // recent security events, with the admin actions.
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	subject, ok := s.accountParam(w, r)
 	if !ok {
 		return
 	}
+	s.renderAdminUser(w, r, subject, nil)
+}
+
+// renderAdminUser shows account subject's page; resetLink, when not nil, is
+// a reset link just made for it (adminResetLink), shown this once.
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject *user.User, resetLink *resetLinkView) {
+	ctx := r.Context()
 	recs, err := s.sessions.Registry().UserSessions(ctx, subject.ID)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -145,6 +151,8 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 	data.Subject = subject
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), users)
 	data.Events = s.eventRows(events, users)
+	data.ResetLink = resetLink
+	data.Here = userPath(subject.ID) // forms come back here, also after adminResetLink answered a POST
 	s.render(w, r, http.StatusOK, "admin_user", data)
 }
 

@@ -64,6 +64,9 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "Enter your email address and your password.")
 		return
 	}
+	if !s.loginAllowed(w, r, email) { // throttle.go: 429 before any hashing when over a limit
+		return
+	}
 
 	u, err := s.users.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, user.ErrNotFound) {
@@ -71,7 +74,9 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		u = nil
+		// Unknown email: clear the error too, or a too-long password (no
+		// hashing below) would answer 500 for unknown emails only.
+		u, err = nil, nil
 	}
 	var ok bool
 	switch {
@@ -100,6 +105,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
 		s.record(r, e)
+		s.countLoginFailure(r, email) // throttle.go
 		fail(http.StatusUnauthorized, loginFailed)
 		return
 	}
@@ -118,6 +124,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		e.Detail = "remember me"
 	}
 	s.record(r, e)
+	s.recordDevice(r, u.ID, e.SessionHandle)
 	if s.passwords.NeedsRehash(u.PasswordHash) {
 		s.rehash(r, u.ID, pw)
 	}
@@ -202,6 +209,9 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	if errs := user.ValidateRegistration(email, name, pw); len(errs) > 0 {
 		fail(errs)
+		return
+	}
+	if !s.registerAllowed(w, r) { // throttle.go: per-IP quota, counted before hashing
 		return
 	}
 	hash, err := s.passwords.Hash(r.Context(), pw)

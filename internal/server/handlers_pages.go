@@ -21,14 +21,20 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 // profileActivity is how many recent security events the profile shows.
 const profileActivity = 10
 
-// profileShow shows the signed-in user, the current session's deadlines and
-// the user's recent security activity (events where they are the actor or
-// the subject: "was this you?"). If the activity cannot be read the rest of
-// the page is still shown.
+// profileShow shows the signed-in user, the current session's deadlines,
+// the last successful sign-in (other than this session's) and the last
+// failed one, and the user's recent security activity (events where they
+// are the actor or the subject: "was this you?"). If the activity cannot
+// be read the rest of the page is still shown.
 func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info, _ := s.sessions.Info(ctx)
 	data := s.newTemplateData(w, r)
+	signIns, err := s.lastSignIns(ctx, currentUser(ctx).ID, s.sessions.Handle(ctx))
+	if err != nil {
+		s.log.Error("profile sign-ins unavailable", "user_id", currentUser(ctx).ID, "err", err)
+	}
+	data.SignIns = signIns
 	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity})
 	if err != nil {
 		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)

@@ -29,7 +29,11 @@ func (s *Server) secureHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
+		if isResetPath(r.URL.Path) {
+			h.Set("Referrer-Policy", "no-referrer") // the URL held a one-time token (hideResetToken)
+		} else {
+			h.Set("Referrer-Policy", "same-origin")
+		}
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if r.TLS != nil {
@@ -83,7 +87,8 @@ func currentUser(ctx context.Context) *user.User {
 // requireUser lets only signed-in users through. An anonymous GET is sent
 // to /login with the page to return to; anything else to /login. The user
 // record is re-read on each request, so a deleted or disabled account stops
-// working at once.
+// working at once, and so does a session older than the account's last
+// credential or privilege change (staleCredentials).
 func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -93,10 +98,15 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			return
 		}
 		u, err := s.users.UserByID(ctx, id)
-		if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) {
+		stale := err == nil && s.staleCredentials(ctx, u)
+		if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) || stale {
 			if err := s.sessions.Logout(ctx); err != nil {
 				s.serverError(w, r, err)
 				return
+			}
+			if stale {
+				s.log.Info("session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
+				s.setFlash(w, flashExpired)
 			}
 			s.redirectToLogin(w, r)
 			return
@@ -107,6 +117,22 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 	})
+}
+
+// staleCredentials reports whether the session in ctx predates u's
+// credential epoch (User.SessionsValidAfter: the last password change or
+// reset, disabling or role change, on any instance). The rule, to the
+// second: a session is honoured only if the password was entered in it —
+// at login, or at re-authentication (sudo mode) — at or after the epoch.
+// The session that changes its own password re-authenticates in the same
+// request (Manager.Reauthenticate), at or after the time it records as the
+// epoch, so it alone survives; every other session of the account, and any login that was in
+// flight with the old password and stored its session after the
+// revocation, ends at its next request. A login in the very second of the
+// change is honoured (the epoch has one-second precision); RevokeUser,
+// called at the change, has already ended the sessions that existed then.
+func (s *Server) staleCredentials(ctx context.Context, u *user.User) bool {
+	return !u.SessionsValidAfter.IsZero() && s.sessions.AuthenticatedAt(ctx).Before(u.SessionsValidAfter)
 }
 
 func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +193,8 @@ func (sr *statusRecorder) Write(b []byte) (int, error) {
 func (sr *statusRecorder) Unwrap() http.ResponseWriter { return sr.ResponseWriter }
 
 // logRequest logs one line per request: method, path (never the query,
-// which may hold a next= URL or a reset token later), status, duration.
+// which may hold a next= URL; a reset link's token has already been taken
+// out of the path by hideResetToken), status, duration.
 func (s *Server) logRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

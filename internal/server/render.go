@@ -38,6 +38,14 @@ type templateData struct {
 	Filter     filterView   // the filter form of an admin list, as typed
 	EventTypes []option     // the event-type select of /admin/audit
 	Reauth     reauthView   // the "Confirm your password" page
+
+	NewDevice *deviceNotice // "New sign-in from …" for another session's new-device sign-in; nil when none
+	SignIns   signInsView   // profile: last successful and failed sign-ins
+
+	PasswordChanged bool           // /account/password: the change was made
+	Ended           []sessionRow   // /account/password: the sessions the change ended
+	Reset           resetView      // /reset/{token}
+	ResetLink       *resetLinkView // /admin/users/{id}: a reset link made just now, shown once; nil otherwise
 }
 
 // formData re-fills a form after an error; it never holds a password.
@@ -84,6 +92,7 @@ func (s *Server) newTemplateData(w http.ResponseWriter, r *http.Request) templat
 		User:      currentUser(ctx),
 		Flash:     s.popFlash(w, r),
 		Here:      r.URL.RequestURI(),
+		NewDevice: s.newDeviceNotice(r),
 	}
 }
 
@@ -99,6 +108,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if err := t.ExecuteTemplate(&buf, "base", data); err != nil {
 		s.serverError(w, r, fmt.Errorf("render %s: %w", page, err))
 		return
+	}
+	if data.NewDevice != nil {
+		// Shown: once per session (written when the response starts, below).
+		s.sessions.MarkNoticeSeen(r.Context(), data.NewDevice.Time)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))

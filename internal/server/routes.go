@@ -9,7 +9,8 @@ import (
 
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
-//	every response        recoverPanic → realIP → logRequest → secureHeaders → GetHead (HEAD answered by GET routes)
+//	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → recoverPanic
+//	                      → realIP → logRequest → secureHeaders → GetHead (HEAD answered by GET routes)
 //	/healthz, /static/*   nothing else (no session is ever loaded)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody → session → noStore
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
@@ -19,7 +20,7 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, middleware.GetHead)
+	r.Use(s.hideResetToken, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 
@@ -33,12 +34,17 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/login", s.loginCheck)
 		r.Get("/register", s.registerShow)
 		r.Post("/register", s.registerCheck)
+		r.Get("/reset/{token}", s.resetShow) // public: the one-time token is the credential
+		r.Post("/reset/{token}", s.resetCheck)
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
 			r.Post("/logout", s.logout)
 			r.Get("/sessions", s.sessionsShow)
+			// Asks for the current password itself: that is the re-authentication.
+			r.Get("/account/password", s.passwordShow)
+			r.Post("/account/password", s.passwordChange)
 			r.With(s.requireRecentAuth).Post("/sessions/{handle}/revoke", s.sessionRevoke)
 			r.With(s.requireRecentAuth).Post("/sessions/revoke-others", s.sessionsRevokeOthers)
 
@@ -56,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 					r.Post("/users/{id}/kill-sessions", s.adminKillUserSessions)
 					r.Post("/users/{id}/disable", s.adminDisableUser)
 					r.Post("/users/{id}/enable", s.adminEnableUser)
+					r.Post("/users/{id}/reset-link", s.adminResetLink)
 				})
 			})
 		})

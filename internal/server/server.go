@@ -28,11 +28,32 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (*user.User, error)
 	UserByID(ctx context.Context, id int64) (*user.User, error)
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
+	// SetPassword replaces the hash of a new password and moves the
+	// account's credential epoch (User.SessionsValidAfter) to at, in one
+	// step. Errors: user.ErrNotFound.
+	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
-	// SetDisabled disables or enables account id. Errors: user.ErrNotFound.
+	// SetDisabled disables or enables account id; disabling moves the
+	// credential epoch to now. Errors: user.ErrNotFound.
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
+}
+
+// PasswordResets makes and uses one-time password reset links (the SQL
+// store). Tokens are 43 URL-safe characters; now is the server's clock.
+type PasswordResets interface {
+	// CreatePasswordReset makes a link for account userID, replacing any
+	// unused one, and returns its token and expiry. Errors: user.ErrNotFound.
+	CreatePasswordReset(ctx context.Context, userID int64, now time.Time) (token string, expires time.Time, err error)
+	// PasswordResetUser returns the account of a link that can be used at
+	// now, without using it. Errors: user.ErrResetInvalid.
+	PasswordResetUser(ctx context.Context, token string, now time.Time) (int64, error)
+	// ResetPassword uses the link up (once: of racing callers exactly one
+	// succeeds), sets the account's password hash and moves its credential
+	// epoch to now, all or nothing, and returns the account. Errors:
+	// user.ErrResetInvalid.
+	ResetPassword(ctx context.Context, token, hash string, now time.Time) (int64, error)
 }
 
 // AuditLog stores and lists security events (the SQL store).
@@ -57,8 +78,8 @@ type PasswordHasher interface {
 }
 
 // Config holds the Server's dependencies. All fields are required except
-// Clock (default time.Now), Health and ReauthWindow (default
-// DefaultReauthWindow).
+// Clock (default time.Now), Health, ReauthWindow (default
+// DefaultReauthWindow), Devices, Throttle and Resets.
 type Config struct {
 	Log       *slog.Logger
 	Users     UserStore
@@ -86,6 +107,15 @@ type Config struct {
 	// MaxSessionsPerUser limits concurrent sessions per user; at login the
 	// oldest are revoked to make room (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit).
 	MaxSessionsPerUser int
+	// Devices remembers the devices each account signs in from, for the
+	// new-device event and notice (newdevice.go); nil turns both off.
+	Devices DeviceLog
+	// Throttle limits failed logins and registrations (throttle.go); the
+	// zero value turns throttling off.
+	Throttle Throttle
+	// Resets keeps one-time password reset links (handlers_reset.go); nil
+	// turns them off: /reset/* answers 404 and admins cannot make links.
+	Resets PasswordResets
 }
 
 // Server is Latch's HTTP application.
@@ -106,6 +136,9 @@ type Server struct {
 	proxies      realclientip.Strategy // nil when no proxy is trusted
 	maxSessions  int                   // 0 = unlimited
 	dbDown       func(error) bool
+	devices      DeviceLog      // nil: no new-device events or notices
+	throttle     Throttle       // zero: no throttling
+	resets       PasswordResets // nil: no reset links
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -143,6 +176,9 @@ func New(cfg Config) (*Server, error) {
 	s.trustedNets = cfg.TrustedProxies
 	s.maxSessions = cfg.MaxSessionsPerUser
 	s.dbDown = cfg.DatabaseUnavailable
+	s.devices = cfg.Devices
+	s.throttle = cfg.Throttle
+	s.resets = cfg.Resets
 	if s.dbDown == nil {
 		s.dbDown = func(error) bool { return false }
 	}

@@ -305,6 +305,11 @@ var eventWords = map[audit.Type]string{
 	audit.RoleChanged:     "Role changed",
 	audit.UserCreated:     "Account created",
 	audit.Reauthenticated: "Password confirmed",
+	audit.LoginNewDevice:  "Signed in from a new device",
+
+	audit.PasswordChanged:   "Password changed",
+	audit.PasswordReset:     "Password reset",
+	audit.PasswordResetLink: "Password reset link created",
 }
 
 // viaWords say who acted, when it was not the person themself.

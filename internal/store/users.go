@@ -11,7 +11,7 @@ import (
 )
 
 // userColumns is the column list every user query selects, in scanUser order.
-const userColumns = "id, email, name, password_hash, role, disabled, created_at"
+const userColumns = "id, email, name, password_hash, role, disabled, created_at, sessions_valid_after"
 
 // CreateUser inserts u and sets u.ID and u.CreatedAt.
 //
@@ -123,7 +123,8 @@ func (db *DB) scanUser(row *sql.Row) (*user.User, error) {
 		u    user.User
 		role string
 	)
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt})
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt},
+		epochScanner{&u.SessionsValidAfter})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, user.ErrNotFound
 	}

@@ -51,7 +51,8 @@ func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) (
 			u    user.User
 			role string
 		)
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt}); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt},
+			epochScanner{&u.SessionsValidAfter}); err != nil {
 			return nil, 0, fmt.Errorf("store: users: %w", err)
 		}
 		u.Role = user.Role(role)
@@ -64,26 +65,36 @@ func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) (
 }
 
 // SetDisabled disables (true) or re-enables (false) account id. Setting the
-// value it already has succeeds. It does not end the account's sessions:
-// callers revoke them (session.Registry.RevokeUser) and record the audit
-// event. Errors: user.ErrNotFound when there is no such account.
+// value it already has succeeds. Disabling also moves the credential epoch
+// to now (see InvalidateSessions), so no session issued before it is
+// honoured even if the account is enabled again; it does not delete the
+// sessions: callers revoke them (session.Registry.RevokeUser) and record
+// the audit event. Errors: user.ErrNotFound when there is no such account.
 func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	if err := db.updateUser(ctx, "disabled", disabled, id); err != nil {
+	var err error
+	if disabled {
+		err = db.updateUserInvalidating(ctx, "disabled", true, id, db.now())
+	} else {
+		err = db.updateUser(ctx, "disabled", false, id)
+	}
+	if err != nil {
 		return fmt.Errorf("store: set disabled: %w", err)
 	}
 	return nil
 }
 
 // SetRole gives account id the role role. Setting the role it already has
-// succeeds. It does not end the account's sessions: callers revoke them (a
-// privilege change must end them) and record the audit event. Errors: one
-// wrapping user.ErrInvalid when role is not user.RoleUser or
+// succeeds. A privilege change must end the account's sessions: SetRole
+// moves the credential epoch to now (see InvalidateSessions), so none
+// issued before it is honoured at its next request; callers also revoke
+// them (session.Registry.RevokeUser) and record the audit event. Errors:
+// one wrapping user.ErrInvalid when role is not user.RoleUser or
 // user.RoleAdmin; user.ErrNotFound when there is no such account.
 func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 	if !role.Valid() {
 		return fmt.Errorf("store: set role: unknown role %q: %w", role, user.ErrInvalid)
 	}
-	if err := db.updateUser(ctx, "role", string(role), id); err != nil {
+	if err := db.updateUserInvalidating(ctx, "role", string(role), id, db.now()); err != nil {
 		return fmt.Errorf("store: set role: %w", err)
 	}
 	return nil

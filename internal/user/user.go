@@ -44,6 +44,11 @@ type User struct {
 	// CreatedAt is the creation time in UTC with one-second precision
 	// (the same on SQLite and PostgreSQL).
 	CreatedAt time.Time
+	// SessionsValidAfter is the credential epoch: the time (UTC, whole
+	// seconds) of the last password change or reset, disabling or role
+	// change. A session in which the password was last entered before it
+	// is no longer honoured. Zero means never set.
+	SessionsValidAfter time.Time
 }
 
 // Sentinel errors returned (wrapped) by stores; match them with errors.Is.
@@ -55,6 +60,10 @@ var (
 	ErrEmailTaken = errors.New("email already registered")
 	// ErrInvalid is matched by every *ValidationError.
 	ErrInvalid = errors.New("invalid user input")
+	// ErrResetInvalid means a password reset link cannot be used: its
+	// token is unknown, it has expired, or it has been used already. The
+	// three are deliberately not told apart.
+	ErrResetInvalid = errors.New("password reset link is unknown, expired or used")
 )
 
 // ValidationError says which field is wrong and why, in words meant for the

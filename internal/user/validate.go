@@ -138,7 +138,8 @@ func ValidatePassword(pw string) string {
 
 // ValidateRegistration checks a sign-up form. It returns a map from field
 // ("email", "name", "password") to a message for the person; the map is
-// empty (not nil) when every field is valid.
+// empty (not nil) when every field is valid. The password must pass
+// ValidateNewPassword with the email address and name as hints.
 func ValidateRegistration(email, name, password string) map[string]string {
 	problems := make(map[string]string)
 	if _, _, err := NormalizeEmail(email); err != nil {
@@ -147,7 +148,7 @@ func ValidateRegistration(email, name, password string) map[string]string {
 	if msg := ValidateName(name); msg != "" {
 		problems["name"] = msg
 	}
-	if msg := ValidatePassword(password); msg != "" {
+	if msg := ValidateNewPassword(password, PasswordHints(email, name)...); msg != "" {
 		problems["password"] = msg
 	}
 	return problems

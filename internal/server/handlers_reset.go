@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/realclientip/realclientip-go"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/user"
+)
+
+// Password reset without email: an administrator (the "Create reset link"
+// button, or `latch user reset-link EMAIL`) makes a one-time link
+// /reset/<token> and hands it to the person. The link works once, for 30
+// minutes (store.ResetLinkLifetime); opening it shows a form for a new
+// password, and setting one ends every session of the account and signs
+// the person in with a fresh one.
+//
+// The token in the path is a credential, so it must not leak:
+// hideResetToken takes it out of the request's URL before anything can log
+// it (every log line names r.URL.Path), and the pages send
+// Referrer-Policy: no-referrer (secureHeaders). The pages need no session,
+// like the login form, and like it are guarded by CrossOriginProtection.
+
+// resetPathPrefix starts the path of every reset link.
+const resetPathPrefix = "/reset/"
+
+// redactedResetPath is the URL path of a /reset/<token> request for every
+// handler and middleware after hideResetToken, the request log included.
+const redactedResetPath = resetPathPrefix + "redacted"
+
+type resetTokenKey struct{}
+
+// isResetPath reports whether path is a reset link's.
+func isResetPath(path string) bool { return strings.HasPrefix(path, resetPathPrefix) }
+
+// hideResetToken runs first of all middleware: for a request to
+// /reset/<token> it moves the token from the URL into the request context
+// (resetToken reads it) and leaves the path /reset/redacted, so no log
+// line, error page or panic report can contain it.
+func (s *Server) hideResetToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.URL.Path, resetPathPrefix)
+		if !ok || token == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), resetTokenKey{}, token))
+		u := *r.URL
+		u.Path, u.RawPath = redactedResetPath, ""
+		r.URL = &u
+		r.RequestURI = u.RequestURI()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// resetToken returns the token hideResetToken took from the URL ("" when
+// none).
+func resetToken(r *http.Request) string {
+	token, _ := r.Context().Value(resetTokenKey{}).(string)
+	return token
+}
+
+// validResetToken reports whether token can be one Latch made: 43
+// characters of the URL-safe base64 alphabet. Anything else is not looked
+// up.
+func validResetToken(token string) bool {
+	if len(token) != 43 {
+		return false
+	}
+	for _, c := range []byte(token) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// resetView is the /reset/{token} page.
+type resetView struct {
+	Action  string // the form's action: the link's own path, token included
+	Email   string // the account the link is for
+	Invalid bool   // the link cannot be used (unknown, expired, used): say so and nothing else
+}
+
+// resetLinkView is a reset link just made, shown once on the admin's
+// account page.
+type resetLinkView struct {
+	URL     string
+	Expires time.Time
+}
+
+// resetShow shows the form for a new password (GET /reset/{token}), or the
+// one message for a link that cannot be used.
+func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) {
+	if s.resets == nil {
+		s.notFound(w, r)
+		return
+	}
+	u, ok := s.resetAccount(w, r)
+	if !ok {
+		return
+	}
+	s.renderReset(w, r, http.StatusOK, u, nil)
+}
+
+// resetCheck sets a new password with a reset link (POST /reset/{token}).
+// The password must pass the same rules as at registration, judged against
+// the account's email and name. On success, in this order: the link is used
+// up, the hash replaced and the credential epoch moved to now in one store
+// transaction (of two submissions racing with one link exactly one gets
+// here); every session of the account is revoked; a new session is issued
+// for this browser (fixation-safe, like a login); the event is audited; 303
+// to /profile. A link that cannot be used gets the one message (404).
+func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
+	if s.resets == nil {
+		s.notFound(w, r)
+		return
+	}
+	if !s.parseForm(w, r) {
+		return
+	}
+	ctx := r.Context()
+	u, ok := s.resetAccount(w, r)
+	if !ok {
+		return
+	}
+	pw := r.PostForm.Get("password")
+	if msg := user.ValidateNewPassword(pw, user.PasswordHints(u.Email, u.Name)...); msg != "" {
+		s.renderReset(w, r, http.StatusUnprocessableEntity, u, map[string]string{"password": msg})
+		return
+	}
+	hash, err := s.passwords.Hash(ctx, pw)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	now := s.clock()
+	id, err := s.resets.ResetPassword(ctx, resetToken(r), hash, now)
+	if errors.Is(err, user.ErrResetInvalid) { // used by a concurrent submission, or expired meanwhile
+		s.resetInvalid(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	// The epoch already ends every older session at its next request;
+	// revoking them now also removes them from the lists.
+	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, id, "")
+	if revokeErr != nil {
+		s.log.Warn("password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
+	}
+	if err := s.sessions.Login(ctx, id, false); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info("password reset", "user_id", id, "sessions_ended", len(ended), "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.PasswordReset, Via: audit.ViaSelf, ActorID: id, SubjectID: id,
+		SessionHandle: s.sessions.Handle(ctx), Detail: "with a reset link; " + countSessions(len(ended)) + " ended"})
+	s.setFlash(w, flashPasswordReset)
+	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+}
+
+// resetAccount returns the account of the request's reset link, if the
+// link can be used; otherwise it answers (the one message, or 5xx) and
+// reports false. A disabled account's link does not work either, and says
+// nothing more.
+func (s *Server) resetAccount(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
+	ctx := r.Context()
+	token := resetToken(r)
+	if !validResetToken(token) {
+		s.resetInvalid(w, r)
+		return nil, false
+	}
+	id, err := s.resets.PasswordResetUser(ctx, token, s.clock())
+	if errors.Is(err, user.ErrResetInvalid) {
+		s.resetInvalid(w, r)
+		return nil, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	u, err := s.users.UserByID(ctx, id)
+	if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) {
+		s.resetInvalid(w, r)
+		return nil, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	return u, true
+}
+
+// renderReset shows the new-password form for account u's link.
+func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, status int, u *user.User, errs map[string]string) {
+	data := s.newTemplateData(w, r)
+	data.Title = "Choose a new password"
+	data.Reset = resetView{Action: resetPathPrefix + resetToken(r), Email: u.Email}
+	data.FieldErrors = errs
+	s.render(w, r, status, "reset", data)
+}
+
+// resetInvalid is the one answer for a link that cannot be used, whatever
+// the reason (unknown, expired, used, disabled account): 404 with a page
+// that says what may have happened and what to do.
+func (s *Server) resetInvalid(w http.ResponseWriter, r *http.Request) {
+	s.log.Info("password reset link refused", "method", r.Method, "client_ip", clientIP(r))
+	data := s.newTemplateData(w, r)
+	data.Title = "This link cannot be used"
+	data.Reset = resetView{Invalid: true}
+	s.render(w, r, http.StatusNotFound, "reset", data)
+}
+
+// adminResetLink makes a one-time reset link for an account and shows it,
+// once, on the account's page (POST /admin/users/{id}/reset-link; CSRF
+// token and recent re-authentication required by the route). It replaces
+// any unused link of the account. A disabled account gets none (its link
+// would not work). Audited as PasswordResetLink, without the link.
+func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) {
+	if s.resets == nil {
+		s.notFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	admin := currentUser(ctx)
+	subject, ok := s.accountParam(w, r)
+	if !ok {
+		return
+	}
+	if subject.Disabled {
+		s.clientError(w, r, http.StatusBadRequest,
+			"This account is disabled, so a reset link would not work. Enable the account first.")
+		return
+	}
+	token, expires, err := s.resets.CreatePasswordReset(ctx, subject.ID, s.clock())
+	if errors.Is(err, user.ErrNotFound) {
+		s.noSuchAccount(w, r)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.log.Info("password reset link created", "user_id", subject.ID, "admin_id", admin.ID, "client_ip", clientIP(r))
+	s.record(r, audit.Event{Type: audit.PasswordResetLink, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
+		SessionHandle: s.sessions.Handle(ctx), Detail: "valid until " + expires.UTC().Format("15:04 MST")})
+	s.renderAdminUser(w, r, subject, &resetLinkView{URL: s.siteOrigin(r) + resetPathPrefix + token, Expires: expires})
+}
+
+// siteOrigin is the scheme and host the request was sent to, for links
+// shown to the person who sent it: https when the connection is TLS, or
+// when a trusted proxy says so in X-Forwarded-Proto.
+func (s *Server) siteOrigin(r *http.Request) string {
+	scheme := "http"
+	peer := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
+	if r.TLS != nil || (s.proxies != nil && s.trusted(peer) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

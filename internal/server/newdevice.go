@@ -1,0 +1,191 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/latch/latch/internal/audit"
+)
+
+// This file is the new-device alert: a sign-in from a browser, OS and
+// network not seen for the account in the last 30 days is recorded as a
+// login.new_device audit event, and the account's other sessions show
+// "New sign-in from Firefox on Windows, 10:31 UTC — not you? Review your
+// devices" once, on their next page. It also finds the last successful and
+// failed sign-ins the profile shows.
+
+// DeviceLog remembers which devices each account signs in from (the SQL
+// store's known_devices table).
+type DeviceLog interface {
+	// RecordDeviceLogin records a sign-in of userID from device key (label
+	// in plain words) in session handle at `at`, and reports whether it
+	// counts as new: the account has other known devices and key was not
+	// seen since cutoff. The first device of an account is never new.
+	RecordDeviceLogin(ctx context.Context, userID int64, key, label, handle string, at, cutoff time.Time) (bool, error)
+	// LatestNewDevice returns the time and label of userID's newest new
+	// device sign-in at or after since by a session other than
+	// exceptHandle; a zero time means none.
+	LatestNewDevice(ctx context.Context, userID int64, since time.Time, exceptHandle string) (time.Time, string, error)
+}
+
+// newDeviceWindow is how long a device may go unseen before a sign-in from
+// it counts as new again (the issue's "last 30 days").
+const newDeviceWindow = 30 * 24 * time.Hour
+
+// signInDevice is what identifies the device of a sign-in.
+type signInDevice struct {
+	Label   string // browser family and OS in plain words: "Firefox on Windows"
+	Network string // the client's network: "198.51.100.0/24", "2001:db8:1::/48", "unknown network"
+}
+
+// Key is the device key stored in known_devices.
+func (d signInDevice) Key() string { return d.Label + "|" + d.Network }
+
+// signInDeviceOf describes the device r comes from. The browser is named
+// by family without version, so that an update does not make a known
+// browser new; the network is the prefix of the client IP (see
+// networkOf).
+func (s *Server) signInDeviceOf(r *http.Request) signInDevice {
+	a := s.agents.Parse(truncateText(r.UserAgent(), audit.MaxUserAgentBytes))
+	label := string(a.Browser())
+	if label == "" {
+		label = "Unknown browser"
+	}
+	switch os := string(a.OS()); os {
+	case "":
+	case "MacOS":
+		label += " on macOS" // as views.go's device names it
+	default:
+		label += " on " + os
+	}
+	return signInDevice{Label: label, Network: networkOf(clientIP(r))}
+}
+
+// networkOf returns the network an IP address belongs to for device
+// recognition: its IPv4 /24 or its IPv6 /48 (IPv4-mapped IPv6 counts as
+// IPv4), or "unknown network" when ip is not an address.
+//
+// Why a prefix and not the address: the key must survive the address
+// churn of ordinary use (DHCP leases, a carrier's NAT pool, IPv6 privacy
+// addresses that change daily) or every sign-in from a phone would look
+// new, and known_devices should not keep a history of people's exact
+// addresses (the audit log already has them, with its own retention). A
+// /24 is the common granularity of an IPv4 assignment and of carrier-grade
+// NAT pools; a /48 is the usual IPv6 site assignment (RFC 6177), inside
+// which a home or office rotates its /64s and interface identifiers.
+func networkOf(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "unknown network"
+	}
+	addr = addr.WithZone("").Unmap()
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return "unknown network"
+	}
+	return p.String()
+}
+
+// recordDevice is called once a sign-in has succeeded, with the new
+// session's handle: it remembers the device and, when it is new for the
+// account, records a LoginNewDevice event (which the notice of the other
+// sessions is based on). A store failure is logged; the sign-in stands.
+func (s *Server) recordDevice(r *http.Request, userID int64, handle string) {
+	if s.devices == nil {
+		return
+	}
+	d := s.signInDeviceOf(r)
+	now := s.clock().UTC().Truncate(time.Second)
+	isNew, err := s.devices.RecordDeviceLogin(r.Context(), userID, d.Key(), d.Label, handle, now, now.Add(-newDeviceWindow))
+	if err != nil {
+		s.log.Error("known device not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
+		return
+	}
+	if !isNew {
+		return
+	}
+	s.log.Info("sign-in from a new device", "user_id", userID, "client_ip", clientIP(r), "session_handle", handle)
+	s.record(r, audit.Event{Type: audit.LoginNewDevice, Time: now, ActorID: userID, SubjectID: userID,
+		SessionHandle: handle, Detail: d.Label + ", " + d.Network})
+}
+
+// deviceNotice is the "New sign-in from …" note at the top of a page.
+type deviceNotice struct {
+	Device string    // "Firefox on Windows"
+	Time   time.Time // of the sign-in, UTC
+	When   string    // Time for people: "10:31 UTC", or "14 Mar 2026, 10:31 UTC" on another day
+}
+
+// newDeviceNotice returns the notice the current session has yet to show,
+// or nil: the newest new-device sign-in of its account made by another
+// session since this one signed in and since its last notice. It costs
+// one indexed query per signed-in page (DeviceLog.LatestNewDevice); the
+// notice is marked seen only when the page is rendered (see render), and a
+// store failure only loses the notice.
+func (s *Server) newDeviceNotice(r *http.Request) *deviceNotice {
+	ctx := r.Context()
+	u := currentUser(ctx)
+	if s.devices == nil || u == nil || r.Method == http.MethodHead {
+		return nil
+	}
+	info, ok := s.sessions.Info(ctx)
+	if !ok {
+		return nil
+	}
+	since := info.Created
+	if seen := s.sessions.NoticeSeen(ctx); !seen.Before(since) {
+		since = seen.Add(time.Second)
+	}
+	at, label, err := s.devices.LatestNewDevice(ctx, u.ID, since, s.sessions.Handle(ctx))
+	if err != nil {
+		s.log.Error("new-device notice unavailable", "user_id", u.ID, "err", err)
+		return nil
+	}
+	if at.IsZero() {
+		return nil
+	}
+	at = at.UTC()
+	when := at.Format("15:04 UTC")
+	if y, m, d := s.clock().UTC().Date(); y != at.Year() || m != at.Month() || d != at.Day() {
+		when = at.Format("2 Jan 2006, 15:04 UTC")
+	}
+	return &deviceNotice{Device: label, Time: at, When: when}
+}
+
+// signInsView is the profile's "Sign-ins" section.
+type signInsView struct {
+	Last        *eventRow // the newest successful sign-in other than this session's own; nil if none
+	LastFailed  *eventRow // the newest failed sign-in to the account; nil if none
+	Unavailable bool      // the audit log could not be read
+}
+
+// lastSignIns finds the profile's last successful sign-in (other than the
+// one that created session handle) and last failed one in the audit log:
+// two short indexed reads of the newest events of one type for the user.
+func (s *Server) lastSignIns(ctx context.Context, userID int64, handle string) (signInsView, error) {
+	var v signInsView
+	ok, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginSucceeded, Limit: 2})
+	if err != nil {
+		return signInsView{Unavailable: true}, err
+	}
+	for _, e := range ok {
+		if e.SessionHandle != handle {
+			v.Last = &s.eventRows([]audit.Event{e}, nil)[0]
+			break
+		}
+	}
+	failed, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginFailed, Limit: 1})
+	if err != nil {
+		return signInsView{Unavailable: true}, err
+	}
+	if len(failed) > 0 {
+		v.LastFailed = &s.eventRows(failed, nil)[0]
+	}
+	return v, nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latch/latch/internal/user"
+)
+
+// The credential epoch (users.sessions_valid_after, migration 00006): any
+// credential or privilege change — password change or reset, disabling,
+// role change — sets it to the time of the change, and the server refuses
+// every session whose password was last entered before it (see
+// internal/server requireUser). It is kept in unix seconds and only ever
+// moves forward, so a write from an instance whose clock lags cannot bring
+// back sessions that a later change ended.
+
+// InvalidateSessions moves account id's credential epoch to at (whole
+// seconds), unless it is already later: from their next request, sessions
+// of the account in which the password was last entered before at are no
+// longer honoured, on every instance. It deletes nothing; callers also
+// revoke the sessions (session.Registry.RevokeUser) for immediate clean-up.
+// Errors: user.ErrNotFound when there is no such account.
+func (db *DB) InvalidateSessions(ctx context.Context, id int64, at time.Time) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	if err := db.execUser(ctx, "UPDATE users SET "+db.epochAssignment()+" WHERE id = ?", at.Unix(), id); err != nil {
+		return fmt.Errorf("store: invalidate sessions: %w", err)
+	}
+	return nil
+}
+
+// SetPassword replaces account id's password hash and moves its credential
+// epoch to at (see InvalidateSessions) in one statement, so there is no
+// moment when the new password is set but older sessions still count.
+// Use it for a password change; SetPasswordHash (which keeps sessions) is
+// for upgrading the hash of the same password. Errors: user.ErrNotFound.
+func (db *DB) SetPassword(ctx context.Context, id int64, hash string, at time.Time) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	if hash == "" {
+		return errors.New("store: set password: empty hash")
+	}
+	if err := db.execUser(ctx, "UPDATE users SET password_hash = ?, "+db.epochAssignment()+" WHERE id = ?",
+		hash, at.Unix(), id); err != nil {
+		return fmt.Errorf("store: set password: %w", err)
+	}
+	return nil
+}
+
+// updateUserInvalidating sets one column (a constant chosen by the caller,
+// never input) of account id and moves its credential epoch to at, in one
+// statement; user.ErrNotFound when no row has that ID.
+func (db *DB) updateUserInvalidating(ctx context.Context, column string, value any, id int64, at time.Time) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	return db.execUser(ctx, "UPDATE users SET "+column+" = ?, "+db.epochAssignment()+" WHERE id = ?", value, at.Unix(), id)
+}
+
+// epochAssignment is the SET clause that moves sessions_valid_after to its
+// placeholder's value (unix seconds) unless it is already later.
+func (db *DB) epochAssignment() string {
+	if db.dialect == DialectPostgres {
+		return "sessions_valid_after = GREATEST(sessions_valid_after, ?)"
+	}
+	return "sessions_valid_after = max(sessions_valid_after, ?)"
+}
+
+// execUser runs an UPDATE of one account (query ends in "WHERE id = ?")
+// and returns user.ErrNotFound when it changed no row.
+func (db *DB) execUser(ctx context.Context, query string, args ...any) error {
+	res, err := db.db.ExecContext(ctx, db.rebind(query), args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
+
+// epochScanner reads users.sessions_valid_after (unix seconds, 0 = never)
+// into a UTC time.Time that is zero for 0.
+type epochScanner struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (s epochScanner) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("cannot scan %T into an epoch", src)
+	}
+	*s.t = time.Time{}
+	if v > 0 {
+		*s.t = time.Unix(v, 0).UTC()
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNewDeviceNotice: the notice is on every page when set, escaped, with
+// the time in UTC and a link to /sessions; absent otherwise.
+func TestNewDeviceNotice(t *testing.T) {
+	at := time.Date(2026, 3, 14, 10, 31, 0, 0, time.UTC)
+	for _, page := range pages {
+		data := signedIn()
+		data.NewDevice = &deviceNotice{Device: xssName + " on Windows", Time: at.In(time.FixedZone("CET", 3600)), When: "10:31 UTC"}
+		html := render(t, page, data)
+		mustContain(t, html, `<p class="notice notice-warn" id="new-device-notice" role="status">New sign-in from `+
+			`&lt;script&gt;alert(1)&lt;/script&gt; on Windows, <time datetime="2026-03-14T10:31:00Z">10:31 UTC</time>`+
+			` — not you? <a href="/sessions">Review your devices</a></p>`)
+		mustNotContain(t, html, "<script")
+		checkReferences(t, html)
+
+		if html := render(t, page, signedIn()); strings.Contains(html, "new-device-notice") {
+			t.Errorf("%s: notice shown with no NewDevice", page)
+		}
+	}
+}
+
+// TestProfileSignIns: the last successful and failed sign-ins, or what to
+// say when there are none or the log cannot be read.
+func TestProfileSignIns(t *testing.T) {
+	at := time.Date(2026, 3, 14, 10, 31, 0, 0, time.UTC)
+	data := signedIn()
+	data.SignIns = signInsView{
+		Last:       &eventRow{Time: at, Device: "Chrome 126 on macOS", IP: "203.0.113.7"},
+		LastFailed: &eventRow{Time: at.Add(time.Minute), Device: "Unknown browser", IP: "", UserAgent: xssAgent},
+	}
+	html := render(t, "profile", data)
+	mustContain(t, html,
+		`<h2 id="signins-heading">Sign-ins</h2>`,
+		`<dd id="last-sign-in"><time datetime="2026-03-14T10:31:00Z">14 Mar 2026, 10:31 UTC</time> · Chrome 126 on macOS · 203.0.113.7</dd>`,
+		`<dd id="last-failed-sign-in"><time datetime="2026-03-14T10:32:00Z">14 Mar 2026, 10:32 UTC</time> · Unknown browser · Unknown IP address</dd>`,
+	)
+
+	mustContain(t, render(t, "profile", signedIn()),
+		`<dd id="last-sign-in">None before this session</dd>`,
+		`<dd id="last-failed-sign-in">None recorded</dd>`)
+
+	data.SignIns = signInsView{Unavailable: true}
+	mustContain(t, render(t, "profile", data),
+		`<dd id="last-sign-in">Cannot be shown right now</dd>`,
+		`<dd id="last-failed-sign-in">Cannot be shown right now</dd>`)
+}
