@@ -300,3 +300,40 @@ func hydraProxy(target string) {
 	fmt.Println("listening", ln.Addr())
 	log.Fatal(http.Serve(ln, rp))
 }
+
+// TestStolenSessionCannotGuessThePassword: a signed-in session (say, a
+// stolen cookie) that guesses the password through the sudo-mode prompt or
+// the password-change form meets the same quotas as the login form.
+func TestStolenSessionCannotGuessThePassword(t *testing.T) {
+	q := throttle.DefaultQuotas()
+	q.AccountIP = throttle.Quota{Count: 3, Period: time.Hour}
+	ta := startApp(t, backends[0], withThrottle(q), func(c *config.Config) { c.ReauthWindow = time.Minute })
+	email, pw := ta.newUser("Guarded")
+	const ip = "198.51.100.9"
+	thief := ta.newBrowser()
+	if p := thief.loginAs(ip, email, pw); p.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", p.status)
+	}
+	ta.clock.Advance(2 * time.Minute) // the password is no longer recent
+	token := thief.csrfToken()
+
+	guesses := []struct{ path, field string }{
+		{"/sessions/revoke-others", "reauth_password"},
+		{"/account/password", "current_password"},
+	}
+	statuses := []int{}
+	for i := range 5 {
+		g := guesses[i%len(guesses)]
+		form := url.Values{"csrf_token": {token}, g.field: {fmt.Sprintf("guess number %d", i)}}
+		if g.path == "/account/password" {
+			form.Set("password", "a brand new long passphrase 42")
+		}
+		statuses = append(statuses, thief.postAs(ip, g.path, form).status)
+	}
+	if statuses[0] != http.StatusUnauthorized || statuses[3] != http.StatusTooManyRequests || statuses[4] != http.StatusTooManyRequests {
+		t.Fatalf("statuses of 5 wrong guesses = %v, want 401 first and 429 once the quota of 3 is spent", statuses)
+	}
+	// The right password is refused too while limited: guessing gains nothing.
+	p := thief.postAs(ip, "/sessions/revoke-others", url.Values{"csrf_token": {token}, "reauth_password": {pw}})
+	wantThrottled(t, p, "right password through the prompt while limited", 3600)
+}

@@ -53,6 +53,10 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.renderPasswordForm(w, r, http.StatusUnprocessableEntity, errs)
 		return
 	}
+	// The same quotas as the login form (see requireRecentAuth).
+	if !s.loginAllowed(w, r, u.Email) {
+		return
+	}
 	var ok bool
 	if len(current) <= user.MaxPasswordBytes { // hashing cost must not scale with input
 		var err error
@@ -62,6 +66,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok {
+		s.countLoginFailure(r, u.Email)
 		s.log.Warn("password change refused: wrong current password", "user_id", u.ID, "client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(ctx), Detail: "wrong password when changing the password"})

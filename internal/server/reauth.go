@@ -62,6 +62,11 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.renderReauth(w, r, http.StatusUnprocessableEntity, "Enter your password.")
 			return
 		}
+		// The same quotas as the login form: a stolen session must not be a
+		// way around them to guess the password.
+		if !s.loginAllowed(w, r, u.Email) {
+			return
+		}
 		var ok bool
 		if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
 			var err error
@@ -71,6 +76,7 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			}
 		}
 		if !ok {
+			s.countLoginFailure(r, u.Email)
 			s.log.Warn("re-authentication failed", "user_id", u.ID, "route", r.URL.Path, "client_ip", clientIP(r))
 			s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 				Email: u.Email, SessionHandle: s.sessions.Handle(ctx), Detail: "wrong password when confirming an action"})
