@@ -17,8 +17,8 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 		e.Time = s.clock().UTC().Truncate(time.Second)
 	}
 	e.IP = clientIP(r)
-	e.UserAgent = truncateText(r.UserAgent(), audit.MaxUserAgentBytes)
-	e.Email = truncateText(e.Email, audit.MaxEmailBytes)
+	e.UserAgent = truncate(r.UserAgent(), audit.MaxUserAgentBytes)
+	e.Email = truncate(e.Email, audit.MaxEmailBytes)
 	if err := s.audit.InsertAuditEvent(r.Context(), &e); err != nil {
 		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
 			"subject_id", e.SubjectID, "route", r.URL.Path, "err", err)

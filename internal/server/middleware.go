@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -267,8 +268,10 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 character.
+// truncate cuts s to at most n bytes without splitting a UTF-8 character,
+// replacing invalid UTF-8 first (it also serves header values).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
 	}

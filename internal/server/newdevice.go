@@ -48,7 +48,7 @@ func (d signInDevice) Key() string { return d.Label + "|" + d.Network }
 // browser new; the network is the prefix of the client IP (see
 // networkOf).
 func (s *Server) signInDeviceOf(r *http.Request) signInDevice {
-	a := s.agents.Parse(truncateText(r.UserAgent(), audit.MaxUserAgentBytes))
+	a := s.agents.Parse(truncate(r.UserAgent(), audit.MaxUserAgentBytes))
 	label := string(a.Browser())
 	if label == "" {
 		label = "Unknown browser"

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
@@ -141,20 +140,7 @@ func pageURL(r *http.Request, n int) string {
 // queryText returns query parameter key trimmed, as valid UTF-8, and cut
 // to at most n bytes.
 func queryText(q url.Values, key string, n int) string {
-	return truncateText(strings.TrimSpace(q.Get(key)), n)
-}
-
-// truncateText cuts s to at most n bytes without splitting a character and
-// replaces invalid UTF-8.
-func truncateText(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return truncate(strings.TrimSpace(q.Get(key)), n)
 }
 
 // parseID reads a positive account id from a URL segment.
