@@ -96,6 +96,10 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	if err := s.bindFreshCredentials(ctx, u.ID); err != nil { // this session alone follows the new epoch
+		s.serverError(w, r, err)
+		return
+	}
 	handle := s.sessions.Handle(ctx)
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, u.ID, handle)
 	detail := countSessions(len(ended)) + " ended, all but the current one"

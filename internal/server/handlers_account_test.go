@@ -109,19 +109,21 @@ func TestPasswordChange(t *testing.T) {
 	}
 }
 
-// TestEpochEndsOlderSessions: requireUser ends a session in which the
-// password was last entered before the account's credential epoch, to the
-// second; one re-authenticated at or after it stays.
+// TestEpochEndsOlderSessions: a session is bound at login to the
+// account's credential epoch; requireUser ends it as soon as the account's
+// epoch is any other value (a change after the login, whatever its time —
+// including one timestamped before the login, as a change that raced the
+// login's password check would be).
 func TestEpochEndsOlderSessions(t *testing.T) {
 	tests := []struct {
 		name  string
-		epoch time.Duration // after login
+		epoch time.Duration // relative to the login; 0 = unchanged
 		ends  bool
 	}{
-		{"no epoch", 0, false},
-		{"epoch before login", -time.Minute, false},
-		{"epoch in the second of login", 900 * time.Millisecond, false},
-		{"epoch one second after login", time.Second, true},
+		{"no change", 0, false},
+		{"changed, timestamped before the login", -time.Minute, true},
+		{"changed in the second of the login", 900 * time.Millisecond, true},
+		{"changed one second after the login", time.Second, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -118,6 +118,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.sessions.BindCredentials(ctx, epochOf(u)) // the epoch read with the hash just verified
 	e := audit.Event{Type: audit.LoginSucceeded, ActorID: u.ID, SubjectID: u.ID, Email: email,
 		SessionHandle: s.sessions.Handle(ctx)}
 	if remember {

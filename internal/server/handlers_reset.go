@@ -159,6 +159,10 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	if err := s.bindFreshCredentials(ctx, id); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
 	s.log.Info("password reset", "user_id", id, "sessions_ended", len(ended), "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.PasswordReset, Via: audit.ViaSelf, ActorID: id, SubjectID: id,
 		SessionHandle: s.sessions.Handle(ctx), Detail: "with a reset link; " + countSessions(len(ended)) + " ended"})

@@ -70,9 +70,18 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 
 // limitBody caps request bodies at maxFormBytes; reading more fails with
 // *http.MaxBytesError, which parseForm turns into 413.
+//
+// It also reads and parses a POST form here, before the session is loaded:
+// a client that sends the headers, waits, and sends the rest of the body
+// later must not have its action judged by a session, role or account state
+// loaded before it was revoked, demoted or disabled. The session and the
+// user are therefore read only once the whole request has arrived.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.Method == http.MethodPost && !s.parseForm(w, r) {
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -120,20 +129,42 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	})
 }
 
-// staleCredentials reports whether the session in ctx predates u's
-// credential epoch (User.SessionsValidAfter: the last password change or
-// reset, disabling or role change, on any instance). The rule, to the
-// second: a session is honoured only if the password was entered in it —
-// at login, or at re-authentication (sudo mode) — at or after the epoch.
-// The session that changes its own password re-authenticates in the same
-// request (Manager.Reauthenticate), at or after the time it records as the
-// epoch, so it alone survives; every other session of the account, and any login that was in
-// flight with the old password and stored its session after the
-// revocation, ends at its next request. A login in the very second of the
-// change is honoured (the epoch has one-second precision); RevokeUser,
-// called at the change, has already ended the sessions that existed then.
+// staleCredentials reports whether the session in ctx belongs to an
+// earlier state of u's credentials. Every password change or reset,
+// disabling and role change moves the account's credential epoch
+// (User.SessionsValidAfter) forward, on any instance. A session records the
+// epoch it was bound to when its password was last verified (login,
+// re-authentication, its own password change: Manager.BindCredentials,
+// read together with the hash that was checked); any other epoch ends it.
+// This also catches a login that verified the old password while a change
+// was in flight and stored its session after the change's RevokeUser.
+// Sessions without a bound epoch fall back to comparing the time the
+// password was entered with the epoch.
 func (s *Server) staleCredentials(ctx context.Context, u *user.User) bool {
+	if bound, ok := s.sessions.CredentialsEpoch(ctx); ok {
+		return bound != epochOf(u)
+	}
 	return !u.SessionsValidAfter.IsZero() && s.sessions.AuthenticatedAt(ctx).Before(u.SessionsValidAfter)
+}
+
+// epochOf returns u's credential epoch in unix seconds (0 when never set).
+func epochOf(u *user.User) int64 {
+	if u.SessionsValidAfter.IsZero() {
+		return 0
+	}
+	return u.SessionsValidAfter.Unix()
+}
+
+// bindFreshCredentials re-reads account id and binds the session to its
+// current credential epoch; used right after this request changed the
+// credentials itself (password change, reset).
+func (s *Server) bindFreshCredentials(ctx context.Context, id int64) error {
+	u, err := s.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.sessions.BindCredentials(ctx, epochOf(u))
+	return nil
 }
 
 func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,7 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.serverError(w, r, err)
 			return
 		}
+		s.sessions.BindCredentials(ctx, epochOf(u)) // u was read this request, with the hash just verified
 		s.record(r, audit.Event{Type: audit.Reauthenticated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			SessionHandle: s.sessions.Handle(ctx)})
 		r.PostForm.Del(reauthField)

@@ -99,6 +99,11 @@ func (s *Server) knownLoginIP(ctx context.Context, email, ip string) (userID int
 	if s.throttle.History == nil {
 		return 0, false, nil
 	}
+	window := s.throttle.KnownIPWindow
+	if window <= 0 {
+		window = DefaultKnownIPWindow
+	}
+	since := s.clock().Add(-window)
 	u, err := s.users.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, user.ErrNotFound):
@@ -106,12 +111,13 @@ func (s *Server) knownLoginIP(ctx context.Context, email, ip string) (userID int
 		return 0, false, err
 	default:
 		userID = u.ID
+		// Sign-ins before the last credential change do not vouch for an
+		// IP: they may have used a stolen password.
+		if u.SessionsValidAfter.After(since) {
+			since = u.SessionsValidAfter
+		}
 	}
-	window := s.throttle.KnownIPWindow
-	if window <= 0 {
-		window = DefaultKnownIPWindow
-	}
-	known, err = s.throttle.History.KnownLoginIP(ctx, userID, ip, s.clock().Add(-window))
+	known, err = s.throttle.History.KnownLoginIP(ctx, userID, ip, since)
 	if err != nil {
 		return 0, false, err
 	}

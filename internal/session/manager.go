@@ -35,6 +35,7 @@ const (
 	keyHandle   = "h"    // string, public handle (see Record)
 	keyIP       = "ip"   // string, client IP at login
 	keyUA       = "ua"   // string, User-Agent at login (capped)
+	keyCred     = "cred" // int64, the account's credential epoch bound at login (see BindCredentials)
 )
 
 // maxUserAgentBytes caps the User-Agent kept with a session.
@@ -419,6 +420,26 @@ func (m *Manager) record(ctx context.Context) Record {
 		UserAgent:        m.scs.GetString(ctx, keyUA),
 		Remember:         m.scs.GetBool(ctx, keyRemember),
 	}
+}
+
+// BindCredentials records in the session the account's credential epoch
+// (store: users.sessions_valid_after, unix seconds) as read together with
+// the password hash that was just verified, at login, re-authentication or
+// a password change. The server ends any session whose bound epoch differs
+// from the account's current one, so a login that verified the old
+// password while a change was in flight is not honoured once it lands.
+func (m *Manager) BindCredentials(ctx context.Context, epoch int64) {
+	m.scs.Put(ctx, keyCred, epoch)
+}
+
+// CredentialsEpoch returns the epoch bound by BindCredentials; ok is false
+// for a session that has none (anonymous, or bound by no one).
+func (m *Manager) CredentialsEpoch(ctx context.Context) (epoch int64, ok bool) {
+	if m.UserID(ctx) == 0 {
+		return 0, false
+	}
+	epoch, ok = m.scs.Get(ctx, keyCred).(int64)
+	return epoch, ok
 }
 
 // Handle returns the public handle of the current session ("" when

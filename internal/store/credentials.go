@@ -47,6 +47,21 @@ func (db *DB) SetPassword(ctx context.Context, id int64, hash string, at time.Ti
 		hash, at.Unix(), id); err != nil {
 		return fmt.Errorf("store: set password: %w", err)
 	}
+	if err := db.dropUnusedResetLinks(ctx, id); err != nil {
+		return fmt.Errorf("store: set password: %w", err)
+	}
+	return nil
+}
+
+// dropUnusedResetLinks deletes account id's reset links that were not used:
+// a password change or disabling the account makes them meaningless, and
+// they must not work again after the account is enabled.
+func (db *DB) dropUnusedResetLinks(ctx context.Context, id int64) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	if _, err := db.db.ExecContext(ctx, db.rebind("DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL"), id); err != nil {
+		return fmt.Errorf("drop unused reset links: %w", err)
+	}
 	return nil
 }
 
@@ -60,12 +75,15 @@ func (db *DB) updateUserInvalidating(ctx context.Context, column string, value a
 }
 
 // epochAssignment is the SET clause that moves sessions_valid_after to its
-// placeholder's value (unix seconds) unless it is already later.
+// placeholder's value (unix seconds), and always forward by at least one:
+// every change gives a new epoch, even two changes within one second, so a
+// session bound to the previous epoch (session.Manager.BindCredentials)
+// never matches again.
 func (db *DB) epochAssignment() string {
 	if db.dialect == DialectPostgres {
-		return "sessions_valid_after = GREATEST(sessions_valid_after, ?)"
+		return "sessions_valid_after = GREATEST(sessions_valid_after + 1, ?)"
 	}
-	return "sessions_valid_after = max(sessions_valid_after, ?)"
+	return "sessions_valid_after = max(sessions_valid_after + 1, ?)"
 }
 
 // execUser runs an UPDATE of one account (query ends in "WHERE id = ?")

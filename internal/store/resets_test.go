@@ -206,7 +206,7 @@ func TestCredentialEpoch(t *testing.T) {
 		name string
 		run  func(t *testing.T, db *DB)
 	}{
-		{"invalidate moves forward only", func(t *testing.T, db *DB) {
+		{"invalidate always moves forward", func(t *testing.T, db *DB) {
 			u := mustCreate(t, db, &user.User{Email: "e@example.com", Name: "E", PasswordHash: "h"})
 			if got := mustUserByID(t, db, u.ID).SessionsValidAfter; !got.IsZero() {
 				t.Fatalf("new account: sessions valid after %v, want zero", got)
@@ -216,10 +216,12 @@ func TestCredentialEpoch(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEpoch(t, db, u.ID, resetNow)
+			// An older timestamp, or two changes within one second, still
+			// give a new epoch: one second on from the last.
 			if err := db.InvalidateSessions(t.Context(), u.ID, resetNow.Add(-time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			wantEpoch(t, db, u.ID, resetNow)
+			wantEpoch(t, db, u.ID, resetNow.Add(time.Second))
 			if err := db.InvalidateSessions(t.Context(), 987654, at); !errors.Is(err, user.ErrNotFound) {
 				t.Errorf("InvalidateSessions(no account) = %v, want ErrNotFound", err)
 			}
@@ -282,5 +284,39 @@ func wantEpoch(t *testing.T, db *DB, id int64, want time.Time) {
 	t.Helper()
 	if got := mustUserByID(t, db, id).SessionsValidAfter; !got.Equal(want) {
 		t.Errorf("sessions valid after %v, want %v", got, want)
+	}
+}
+
+// TestResetLinksDroppedByCredentialChanges: disabling the account (even if
+// it is enabled again) and a password change drop unused reset links.
+func TestResetLinksDroppedByCredentialChanges(t *testing.T) {
+	for name, change := range map[string]func(t *testing.T, db *DB, id int64){
+		"disable then enable": func(t *testing.T, db *DB, id int64) {
+			if err := db.SetDisabled(t.Context(), id, true); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetDisabled(t.Context(), id, false); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"password change": func(t *testing.T, db *DB, id int64) {
+			if err := db.SetPassword(t.Context(), id, "new hash", resetNow.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			forEachDialect(t, func(t *testing.T, db *DB) {
+				u := mustCreate(t, db, &user.User{Email: "d@example.com", Name: "D", PasswordHash: "old"})
+				token, _, err := db.CreatePasswordReset(t.Context(), u.ID, resetNow)
+				if err != nil {
+					t.Fatal(err)
+				}
+				change(t, db, u.ID)
+				if id, err := db.PasswordResetUser(t.Context(), token, resetNow.Add(2*time.Minute)); !errors.Is(err, user.ErrResetInvalid) {
+					t.Errorf("link after the change: %d, %v; want ErrResetInvalid", id, err)
+				}
+			})
+		})
 	}
 }

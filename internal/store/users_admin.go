@@ -74,6 +74,9 @@ func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 	var err error
 	if disabled {
 		err = db.updateUserInvalidating(ctx, "disabled", true, id, db.now())
+		if err == nil {
+			err = db.dropUnusedResetLinks(ctx, id) // enabling again must not revive them
+		}
 	} else {
 		err = db.updateUser(ctx, "disabled", false, id)
 	}
