@@ -177,44 +177,26 @@ func (n *notifyBody) Read(p []byte) (int, error) {
 }
 
 // TestInFlightRequestCannotResurrectSession holds a request whose session
-// is due for an idle refresh open (slow body) across a logout; when it
+// is loaded and due for an idle refresh in flight across a logout; when it
 // finishes, the session must stay revoked.
 func TestInFlightRequestCannotResurrectSession(t *testing.T) {
 	for _, b := range []backend{backends[0], backends[2]} {
 		t.Run(b.name, func(t *testing.T) {
-			reading := make(chan struct{})
-			ta := startAppWrapped(t, testConfig(t, b), &fakeClock{now: time.Now()},
-				func(h http.Handler) http.Handler { return wrapBody(h, reading) })
+			hold := newHolder()
+			ta := startHeld(t, testConfig(t, b), hold)
 			email, pw := ta.newUser("Slow")
 			br := ta.newBrowser()
 			br.login(email, pw, false)
 			token := br.csrfToken()
 			cookie := br.sessionCookie()
-			ta.clock.Advance(2 * time.Minute) // the slow request will refresh (write) the session
+			ta.clock.Advance(2 * time.Minute) // the held request will refresh (write) the session
 
-			bodyR, bodyW := io.Pipe()
-			done := make(chan int, 1)
-			go func() {
-				req, _ := http.NewRequest(http.MethodPost, ta.srv.URL+"/logout", bodyR)
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.AddCookie(cookie)
-				resp, err := ta.srv.Client().Do(req)
-				if err != nil {
-					done <- -1
-					return
-				}
-				resp.Body.Close()
-				done <- resp.StatusCode
-			}()
-			<-reading // the slow request has loaded the session and is reading its body
-
+			finish := startSlowPost(t, ta, hold, "/logout", cookie, "csrf_token=wrong")
 			if p := br.post("/logout", url.Values{"csrf_token": {token}}); p.status != http.StatusSeeOther {
 				t.Fatalf("logout: %d", p.status)
 			}
-			_, _ = io.WriteString(bodyW, "csrf_token=wrong")
-			bodyW.Close()
-			if status := <-done; status != http.StatusForbidden {
-				t.Errorf("slow request: status %d, want 403 (bad token)", status)
+			if r := finish(); r.status != http.StatusForbidden {
+				t.Errorf("held request: status %d, want 403 (bad token)", r.status)
 			}
 			if n := ta.storedSessions(); n != 0 {
 				t.Fatalf("the in-flight request resurrected the session (%d stored)", n)

@@ -135,11 +135,10 @@ func TestRevokeOnOneProcessIsImmediateOnTheOther(t *testing.T) {
 func TestAdminKillWhileVictimRequestInFlight(t *testing.T) {
 	for _, b := range []backend{backends[0], backends[2]} {
 		t.Run(b.name, func(t *testing.T) {
-			reading := make(chan struct{})
+			hold := newHolder()
 			cfg := testConfig(t, b)
 			cfg.ReauthWindow = time.Minute // so that the 2-minute step below makes the kill ask for the password
-			ta := startAppWrapped(t, cfg, &fakeClock{now: time.Now()},
-				func(h http.Handler) http.Handler { return wrapBody(h, reading) })
+			ta := startHeld(t, cfg, hold)
 			adminUser, adminPW := adminAccount(t, ta, "Admin")
 			victimEmail, victimPW := ta.newUser("Victim")
 			victimID := mustUser(t, ta.app.db, victimEmail).ID
@@ -153,9 +152,9 @@ func TestAdminKillWhileVictimRequestInFlight(t *testing.T) {
 			adminToken := admin.csrfToken()
 			ta.clock.Advance(2 * time.Minute) // the victim's request will refresh (write) the session
 
-			finish := startSlowPost(t, ta, reading, "/sessions/revoke-others", cookie)
+			finish := startSlowPost(t, ta, hold, "/sessions/revoke-others", cookie, "csrf_token=wrong")
 			adminKill(t, admin, handle, adminToken, adminPW)
-			r := finish("csrf_token=wrong")
+			r := finish()
 			if r.status != http.StatusForbidden {
 				t.Errorf("victim's request: status %d, want 403 (bad token)", r.status)
 			}
@@ -194,9 +193,8 @@ func TestAdminKillWhileVictimRequestInFlight(t *testing.T) {
 func TestAdminKillWhileVictimReauthenticates(t *testing.T) {
 	for _, b := range []backend{backends[0], backends[2]} {
 		t.Run(b.name, func(t *testing.T) {
-			reading := make(chan struct{})
-			ta := startAppWrapped(t, testConfig(t, b), &fakeClock{now: time.Now()},
-				func(h http.Handler) http.Handler { return wrapBody(h, reading) })
+			hold := newHolder()
+			ta := startHeld(t, testConfig(t, b), hold)
 			adminUser, adminPW := adminAccount(t, ta, "Admin")
 			victimEmail, victimPW := ta.newUser("Victim")
 			victimID := mustUser(t, ta.app.db, victimEmail).ID
@@ -211,9 +209,10 @@ func TestAdminKillWhileVictimReauthenticates(t *testing.T) {
 			adminToken := admin.csrfToken()
 			ta.clock.Advance(6 * time.Minute) // both must confirm their password now
 
-			finish := startSlowPost(t, ta, reading, "/sessions/revoke-others", cookie)
+			finish := startSlowPost(t, ta, hold, "/sessions/revoke-others", cookie,
+				url.Values{"csrf_token": {victimToken}, "reauth_password": {victimPW}}.Encode())
 			adminKill(t, admin, handle, adminToken, adminPW)
-			r := finish(url.Values{"csrf_token": {victimToken}, "reauth_password": {victimPW}}.Encode())
+			r := finish()
 			t.Logf("victim's in-flight re-authentication: status %d %q", r.status, r.location)
 
 			if recs := userSessions(t, ta, victimID); len(recs) != 0 {
@@ -741,14 +740,12 @@ type slowResult struct {
 	cookies  []*http.Cookie
 }
 
-// startSlowPost starts a POST of path with cookie on ta, an app started
-// with wrapBody(…, reading), and returns once the handler has begun to read
-// the body, which is after the session was loaded (it fails t after 10s).
-// finish sends body and returns the answer; redirects are not followed.
-func startSlowPost(t *testing.T, ta *testApp, reading chan struct{}, path string, cookie *http.Cookie) (finish func(body string) slowResult) {
+// startSlowPost starts a POST of path with cookie and body on ta, an app
+// started with startHeld(…, h), and returns once the request has loaded its
+// session and is held there. finish releases it and returns the answer
+// (redirects are not followed).
+func startSlowPost(t *testing.T, ta *testApp, h *holder, path string, cookie *http.Cookie, body string) (finish func() slowResult) {
 	t.Helper()
-	bodyR, bodyW := io.Pipe()
-	t.Cleanup(func() { bodyW.Close() })
 	type answer struct {
 		res slowResult
 		err error
@@ -757,8 +754,9 @@ func startSlowPost(t *testing.T, ta *testApp, reading chan struct{}, path string
 	client := *ta.srv.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	go func() {
-		req, _ := http.NewRequest(http.MethodPost, ta.srv.URL+path, bodyR)
+		req, _ := http.NewRequest(http.MethodPost, ta.srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Test-Hold", "1")
 		req.AddCookie(cookie)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -769,16 +767,15 @@ func startSlowPost(t *testing.T, ta *testApp, reading chan struct{}, path string
 		done <- answer{res: slowResult{status: resp.StatusCode, location: resp.Header.Get("Location"), cookies: resp.Cookies()}}
 	}()
 	select {
-	case <-reading:
+	case <-h.held:
 	case a := <-done:
-		t.Fatalf("the slow request ended before reading its body: status %d, err %v", a.res.status, a.err)
+		t.Fatalf("the slow request ended before it was held: status %d, err %v", a.res.status, a.err)
 	case <-time.After(10 * time.Second):
-		t.Fatal("the slow request did not start reading its body within 10s")
+		t.Fatal("the slow request was not held within 10s")
 	}
-	return func(body string) slowResult {
+	return func() slowResult {
 		t.Helper()
-		_, _ = io.WriteString(bodyW, body)
-		bodyW.Close()
+		h.release <- struct{}{}
 		select {
 		case a := <-done:
 			if a.err != nil {
@@ -786,7 +783,7 @@ func startSlowPost(t *testing.T, ta *testApp, reading chan struct{}, path string
 			}
 			return a.res
 		case <-time.After(10 * time.Second):
-			t.Fatal("the slow request did not finish within 10s of its body")
+			t.Fatal("the slow request did not finish within 10s of its release")
 		}
 		return slowResult{}
 	}

@@ -147,7 +147,8 @@ type app struct {
 
 // newApp opens the database and the session store and builds the server.
 // clock is nil outside tests. Close releases everything.
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time) (*app, error) {
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time,
+	testHooks ...func(*server.Config)) (*app, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -171,7 +172,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	}
 	log.Info("login throttling", "account", cfg.Throttle.Account.String(), "account_ip", cfg.Throttle.AccountIP.String(),
 		"ip", cfg.Throttle.IP.String(), "register", cfg.Throttle.Register.String(), "known_ip_window", cfg.KnownIPWindow.String())
-	a.server, err = server.New(server.Config{
+	scfg := server.Config{
 		Log:       log,
 		Users:     db,
 		Audit:     db,
@@ -196,7 +197,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Devices:             db,
 		Throttle:            server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
 		Resets:              db,
-	})
+	}
+	for _, h := range testHooks {
+		h(&scfg)
+	}
+	a.server, err = server.New(scfg)
 	if err != nil {
 		a.Close()
 		return nil, err

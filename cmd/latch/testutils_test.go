@@ -20,6 +20,7 @@ import (
 
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store/storetest"
 )
@@ -107,11 +108,12 @@ func startAppWithConfig(t *testing.T, cfg config.Config, clock *fakeClock) *test
 
 // startAppWrapped is startAppWithConfig with wrap (if not nil) around the
 // whole handler, for tests that must observe a request from outside.
-func startAppWrapped(t *testing.T, cfg config.Config, clock *fakeClock, wrap func(http.Handler) http.Handler) *testApp {
+func startAppWrapped(t *testing.T, cfg config.Config, clock *fakeClock, wrap func(http.Handler) http.Handler,
+	hooks ...func(*server.Config)) *testApp {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(t.Context(), cfg, log, testParams, clock.Now)
+	a, err := newApp(t.Context(), cfg, log, testParams, clock.Now, hooks...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +139,35 @@ func startAppWrapped(t *testing.T, cfg config.Config, clock *fakeClock, wrap fun
 		}
 	})
 	return ta
+}
+
+// holder holds requests that carry the header X-Test-Hold in flight right
+// after their session is loaded (server.Config.AfterSessionLoad), until the
+// test releases them: a request that has loaded its session and has not
+// written it back yet.
+type holder struct {
+	held    chan struct{}
+	release chan struct{}
+}
+
+func newHolder() *holder {
+	return &holder{held: make(chan struct{}, 1), release: make(chan struct{}, 1)}
+}
+
+// hook is the server option that installs the holder.
+func (h *holder) hook(c *server.Config) {
+	c.AfterSessionLoad = func(r *http.Request) {
+		if r.Header.Get("X-Test-Hold") != "" {
+			h.held <- struct{}{}
+			<-h.release
+		}
+	}
+}
+
+// startHeld starts an app on cfg whose requests h can hold.
+func startHeld(t *testing.T, cfg config.Config, h *holder) *testApp {
+	t.Helper()
+	return startAppWrapped(t, cfg, &fakeClock{now: time.Now()}, nil, h.hook)
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.

@@ -86,6 +86,17 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	})
 }
 
+// afterSessionLoad calls Config.AfterSessionLoad (tests only).
+func (s *Server) afterSessionLoad(next http.Handler) http.Handler {
+	if s.afterLoad == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.afterLoad(r)
+		next.ServeHTTP(w, r)
+	})
+}
+
 type userKey struct{}
 
 // currentUser returns the signed-in user put in the context by requireUser.

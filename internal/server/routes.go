@@ -28,7 +28,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/static/*", s.staticFiles().ServeHTTP)
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOrigin, s.limitBody, s.sessions.Middleware, noStore)
+		r.Use(s.crossOrigin, s.limitBody, s.sessions.Middleware, noStore, s.afterSessionLoad)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginShow)
 		r.Post("/login", s.loginCheck)

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/medama-io/go-useragent"
@@ -104,6 +105,11 @@ type Config struct {
 	// the database is down or too slow (answered 503, not 500); nil means
 	// never (store.Unavailable in production).
 	DatabaseUnavailable func(error) bool
+	// AfterSessionLoad, when set, is called on every dynamic request right
+	// after its session is loaded and before the handler runs. Tests use it
+	// to hold a request in flight with its session loaded (to show that a
+	// revocation meanwhile is final); nil in production.
+	AfterSessionLoad func(r *http.Request)
 	// MaxSessionsPerUser limits concurrent sessions per user; at login the
 	// oldest are revoked to make room (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit).
 	MaxSessionsPerUser int
@@ -139,6 +145,7 @@ type Server struct {
 	devices      DeviceLog      // nil: no new-device events or notices
 	throttle     Throttle       // zero: no throttling
 	resets       PasswordResets // nil: no reset links
+	afterLoad    func(r *http.Request)
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -175,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.trustedNets = cfg.TrustedProxies
 	s.maxSessions = cfg.MaxSessionsPerUser
+	s.afterLoad = cfg.AfterSessionLoad
 	s.dbDown = cfg.DatabaseUnavailable
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
