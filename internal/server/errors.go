@@ -35,15 +35,15 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, session.ErrUnavailable):
 		s.log.Error("session store unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
+	case errors.Is(err, throttle.ErrUnavailable):
+		s.log.Error("throttle counters unavailable", "route", r.URL.Path, "err", err)
+		s.unavailable(w, r, "Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
 	case s.dbDown(err):
 		s.log.Error("database unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot reach its database right now. Please try again in a few seconds.")
 	case errors.Is(err, password.ErrBusy):
 		s.log.Warn("password hashing saturated", "route", r.URL.Path)
 		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
-	case errors.Is(err, throttle.ErrUnavailable):
-		s.log.Error("throttle counters unavailable", "route", r.URL.Path, "err", err)
-		s.unavailable(w, r, "Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
 	default:
 		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")
