@@ -12,7 +12,8 @@ import (
 //	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → recoverPanic
 //	                      → realIP → logRequest → secureHeaders → GetHead (HEAD answered by GET routes)
 //	/healthz, /static/*   nothing else (no session is ever loaded)
-//	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody → session → noStore
+//	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
+//	                      whole before the session is loaded) → session → noStore → afterSessionLoad (test hook)
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
 //	/admin/*              + requireAdmin (403 unless the user record says admin)
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
