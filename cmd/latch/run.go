@@ -243,38 +243,25 @@ func (a *app) health(ctx context.Context) error {
 	if err := a.db.Ping(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
-	if a.pool != nil {
-		conn, err := a.pool.GetContext(ctx)
-		if err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		defer conn.Close()
-		if _, err := redis.DoContext(conn, ctx, "PING"); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-	}
-	return nil
+	return a.pingRedis(ctx)
 }
 
-// checkRedis pings Redis once at start. Unreachable is only logged: Latch
-// serves anonymous pages meanwhile and recovers by itself when Redis comes
-// back. A Redis that answers with an error (wrong password, DB index out of
-// range) is a configuration mistake worth a loud log line.
-func (a *app) checkRedis(ctx context.Context) {
+// pingRedis sends PING to Redis within 2 seconds; nil without Redis.
+func (a *app) pingRedis(ctx context.Context) error {
 	if a.pool == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	conn, err := a.pool.GetContext(ctx)
-	if err == nil {
-		_, err = redis.DoContext(conn, ctx, "PING")
-		conn.Close()
-	}
 	if err != nil {
-		a.log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
-			"addr", redisHost(a.cfg.RedisURL), "err", err)
+		return fmt.Errorf("redis: %w", err)
 	}
+	defer conn.Close()
+	if _, err := redis.DoContext(conn, ctx, "PING"); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
 }
 
 // Close releases the database and the Redis pool.
@@ -347,16 +334,20 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.Close()
-	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
-
 	if err := a.db.CheckSchema(ctx); err != nil {
 		return err
 	}
-	a.checkRedis(ctx)
+	if err := a.pingRedis(ctx); err != nil {
+		// Only logged: anonymous pages work meanwhile, and Latch recovers by
+		// itself when Redis comes back.
+		log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
+			"addr", redisHost(cfg.RedisURL), "err", err)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
 	srv := &http.Server{
 		Handler:           a.server.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
