@@ -240,7 +240,7 @@ func (m *Manager) enforce(ctx context.Context, st *requestState) error {
 	now := m.opt.Clock()
 	if m.scs.GetInt64(ctx, keyUserID) == 0 || now.After(m.idleDeadline(ctx)) || now.After(m.absoluteDeadline(ctx)) {
 		st.expired = m.scs.GetInt64(ctx, keyUserID) != 0
-		if err := m.scs.Destroy(withRecord(ctx, m.record(ctx))); err != nil {
+		if err := m.scs.Destroy(ctx); err != nil {
 			return fmt.Errorf("session: destroy expired: %w", err)
 		}
 		return nil
@@ -338,7 +338,7 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 // ErrUnavailable) is returned and the session is unchanged: the caller must
 // not tell the user they are logged out.
 func (m *Manager) Logout(ctx context.Context) error {
-	if err := m.scs.Destroy(withRecord(ctx, m.record(ctx))); err != nil {
+	if err := m.scs.Destroy(ctx); err != nil {
 		return fmt.Errorf("session: logout: %w", err)
 	}
 	return nil

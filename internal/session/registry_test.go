@@ -263,6 +263,20 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 	})
 
+	t.Run("a write without a record keeps the registry entry", func(t *testing.T) {
+		f := newFixture(t)
+		r := newRecord(1, 42, "192.0.2.1", now)
+		if err := put(t, f.store, "tok", r, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.CommitCtx(ctx, "tok", []byte("plain"), r.Expiry); err != nil {
+			t.Fatal(err)
+		}
+		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 1 || recs[0].Handle != r.Handle {
+			t.Errorf("after a plain update the user's sessions are %v, want [%s]", handles(recs), r.Handle)
+		}
+	})
+
 	t.Run("refresh updates last seen and order", func(t *testing.T) {
 		f := newFixture(t)
 		a, b := newRecord(1, 42, "", now.Add(-time.Hour)), newRecord(2, 42, "", now.Add(-time.Minute))

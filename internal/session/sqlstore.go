@@ -88,10 +88,15 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 		}
 		return nil
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET data = ?, expiry = ?,
+	query, args := `UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`,
+		[]any{b, expiry.UnixMilli(), HashToken(token), time.Now().UnixMilli()}
+	if hasRec && rec.Handle != "" { // without a record the registry columns are left as they are
+		query = `UPDATE sessions SET data = ?, expiry = ?,
 			handle = ?, user_id = ?, created = ?, seen = ?, absolute = ?, ip = ?, user_agent = ?, remember = ?
-			WHERE token_hash = ? AND expiry > ?`),
-		append(append([]any{b, expiry.UnixMilli()}, cols...), HashToken(token), time.Now().UnixMilli())...)
+			WHERE token_hash = ? AND expiry > ?`
+		args = append(append([]any{b, expiry.UnixMilli()}, cols...), HashToken(token), time.Now().UnixMilli())
+	}
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
 		return unavailable("update", err)
 	}
