@@ -88,10 +88,9 @@ type Options struct {
 // Manager.Middleware does those parts itself around scs's exported Load,
 // Commit, Status and Token.
 type Manager struct {
-	scs     *scs.SessionManager
-	opt     Options
-	cookie  string
-	refresh time.Duration
+	scs    *scs.SessionManager
+	opt    Options
+	cookie string
 }
 
 // NewManager returns a Manager; it panics only on a programming error (nil
@@ -106,16 +105,12 @@ func NewManager(opt Options) *Manager {
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
-	refresh := opt.RefreshInterval
-	if refresh <= 0 {
-		refresh = min(time.Minute, opt.IdleTimeout/10)
-	}
 	sm := scs.New()
 	sm.Store = opt.Store
 	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
 	sm.IdleTimeout = 0                                                  // idle policy is ours: see Middleware
 	sm.HashTokenInStore = false                                         // our stores hash; scs's hashing breaks Iterate
-	m := &Manager{scs: sm, opt: opt, refresh: refresh, cookie: CookieName(opt.Secure)}
+	m := &Manager{scs: sm, opt: opt, cookie: CookieName(opt.Secure)}
 	sm.Cookie.Name = m.cookie
 	sm.Cookie.Secure = opt.Secure
 	return m
@@ -135,7 +130,7 @@ func (m *Manager) CookieName() string { return m.cookie }
 
 // RefreshInterval returns how often an ordinary (not remember-me)
 // session's idle deadline is written back to the store.
-func (m *Manager) RefreshInterval() time.Duration { return m.refresh }
+func (m *Manager) RefreshInterval() time.Duration { return m.refreshOf(m.opt.IdleTimeout) }
 
 // requestState is what the middleware remembers about one request.
 type requestState struct {
@@ -255,10 +250,15 @@ func (m *Manager) enforce(ctx context.Context, st *requestState) error {
 // configured one, else min(1 minute, its own idle timeout / 10), so that a
 // short remember-me idle timeout is refreshed often enough too.
 func (m *Manager) refreshFor(ctx context.Context) time.Duration {
+	idle, _ := m.timeouts(ctx)
+	return m.refreshOf(idle)
+}
+
+// refreshOf is the refresh interval for a session with idle timeout idle.
+func (m *Manager) refreshOf(idle time.Duration) time.Duration {
 	if m.opt.RefreshInterval > 0 {
 		return m.opt.RefreshInterval
 	}
-	idle, _ := m.timeouts(ctx)
 	return min(time.Minute, idle/10)
 }
 

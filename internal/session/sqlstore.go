@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latch/latch/internal/store"
 )
 
 // SQLStore is the embedded session store: sessions live in the `sessions`
@@ -48,7 +50,13 @@ func (s *SQLStore) q(query string) string {
 	return string(out)
 }
 
+// unavailable wraps a database error of operation op: in ErrUnavailable
+// (answered 503) when store.Unavailable says the database is down, slow or
+// busy; otherwise as a plain error (a bug or a constraint violation: 500).
 func unavailable(op string, err error) error {
+	if !store.Unavailable(err) {
+		return fmt.Errorf("session: sql %s: %w", op, err)
+	}
 	return fmt.Errorf("session: sql %s: %w: %w", op, ErrUnavailable, err)
 }
 
