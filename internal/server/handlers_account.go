@@ -96,10 +96,10 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.bindFreshCredentials(ctx, u.ID); err != nil { // this session alone follows the new epoch
-		s.serverError(w, r, err)
-		return
-	}
+	// This session alone follows the new epoch. u was read at the start of
+	// this request; if another change slipped in meanwhile the epoch differs
+	// and this session ends too (fails closed).
+	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now))
 	handle := s.sessions.Handle(ctx)
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, u.ID, handle)
 	detail := countSessions(len(ended)) + " ended, all but the current one"

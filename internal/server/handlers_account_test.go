@@ -14,13 +14,11 @@ import (
 )
 
 // SetPassword stores hash and moves the credential epoch, like the SQL
-// store (forward only, whole seconds).
+// store (user.NextCredentialEpoch).
 func (f *fakeUsers) SetPassword(_ context.Context, id int64, hash string, at time.Time) error {
 	return f.update(id, func(u *user.User) {
 		u.PasswordHash = hash
-		if at := at.UTC().Truncate(time.Second); at.After(u.SessionsValidAfter) {
-			u.SessionsValidAfter = at
-		}
+		u.SessionsValidAfter = time.Unix(u.NextCredentialEpoch(at), 0).UTC()
 	})
 }
 

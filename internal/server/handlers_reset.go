@@ -159,10 +159,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.bindFreshCredentials(ctx, id); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now)) // as in passwordChange: a concurrent change fails closed
 	s.log.Info("password reset", "user_id", id, "sessions_ended", len(ended), "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.PasswordReset, Via: audit.ViaSelf, ActorID: id, SubjectID: id,
 		SessionHandle: s.sessions.Handle(ctx), Detail: "with a reset link; " + countSessions(len(ended)) + " ended"})

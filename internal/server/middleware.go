@@ -166,18 +166,6 @@ func epochOf(u *user.User) int64 {
 	return u.SessionsValidAfter.Unix()
 }
 
-// bindFreshCredentials re-reads account id and binds the session to its
-// current credential epoch; used right after this request changed the
-// credentials itself (password change, reset).
-func (s *Server) bindFreshCredentials(ctx context.Context, id int64) error {
-	u, err := s.users.UserByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	s.sessions.BindCredentials(ctx, epochOf(u))
-	return nil
-}
-
 func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {
 	if s.sessions.Expired(r.Context()) {
 		s.setFlash(w, flashExpired)

@@ -75,7 +75,8 @@ func (db *DB) updateUserInvalidating(ctx context.Context, column string, value a
 }
 
 // epochAssignment is the SET clause that moves sessions_valid_after to its
-// placeholder's value (unix seconds), and always forward by at least one:
+// placeholder's value (unix seconds), and always forward by at least one
+// (the rule of user.User.NextCredentialEpoch, which the server relies on):
 // every change gives a new epoch, even two changes within one second, so a
 // session bound to the previous epoch (session.Manager.BindCredentials)
 // never matches again.

@@ -222,6 +222,12 @@ func TestCredentialEpoch(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEpoch(t, db, u.ID, resetNow.Add(time.Second))
+			// The server relies on the store following user.NextCredentialEpoch.
+			before := mustUserByID(t, db, u.ID)
+			if err := db.InvalidateSessions(t.Context(), u.ID, resetNow); err != nil {
+				t.Fatal(err)
+			}
+			wantEpoch(t, db, u.ID, time.Unix(before.NextCredentialEpoch(resetNow), 0).UTC())
 			if err := db.InvalidateSessions(t.Context(), 987654, at); !errors.Is(err, user.ErrNotFound) {
 				t.Errorf("InvalidateSessions(no account) = %v, want ErrNotFound", err)
 			}

@@ -80,3 +80,18 @@ func (e *ValidationError) Error() string { return e.Message }
 
 // Unwrap returns ErrInvalid so callers can match any validation failure.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// NextCredentialEpoch returns the credential epoch (unix seconds) that a
+// change made at time at gives an account whose epoch is now u's: at, but
+// always at least one second past the current one, so every change yields
+// a new epoch. internal/store implements the same rule in SQL
+// (epochAssignment); the server binds a session to the result, so a
+// concurrent second change makes the bound value wrong and ends that
+// session: the race fails closed.
+func (u *User) NextCredentialEpoch(at time.Time) int64 {
+	var current int64
+	if !u.SessionsValidAfter.IsZero() {
+		current = u.SessionsValidAfter.Unix()
+	}
+	return max(current+1, at.Unix())
+}

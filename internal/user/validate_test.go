@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -190,5 +191,27 @@ func TestRoleValid(t *testing.T) {
 		if got := tt.role.Valid(); got != tt.want {
 			t.Errorf("Role(%q).Valid() = %v, want %v", tt.role, got, tt.want)
 		}
+	}
+}
+
+func TestNextCredentialEpoch(t *testing.T) {
+	at := time.Unix(1_000_000, 0)
+	tests := []struct {
+		name    string
+		current time.Time
+		want    int64
+	}{
+		{"never set", time.Time{}, 1_000_000},
+		{"older", at.Add(-time.Hour), 1_000_000},
+		{"same second", at, 1_000_001},
+		{"later", at.Add(time.Hour), 1_003_601},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := &User{SessionsValidAfter: tt.current}
+			if got := u.NextCredentialEpoch(at); got != tt.want {
+				t.Errorf("NextCredentialEpoch = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
