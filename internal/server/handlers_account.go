@@ -53,23 +53,11 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.renderPasswordForm(w, r, http.StatusUnprocessableEntity, errs)
 		return
 	}
-	// The same quotas as the login form (see requireRecentAuth).
-	if !s.loginAllowed(w, r, u.Email) {
+	ok, answered := s.checkOwnPassword(w, r, u, current, "changing the password")
+	if answered {
 		return
 	}
-	var ok bool
-	if len(current) <= user.MaxPasswordBytes { // hashing cost must not scale with input
-		var err error
-		if ok, err = s.passwords.Verify(ctx, current, u.PasswordHash); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	}
 	if !ok {
-		s.countLoginFailure(r, u.Email)
-		s.log.Warn("password change refused: wrong current password", "user_id", u.ID, "client_ip", clientIP(r))
-		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
-			Email: u.Email, SessionHandle: s.sessions.Handle(ctx), Detail: "wrong password when changing the password"})
 		s.renderPasswordForm(w, r, http.StatusUnauthorized,
 			map[string]string{"current_password": "That is not your current password. Try again"})
 		return

@@ -62,24 +62,11 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.renderReauth(w, r, http.StatusUnprocessableEntity, "Enter your password.")
 			return
 		}
-		// The same quotas as the login form: a stolen session must not be a
-		// way around them to guess the password.
-		if !s.loginAllowed(w, r, u.Email) {
+		ok, answered := s.checkOwnPassword(w, r, u, pw, "confirming an action")
+		if answered {
 			return
 		}
-		var ok bool
-		if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
-			var err error
-			if ok, err = s.passwords.Verify(ctx, pw, u.PasswordHash); err != nil {
-				s.serverError(w, r, err)
-				return
-			}
-		}
 		if !ok {
-			s.countLoginFailure(r, u.Email)
-			s.log.Warn("re-authentication failed", "user_id", u.ID, "route", r.URL.Path, "client_ip", clientIP(r))
-			s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
-				Email: u.Email, SessionHandle: s.sessions.Handle(ctx), Detail: "wrong password when confirming an action"})
 			s.renderReauth(w, r, http.StatusUnauthorized, "That password is not correct. Try again.")
 			return
 		}
@@ -94,6 +81,34 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 		r.Form.Del(reauthField)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkOwnPassword checks pw against the signed-in user u's password, for
+// a form a signed-in person sends (the sudo-mode prompt, the password
+// change), under the same throttle quotas as the login form: a stolen
+// session must not be a way around them to guess the password. It returns
+// answered when it has written the response itself (429, 503, 500);
+// otherwise ok. A wrong password is counted, logged and audited as
+// login.failed with "wrong password when <doing>".
+func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (ok, answered bool) {
+	if !s.loginAllowed(w, r, u.Email) {
+		return false, true
+	}
+	if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
+		var err error
+		if ok, err = s.passwords.Verify(r.Context(), pw, u.PasswordHash); err != nil {
+			s.serverError(w, r, err)
+			return false, true
+		}
+	}
+	if !ok {
+		s.countLoginFailure(r, u.Email)
+		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", r.URL.Path,
+			"client_ip", clientIP(r))
+		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
+			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
+	}
+	return ok, false
 }
 
 // renderReauth shows the "Confirm your password" page for the action r was
