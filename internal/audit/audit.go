@@ -81,4 +81,7 @@ type Filter struct {
 	Until  time.Time // before
 	Offset int       // rows to skip
 	Limit  int       // rows to return; 0 means 50, capped at 500
+	// NoTotal says the caller does not need the total count (the profile's
+	// recent activity): the store then skips counting and returns -1.
+	NoTotal bool
 }

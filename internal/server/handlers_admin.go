@@ -131,7 +131,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject
 		s.serverError(w, r, err)
 		return
 	}
-	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: subject.ID, Limit: adminUserEvents})
+	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: subject.ID, Limit: adminUserEvents, NoTotal: true})
 	if err != nil {
 		s.serverError(w, r, err)
 		return

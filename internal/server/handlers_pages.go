@@ -35,7 +35,7 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("profile sign-ins unavailable", "user_id", currentUser(ctx).ID, "err", err)
 	}
 	data.SignIns = signIns
-	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity})
+	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity, NoTotal: true})
 	if err != nil {
 		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
 		data.Notice = "Your recent activity cannot be shown right now."

@@ -170,7 +170,7 @@ type signInsView struct {
 // two short indexed reads of the newest events of one type for the user.
 func (s *Server) lastSignIns(ctx context.Context, userID int64, handle string) (signInsView, error) {
 	var v signInsView
-	ok, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginSucceeded, Limit: 2})
+	ok, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginSucceeded, Limit: 2, NoTotal: true})
 	if err != nil {
 		return signInsView{Unavailable: true}, err
 	}
@@ -180,7 +180,7 @@ func (s *Server) lastSignIns(ctx context.Context, userID int64, handle string) (
 			break
 		}
 	}
-	failed, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginFailed, Limit: 1})
+	failed, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: userID, Type: audit.LoginFailed, Limit: 1, NoTotal: true})
 	if err != nil {
 		return signInsView{Unavailable: true}, err
 	}

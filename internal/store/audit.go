@@ -107,10 +107,6 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, i
 	}
 	offset, limit := pageBounds(f.Offset, f.Limit)
 
-	var total int
-	if err := db.db.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM audit_events"+cond), args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: audit events: count: %w", err)
-	}
 	rows, err := db.db.QueryContext(ctx, db.rebind(
 		"SELECT "+auditColumns+" FROM audit_events"+cond+" ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"),
 		append(args, limit, offset)...)
@@ -134,6 +130,16 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, i
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("store: audit events: %w", err)
+	}
+	switch {
+	case f.NoTotal:
+		return events, -1, nil
+	case len(events) < limit && (len(events) > 0 || offset == 0):
+		return events, offset + len(events), nil // a short page is the last: no count needed
+	}
+	var total int
+	if err := db.db.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM audit_events"+cond), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: audit events: count: %w", err)
 	}
 	return events, total, nil
 }

@@ -337,3 +337,31 @@ func TestPageBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditEventsTotal: the total is counted only when it cannot be
+// derived from the page, and not at all with NoTotal.
+func TestAuditEventsTotal(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db *DB) {
+		for i := range 5 {
+			mustInsertEvent(t, db, audit.Event{Type: audit.Logout, SubjectID: 9, Time: resetNow.Add(time.Duration(i) * time.Second)})
+		}
+		cases := []struct {
+			offset, limit int
+			noTotal       bool
+			rows, total   int
+		}{
+			{0, 2, false, 2, 5}, // full page: counted
+			{4, 2, false, 1, 5}, // short last page: derived
+			{0, 10, false, 5, 5},
+			{9, 2, false, 0, 5}, // past the end: counted
+			{0, 2, true, 2, -1},
+		}
+		for _, c := range cases {
+			events, total := mustAuditEvents(t, db, audit.Filter{UserID: 9, Offset: c.offset, Limit: c.limit, NoTotal: c.noTotal})
+			if len(events) != c.rows || total != c.total {
+				t.Errorf("offset %d limit %d noTotal %v: %d rows, total %d; want %d, %d",
+					c.offset, c.limit, c.noTotal, len(events), total, c.rows, c.total)
+			}
+		}
+	})
+}
