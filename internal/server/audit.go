@@ -17,8 +17,7 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 		e.Time = s.clock().UTC().Truncate(time.Second)
 	}
 	e.IP = clientIP(r)
-	e.UserAgent = truncate(r.UserAgent(), audit.MaxUserAgentBytes)
-	e.Email = truncate(e.Email, audit.MaxEmailBytes)
+	e.UserAgent = r.UserAgent() // the store caps and cleans Email and UserAgent
 	if err := s.audit.InsertAuditEvent(r.Context(), &e); err != nil {
 		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
 			"subject_id", e.SubjectID, "route", r.URL.Path, "err", err)
