@@ -11,7 +11,6 @@ PKGS ?= ./...
 TESTFLAGS ?=
 BIN := bin/latch
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# -X on a variable that does not exist is ignored, so this is harmless until main.version exists.
 LDFLAGS := -X main.version=$(VERSION)
 # Pinned: `go run pkg@version` needs no entry in go.mod. v0.8.x supports Go 1.26.
 STATICCHECK_VERSION := v0.8.2
