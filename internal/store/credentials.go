@@ -43,26 +43,42 @@ func (db *DB) SetPassword(ctx context.Context, id int64, hash string, at time.Ti
 	if hash == "" {
 		return errors.New("store: set password: empty hash")
 	}
-	if err := db.execUser(ctx, "UPDATE users SET password_hash = ?, "+db.epochAssignment()+" WHERE id = ?",
+	if err := db.updateDroppingResetLinks(ctx, id, "UPDATE users SET password_hash = ?, "+db.epochAssignment()+" WHERE id = ?",
 		hash, at.Unix(), id); err != nil {
-		return fmt.Errorf("store: set password: %w", err)
-	}
-	if err := db.dropUnusedResetLinks(ctx, id); err != nil {
 		return fmt.Errorf("store: set password: %w", err)
 	}
 	return nil
 }
 
-// dropUnusedResetLinks deletes account id's reset links that were not used:
-// a password change or disabling the account makes them meaningless, and
-// they must not work again after the account is enabled.
-func (db *DB) dropUnusedResetLinks(ctx context.Context, id int64) error {
+// dropUnusedResetLinksSQL deletes an account's reset links that were not
+// used: a password change or disabling the account makes them meaningless,
+// and they must not work again after the account is enabled.
+const dropUnusedResetLinksSQL = "DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL"
+
+// updateDroppingResetLinks runs query (an UPDATE of account id that must
+// change one row, else user.ErrNotFound) and drops the account's unused
+// reset links, in one transaction: either both happen or neither.
+func (db *DB) updateDroppingResetLinks(ctx context.Context, id int64, query string, args ...any) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	if _, err := db.db.ExecContext(ctx, db.rebind("DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL"), id); err != nil {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.rebind(query), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return user.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id); err != nil {
 		return fmt.Errorf("drop unused reset links: %w", err)
 	}
-	return nil
+	return tx.Commit()
 }
 
 // updateUserInvalidating sets one column (a constant chosen by the caller,

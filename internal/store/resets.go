@@ -62,7 +62,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, userID int64, now time.Ti
 		query string
 		args  []any
 	}{
-		{"DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL", []any{userID}},
+		{dropUnusedResetLinksSQL, []any{userID}},
 		{"DELETE FROM password_resets WHERE expires < ?", []any{db.timeArg(now.Add(-resetRowsKept))}},
 		{"INSERT INTO password_resets (token_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
 			[]any{resetTokenHash(token), userID, db.timeArg(now), db.timeArg(expires)}},
@@ -138,7 +138,7 @@ func (db *DB) ResetPassword(ctx context.Context, token, hash string, now time.Ti
 		hash, now.Unix(), id); err != nil {
 		return 0, fmt.Errorf("store: reset password: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, db.rebind("DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL"), id); err != nil {
+	if _, err := tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id); err != nil {
 		return 0, fmt.Errorf("store: reset password: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -73,10 +73,9 @@ func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) (
 func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 	var err error
 	if disabled {
-		err = db.updateUserInvalidating(ctx, "disabled", true, id, db.now())
-		if err == nil {
-			err = db.dropUnusedResetLinks(ctx, id) // enabling again must not revive them
-		}
+		// Enabling the account again must not revive its reset links.
+		err = db.updateDroppingResetLinks(ctx, id, "UPDATE users SET disabled = ?, "+db.epochAssignment()+" WHERE id = ?",
+			true, db.now().Unix(), id)
 	} else {
 		err = db.updateUser(ctx, "disabled", false, id)
 	}
