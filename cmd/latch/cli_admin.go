@@ -456,11 +456,7 @@ type adminEnv struct {
 // variables name (see openSessionStore). It does not migrate: run
 // "latch migrate" first. Close releases both.
 func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, error) {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	cfg, db, err := openDB(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/store"
 )
 
 // cmdUserResetLink runs "latch user reset-link EMAIL [--base-url URL]": it
@@ -39,19 +38,15 @@ func cmdUserResetLink(ctx context.Context, args []string, getenv func(string) st
 	if err := checkEmailArg(pos[0]); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	origin, err := resetBaseURL(*base, cfg.Addr)
-	if err != nil {
-		return usageError{err}
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	cfg, db, err := openDB(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	origin, err := resetBaseURL(*base, cfg.Addr)
+	if err != nil {
+		return usageError{err}
+	}
 	env := &adminEnv{db: db}
 	u, err := env.userByEmail(ctx, pos[0])
 	if err != nil {

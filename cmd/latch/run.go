@@ -224,6 +224,17 @@ func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*
 	return throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", db, cfg.RedisTimeout, cfg.Throttle)
 }
 
+// openDB loads the configuration and opens the database it names; the
+// caller closes the database. Configuration errors are usage errors.
+func openDB(ctx context.Context, getenv func(string) string) (config.Config, *store.DB, error) {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	return cfg, db, err
+}
+
 // openSessionStore returns the session store the configuration names:
 // Redis when LATCH_REDIS_URL is set (pool is then non-nil and the caller
 // closes it), else the embedded store in db.
@@ -376,11 +387,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	_, db, err := openDB(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -434,15 +441,11 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return usageError{errors.New(strings.Join(msgs, "; "))}
 	}
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
 	params, err := passwordParams(getenv)
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	_, db, err := openDB(ctx, getenv)
 	if err != nil {
 		return err
 	}
