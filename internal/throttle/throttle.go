@@ -196,6 +196,8 @@ func (l *Limiter) Quotas() Quotas { return l.quotas }
 // and IP, then per account), and the first that refuses is reported. Errors
 // wrap ErrUnavailable.
 func (l *Limiter) CheckLogin(ctx context.Context, account, ip string) (Verdict, error) {
+	ctx, cancel := l.bound(ctx) // all three counters together, not each
+	defer cancel()
 	acct, ipk := accountName(account), ipName(ip)
 	for _, c := range []struct {
 		g     *gcra
@@ -225,6 +227,8 @@ func (l *Limiter) CheckLogin(ctx context.Context, account, ip string) (Verdict, 
 // failure came from). A quota already at its limit (requests that passed
 // CheckLogin together) simply stays there. Errors wrap ErrUnavailable.
 func (l *Limiter) LoginFailed(ctx context.Context, account, ip string) error {
+	ctx, cancel := l.bound(ctx) // all three counters together, not each
+	defer cancel()
 	acct, ipk := accountName(account), ipName(ip)
 	var errs []error
 	for _, c := range []struct {
@@ -317,6 +321,15 @@ func (l *Limiter) peek(ctx context.Context, g *gcra, key string) (time.Duration,
 // retry runs fn bounded by l.timeout, again on a pooled Redis connection
 // that Redis had already closed (a restart): like the session store, a
 // Redis restart costs no failed request. Errors wrap ErrUnavailable.
+// bound limits ctx to the limiter's timeout (LATCH_REDIS_TIMEOUT), so that
+// a call touching several counters waits for a stalled Redis only once.
+func (l *Limiter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if l.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, l.timeout)
+}
+
 func (l *Limiter) retry(ctx context.Context, op string, fn func(context.Context) error) error {
 	if l.timeout > 0 {
 		var cancel context.CancelFunc
