@@ -48,18 +48,7 @@ func (d signInDevice) Key() string { return d.Label + "|" + d.Network }
 // browser new; the network is the prefix of the client IP (see
 // networkOf).
 func (s *Server) signInDeviceOf(r *http.Request) signInDevice {
-	a := s.agents.Parse(truncate(r.UserAgent(), audit.MaxUserAgentBytes))
-	label := string(a.Browser())
-	if label == "" {
-		label = "Unknown browser"
-	}
-	switch os := string(a.OS()); os {
-	case "":
-	case "MacOS":
-		label += " on macOS" // as views.go's device names it
-	default:
-		label += " on " + os
-	}
+	label := s.deviceName(truncate(r.UserAgent(), audit.MaxUserAgentBytes), false)
 	return signInDevice{Label: label, Network: networkOf(clientIP(r))}
 }
 

@@ -180,11 +180,18 @@ func countSessions(n int) string {
 // "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
 // or "Unknown browser".
 func (s *Server) device(userAgent string) string {
+	return s.deviceName(userAgent, true)
+}
+
+// deviceName names the browser and OS of a User-Agent, "Firefox 128 on
+// Windows" (withVersion) or "Firefox on Windows"; "Unknown browser" when
+// the parser finds none.
+func (s *Server) deviceName(userAgent string, withVersion bool) string {
 	a := s.agents.Parse(userAgent)
 	name := string(a.Browser())
 	if name == "" {
 		name = "Unknown browser"
-	} else if v := a.BrowserVersionMajor(); v != "" {
+	} else if v := a.BrowserVersionMajor(); withVersion && v != "" {
 		name += " " + v
 	}
 	switch os := string(a.OS()); os {
