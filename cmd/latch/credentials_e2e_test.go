@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
@@ -35,19 +36,13 @@ const newPW = "purple monkey dishwasher"
 // are not older than a change made before; behindRealTime sets c a minute
 // before the real time, so sessions issued next are older than a change
 // made after.
-func (c *fakeClock) catchUp() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := time.Now(); now.After(c.now) {
-		c.now = now
+func catchUp(c *clocktest.Clock) {
+	if now := time.Now(); now.After(c.Now()) {
+		c.Set(now)
 	}
 }
 
-func (c *fakeClock) behindRealTime() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = time.Now().Add(-time.Minute)
-}
+func behindRealTime(c *clocktest.Clock) { c.Set(time.Now().Add(-time.Minute)) }
 
 // credUser creates an account directly in the store (registration is
 // throttled per IP) and returns its address, password and ID.
@@ -67,7 +62,7 @@ func credUser(t *testing.T, ta *testApp, name string) (email, pw string, id int6
 
 // twoInstances starts two apps on the same stores (b must use Redis), with
 // one clock.
-func twoInstances(t *testing.T, b backend, clock *fakeClock) (*testApp, *testApp) {
+func twoInstances(t *testing.T, b backend, clock *clocktest.Clock) (*testApp, *testApp) {
 	t.Helper()
 	cfg := testConfig(t, b)
 	return startAppWithConfig(t, cfg, clock), startAppWithConfig(t, cfg, clock)
@@ -93,7 +88,7 @@ func wantSignedIn(t *testing.T, want bool, browsers map[string]*browser) {
 func TestPasswordChangeEndsOtherSessionsEverywhere(t *testing.T) {
 	for _, b := range backends[:2] { // the Redis backends: two instances
 		t.Run(b.name, func(t *testing.T) {
-			clock := &fakeClock{now: time.Now()}
+			clock := clocktest.New(time.Now())
 			a, other := twoInstances(t, b, clock)
 			db := a.app.db
 			email, pw, id := credUser(t, a, "Changer")
@@ -188,7 +183,7 @@ func TestCredentialEpochOnEveryInstance(t *testing.T) {
 	}
 	for _, ch := range changes {
 		t.Run(ch.name, func(t *testing.T) {
-			clock := &fakeClock{now: time.Now().Add(-time.Minute)}
+			clock := clocktest.New(time.Now().Add(-time.Minute))
 			a, b := twoInstances(t, backends[0], clock)
 			email, pw, id := credUser(t, a, "Epoch")
 			onA, onB := a.newBrowser(), b.newBrowser()
@@ -214,7 +209,7 @@ func TestCredentialEpochOnEveryInstance(t *testing.T) {
 
 	// Through the operator's command and the admin page, too.
 	t.Run("CLI set-role and admin disable", func(t *testing.T) {
-		clock := &fakeClock{now: time.Now().Add(-time.Minute)}
+		clock := clocktest.New(time.Now().Add(-time.Minute))
 		a, b := twoInstances(t, backends[1], clock)
 		email, pw, _ := credUser(t, a, "Operated")
 		onA := a.newBrowser()
@@ -246,7 +241,7 @@ func TestCredentialEpochOnEveryInstance(t *testing.T) {
 var adminResetLink = regexp.MustCompile(`<code class="reset-link" id="reset-link">(https://127\.0\.0\.1:\d+)(/reset/[A-Za-z0-9_-]{43})</code>`)
 
 func TestResetLinkEndToEnd(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	a, b := twoInstances(t, backends[0], clock)
 	db := a.app.db
 	email, pw, id := credUser(t, a, "Forgetful")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/throttle"
 )
 
@@ -19,7 +20,7 @@ func TestSlowBodyActionAfterLogoutDoesNothing(t *testing.T) {
 	reading := make(chan struct{})
 	cfg := testConfig(t, backends[0])
 	cfg.ReauthWindow = time.Hour
-	ta := startAppWrapped(t, cfg, &fakeClock{now: time.Now()},
+	ta := startAppWrapped(t, cfg, clocktest.New(time.Now()),
 		func(h http.Handler) http.Handler { return wrapBody(h, reading) })
 	email, pw := ta.newUser("Slow")
 	victim := ta.newBrowser()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/clocktest"
 )
 
 // throwawayRedis is a redis-server of the test's own, on a free loopback
@@ -99,7 +101,7 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	cfg := testConfig(t, backend{})
 	cfg.RedisURL = rd.url()
 	cfg.RedisKeyPrefix = "latch:"
-	ta := startAppWithConfig(t, cfg, &fakeClock{now: time.Now()})
+	ta := startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 	email, pw := ta.newUser("Outage")
 	br := ta.newBrowser()
 	br.login(email, pw, false)

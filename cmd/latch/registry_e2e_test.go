@@ -524,7 +524,7 @@ func TestAdminAccess(t *testing.T) {
 
 		// The CLI dated the change by the real clock; this app's clock is
 		// frozen at its start, so bring it level before logging in again.
-		ta.clock.catchUp()
+		catchUp(ta.clock)
 		br.login(u.Email, pw, false)
 		if p := br.get("/admin/users"); p.status != http.StatusForbidden {
 			t.Errorf("GET /admin/users after demotion and a new login: %d, want 403", p.status)
@@ -540,13 +540,13 @@ func TestAdminAccess(t *testing.T) {
 			role user.Role
 			want int
 		}{{user.RoleAdmin, http.StatusOK}, {user.RoleUser, http.StatusForbidden}} {
-			ta.clock.behindRealTime() // the next session is older than the change below
+			behindRealTime(ta.clock) // the next session is older than the change below
 			br.login(u.Email, pw, false)
 			if err := db.SetRole(t.Context(), u.ID, step.role); err != nil {
 				t.Fatal(err)
 			}
 			wantLoginRedirect(t, "GET /admin/users right after the role became "+string(step.role), br.get("/admin/users"))
-			ta.clock.catchUp()
+			catchUp(ta.clock)
 			br.login(u.Email, pw, false)
 			if p := br.get("/admin/users"); p.status != step.want {
 				t.Errorf("GET /admin/users after the role became %s and a new login: %d, want %d", step.role, p.status, step.want)

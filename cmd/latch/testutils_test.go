@@ -18,30 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store/storetest"
 )
-
-// fakeClock is a settable clock: tests cross timeouts without sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // backend selects where an app under test keeps users and sessions.
 type backend struct {
@@ -65,7 +48,7 @@ type testApp struct {
 	t      *testing.T
 	app    *app
 	srv    *httptest.Server
-	clock  *fakeClock
+	clock  *clocktest.Clock
 	logs   *syncBuffer
 	cfg    config.Config
 	prefix string // Redis key prefix ("" with the embedded store)
@@ -81,7 +64,7 @@ func startApp(t *testing.T, b backend, opts ...appOption) *testApp {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return startAppWithConfig(t, cfg, &fakeClock{now: time.Now()})
+	return startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 }
 
 func testConfig(t *testing.T, b backend) config.Config {
@@ -101,14 +84,14 @@ func testConfig(t *testing.T, b backend) config.Config {
 	return cfg
 }
 
-func startAppWithConfig(t *testing.T, cfg config.Config, clock *fakeClock) *testApp {
+func startAppWithConfig(t *testing.T, cfg config.Config, clock *clocktest.Clock) *testApp {
 	t.Helper()
 	return startAppWrapped(t, cfg, clock, nil)
 }
 
 // startAppWrapped is startAppWithConfig with wrap (if not nil) around the
 // whole handler, for tests that must observe a request from outside.
-func startAppWrapped(t *testing.T, cfg config.Config, clock *fakeClock, wrap func(http.Handler) http.Handler,
+func startAppWrapped(t *testing.T, cfg config.Config, clock *clocktest.Clock, wrap func(http.Handler) http.Handler,
 	hooks ...func(*server.Config)) *testApp {
 	t.Helper()
 	logs := &syncBuffer{}
@@ -167,7 +150,7 @@ func (h *holder) hook(c *server.Config) {
 // startHeld starts an app on cfg whose requests h can hold.
 func startHeld(t *testing.T, cfg config.Config, h *holder) *testApp {
 	t.Helper()
-	return startAppWrapped(t, cfg, &fakeClock{now: time.Now()}, nil, h.hook)
+	return startAppWrapped(t, cfg, clocktest.New(time.Now()), nil, h.hook)
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session"
@@ -77,7 +78,7 @@ func (h *countingHasher) take() (hashCalls, []string) {
 func startAppWithHasher(t *testing.T, params password.Params) (*testApp, *countingHasher) {
 	t.Helper()
 	cfg := testConfig(t, backend{name: "sqlite embedded"})
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	db, err := store.Open(t.Context(), cfg.DatabaseURL)

@@ -24,24 +24,6 @@ import (
 // stores, it wraps session.ErrUnavailable.
 var errFake = fmt.Errorf("fake: %w", session.ErrUnavailable)
 
-// fakeClock is an adjustable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fakeSessions is an in-memory scs store plus a registry of records.
 type fakeSessions struct {
 	mu      sync.Mutex

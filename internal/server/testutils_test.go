@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
@@ -32,7 +33,7 @@ type testApp struct {
 	audit    *fakeAudit
 	sessions *fakeSessions
 	hasher   *fakeHasher
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	logs     *syncBuffer
 }
 
@@ -69,7 +70,7 @@ func newTestApp(t *testing.T) *testApp {
 	t.Helper()
 	a := &testApp{
 		t: t, users: newFakeUsers(), audit: &fakeAudit{}, sessions: newFakeSessions(),
-		hasher: &fakeHasher{}, clock: &fakeClock{now: t0}, logs: &syncBuffer{},
+		hasher: &fakeHasher{}, clock: clocktest.New(t0), logs: &syncBuffer{},
 	}
 	for _, u := range []*user.User{
 		{Email: "admin@example.com", Name: "Ada Admin", Role: user.RoleAdmin},

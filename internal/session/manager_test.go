@@ -17,29 +17,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/session/sessiontest"
 )
 
-// fakeClock is a settable clock for crossing timeouts without sleeping.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *clocktest.Clock { return clocktest.New(time.Now()) }
 
 const (
 	idle        = 30 * time.Minute
@@ -57,7 +40,7 @@ const (
 type harness struct {
 	t       *testing.T
 	mgr     *session.Manager
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	srv     *httptest.Server
 	counter *sessiontest.Counter
 	keys    func() []string

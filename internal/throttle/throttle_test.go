@@ -15,6 +15,7 @@ import (
 	"github.com/throttled/throttled/v2"
 	"github.com/throttled/throttled/v2/store/memstore"
 
+	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/session/sessiontest"
 )
 
@@ -104,24 +105,6 @@ func TestRedisDB(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for the memory store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // fail counts n failed logins and fails the test on error.
 func fail(t *testing.T, l *Limiter, account, ip string, n int) {
 	t.Helper()
@@ -150,9 +133,9 @@ var testQuotas = Quotas{
 	Register:  Quota{Count: 2, Period: time.Hour},
 }
 
-func newMemory(t *testing.T, q Quotas) (*Limiter, *clock) {
+func newMemory(t *testing.T, q Quotas) (*Limiter, *clocktest.Clock) {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC))
 	l, err := NewMemory(q, 0, c.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -518,7 +501,7 @@ func TestLibraryPeekCountsOnLostRace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)}
+	c := clocktest.New(time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC))
 	mem.SetTimeNow(c.Now)
 	st := &loseOnce{GCRAStoreCtx: throttled.WrapStoreWithContext(mem)}
 	lim, err := throttled.NewGCRARateLimiterCtx(st, throttled.RateQuota{MaxRate: throttled.PerHour(10), MaxBurst: 9})
