@@ -160,6 +160,9 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now)) // as in passwordChange: a concurrent change fails closed
+	// The fresh session is a sign-in like any other: it counts for "last
+	// sign-in" and for new-device detection.
+	s.recordDevice(r, id, s.sessions.Handle(ctx))
 	s.log.Info("password reset", "user_id", id, "sessions_ended", len(ended), "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.PasswordReset, Via: audit.ViaSelf, ActorID: id, SubjectID: id,
 		SessionHandle: s.sessions.Handle(ctx), Detail: "with a reset link; " + countSessions(len(ended)) + " ended"})

@@ -237,3 +237,23 @@ func TestAdminResetLink(t *testing.T) {
 	res, body = bob.post("/admin/users/3/reset-link", nil)
 	wantStatus(t, res, body, http.StatusForbidden)
 }
+
+// TestResetSignInRecordsTheDevice: the session a reset link opens is a
+// sign-in for new-device detection like a login (regression: it was not).
+func TestResetSignInRecordsTheDevice(t *testing.T) {
+	a, devices := newDeviceApp(t)
+	a.loginWith("bob@example.com", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15", false) // Bob's usual device
+	_, token := withResets(t, a, bobID)
+	visitor := a.newClient(firefoxAgent)
+	res, body := visitor.do("POST", "/reset/"+token, url.Values{"password": {newPassword}})
+	wantRedirect(t, res, body, "/profile")
+	devices.mu.Lock()
+	n := len(devices.rows[bobID])
+	devices.mu.Unlock()
+	if n != 2 {
+		t.Errorf("known devices of Bob after a reset from another browser: %d, want 2", n)
+	}
+	if ev := newDeviceEvents(a); len(ev) != 1 {
+		t.Errorf("new-device events after the reset: %d, want 1", len(ev))
+	}
+}
