@@ -32,23 +32,8 @@ func NewSQLStore(db *sql.DB, dialect string, timeout time.Duration) *SQLStore {
 	return &SQLStore{db: db, dialect: dialect, timeout: timeout}
 }
 
-// q rewrites ? placeholders to $n for PostgreSQL.
-func (s *SQLStore) q(query string) string {
-	if s.dialect != "postgres" {
-		return query
-	}
-	out := make([]byte, 0, len(query)+8)
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			out = fmt.Appendf(out, "$%d", n)
-			continue
-		}
-		out = append(out, query[i])
-	}
-	return string(out)
-}
+// q rewrites ? placeholders to $n for PostgreSQL (store.Rebind).
+func (s *SQLStore) q(query string) string { return store.Rebind(s.dialect, query) }
 
 // unavailable wraps a database error of operation op: in ErrUnavailable
 // (answered 503) when store.Unavailable says the database is down, slow or

@@ -47,8 +47,9 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pra
 // DB is a connection pool to one Latch database. It is safe for concurrent
 // use. Create it with Open and release it with Close.
 type DB struct {
-	db      *sql.DB
-	dialect string
+	db       *sql.DB
+	dialect  string
+	counters *dbCounters
 	// now returns the current time; tests may replace it.
 	now func() time.Time
 }
@@ -64,7 +65,15 @@ type DB struct {
 //
 // PATH must not contain '?'. An unknown scheme is an error naming these
 // forms; the error never repeats the URL, which may hold a password.
-func Open(ctx context.Context, url string) (*DB, error) {
+//
+// The pool is sized for the driver (see Pool and WithMaxConns), and every
+// connection is instrumented (Counters; on SQLite, prepared statements are
+// cached per connection: see driver.go).
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var driver, dsn, dialect string
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
@@ -88,11 +97,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		}
 		return nil, fmt.Errorf(`store: open: unsupported database URL scheme %q: use "sqlite:PATH" or "postgres://user@host:5432/dbname"`, scheme)
 	}
-	sqldb, err := sql.Open(driver, dsn)
+	sqldb, counters, err := openPool(driver, dsn, dialect, o.maxConns)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	db := &DB{db: sqldb, dialect: dialect, now: time.Now}
+	db := &DB{db: sqldb, dialect: dialect, counters: counters, now: time.Now}
 	if err := db.Ping(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -244,24 +253,31 @@ func Unavailable(err error) bool {
 	return false
 }
 
-// rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL. Queries in
-// this package never contain a literal '?'.
-func (db *DB) rebind(query string) string {
-	if db.dialect != DialectPostgres {
+// rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL (see
+// Rebind).
+func (db *DB) rebind(query string) string { return Rebind(db.dialect, query) }
+
+// Rebind returns query with its '?' placeholders rewritten as $1, $2, ...
+// when dialect is DialectPostgres, and query itself otherwise. It is the
+// one place the rewrite happens (the SQL session store uses it too), so a
+// query is written once, in SQLite's style. Queries must not contain a
+// literal '?' (in a string constant or comment).
+func Rebind(dialect, query string) string {
+	if dialect != DialectPostgres || !strings.Contains(query, "?") {
 		return query
 	}
-	var b strings.Builder
+	b := make([]byte, 0, len(query)+16)
 	n := 0
-	for _, r := range query {
-		if r == '?' {
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
 			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+			b = append(b, '$')
+			b = strconv.AppendInt(b, int64(n), 10)
 			continue
 		}
-		b.WriteRune(r)
+		b = append(b, query[i])
 	}
-	return b.String()
+	return string(b)
 }
 
 // timeArg converts t for a created_at-style column: unix seconds on SQLite,
