@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/config"
+	"github.com/latch/latch/internal/metrics"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session"
@@ -138,18 +140,19 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // app is Latch wired together: database, session store, server.
 type app struct {
-	cfg    config.Config
-	log    *slog.Logger
-	db     *store.DB
-	pool   *redis.Pool // nil with the embedded session store
-	server *server.Server
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	pool    *redis.Pool // nil with the embedded session store
+	server  *server.Server
+	metrics *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
 }
 
 // newApp opens the database and the session store and builds the server.
 // clock is nil outside tests. Close releases everything.
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time,
 	testHooks ...func(*server.Config)) (*app, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(cfg.DatabaseMaxConns))
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +163,11 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		return nil, err
 	}
 	a.pool = pool
+	src := metrics.Sources{DB: db}
+	if pool != nil {
+		src.Redis = pool
+	}
+	a.metrics = metrics.New(src)
 	if pool != nil {
 		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
 	} else {
@@ -231,7 +239,7 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 	if err != nil {
 		return cfg, nil, err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(cfg.DatabaseMaxConns))
 	return cfg, db, err
 }
 
@@ -358,6 +366,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := a.serveMetrics(cfg.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
 	srv := &http.Server{
 		Handler:           a.server.Handler(),
@@ -380,6 +395,31 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// serveMetrics serves the Prometheus metrics (GET /metrics) on their own
+// listener at addr (LATCH_METRICS_ADDR), apart from the public one so that
+// they can be kept off the internet, and logs "metrics listening" with the
+// address. stop closes the listener and its connections.
+func (a *app) serveMetrics(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           metrics.Handler(a.metrics),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return func() { _ = srv.Close() }, nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

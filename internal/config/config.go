@@ -25,6 +25,15 @@ type Config struct {
 	Addr string
 	// DatabaseURL is "sqlite:PATH" or "postgres://…" (LATCH_DATABASE_URL).
 	DatabaseURL string
+	// DatabaseMaxConns is the most database connections the pool opens at
+	// once (LATCH_DATABASE_MAX_CONNS, 1 to 1000); 0 (the default) means the
+	// driver's default: 2 × GOMAXPROCS (at least 4) on SQLite, 10 on
+	// PostgreSQL. The pool keeps them all open (see store.Pool for why).
+	DatabaseMaxConns int
+	// MetricsAddr is the listen address of the Prometheus metrics endpoint
+	// (LATCH_METRICS_ADDR, host:port; GET /metrics there). Empty (the
+	// default) means no metrics listener. It is never the public listener.
+	MetricsAddr string
 	// RedisURL is "redis://[user:pass@]host:port/db" (LATCH_REDIS_URL); empty
 	// means the embedded session store in the SQL database (one instance only).
 	RedisURL string
@@ -145,6 +154,20 @@ func Load(getenv func(string) string) (Config, error) {
 
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, &InvalidError{"LATCH_ADDR", c.Addr, "must be host:port, e.g. 127.0.0.1:8080"})
+	}
+	if raw := get("LATCH_DATABASE_MAX_CONNS", "0"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 || n > 1000 {
+			errs = append(errs, &InvalidError{"LATCH_DATABASE_MAX_CONNS", raw, "must be a whole number from 1 to 1000, or 0 (the default) for the driver's default pool size"})
+		}
+		c.DatabaseMaxConns = n
+	}
+	if c.MetricsAddr = get("LATCH_METRICS_ADDR", ""); c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, &InvalidError{"LATCH_METRICS_ADDR", c.MetricsAddr, "must be host:port, e.g. 127.0.0.1:9090"})
+		} else if c.MetricsAddr == c.Addr && port != "0" { // port 0: the kernel picks two different ports
+			errs = append(errs, &InvalidError{"LATCH_METRICS_ADDR", c.MetricsAddr, "must differ from LATCH_ADDR: metrics are never served on the public listener"})
+		}
 	}
 	switch {
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):

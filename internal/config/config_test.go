@@ -43,9 +43,13 @@ func TestLoadValues(t *testing.T) {
 		"LATCH_ADDR": "0.0.0.0:9000", "LATCH_DATABASE_URL": "postgres://u@h/db",
 		"LATCH_REDIS_URL": "redis://:pw@h:6379/2", "LATCH_IDLE_TIMEOUT": "5m",
 		"LATCH_COOKIE_SECURE": "false", "LATCH_LOG_LEVEL": "debug",
+		"LATCH_DATABASE_MAX_CONNS": "25", "LATCH_METRICS_ADDR": "127.0.0.1:9090",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.DatabaseMaxConns != 25 || c.MetricsAddr != "127.0.0.1:9090" {
+		t.Errorf("database max conns %d, metrics addr %q; want 25, 127.0.0.1:9090", c.DatabaseMaxConns, c.MetricsAddr)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.IdleTimeout != 5*time.Minute || c.CookieSecure || c.LogLevel != slog.LevelDebug ||
 		c.RedisURL != "redis://:pw@h:6379/2" || c.DatabaseURL != "postgres://u@h/db" {
@@ -76,6 +80,11 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"throttle quota of zero", "LATCH_THROTTLE_IP", "0/1m"},
 		{"throttle quota too fine", "LATCH_THROTTLE_REGISTER", "10/5ns"},
 		{"known-IP window", "LATCH_THROTTLE_KNOWN_IP_WINDOW", "90d"},
+		{"database max conns negative", "LATCH_DATABASE_MAX_CONNS", "-1"},
+		{"database max conns too many", "LATCH_DATABASE_MAX_CONNS", "1001"},
+		{"database max conns not a number", "LATCH_DATABASE_MAX_CONNS", "lots"},
+		{"metrics addr", "LATCH_METRICS_ADDR", "9090"},
+		{"metrics addr is the public one", "LATCH_METRICS_ADDR", "127.0.0.1:8080"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
