@@ -84,4 +84,10 @@ type Filter struct {
 	// NoTotal says the caller does not need the total count (the profile's
 	// recent activity): the store then skips counting and returns -1.
 	NoTotal bool
+	// CountLimit, when above 0, bounds the work of counting: at most
+	// Offset+CountLimit+1 matching events are counted, so a total above
+	// Offset+CountLimit means "more than Offset+CountLimit" (the admin
+	// page says "more than 1,000 events" rather than count a million
+	// rows on every view). 0 counts every match.
+	CountLimit int
 }

@@ -70,7 +70,8 @@ func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
 
 // AuditEvents returns one page of the events matching f, newest first
 // (by time, then by ID for events in the same second), and the number of
-// events matching f in all pages.
+// events matching f in all pages (bounded by f.CountLimit; -1 with
+// f.NoTotal).
 //
 // f.UserID matches events where that user is the actor or the subject.
 // f.Since and f.Until bound the event time (at or after Since, before
@@ -78,38 +79,21 @@ func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
 // of a second acts as the next whole second. f.Limit of 0 (or less) means
 // 50 rows and is capped at 500; a negative f.Offset counts as 0. An offset
 // past the end gives an empty page and the true total.
+//
+// Cost: every combination of filters is read from an index in the order
+// of the listing (migrations 00004 and 00009), so a page costs
+// O(offset + limit) index entries, whatever the size of the log or of the
+// user's history. "Actor or subject" is two index range scans merged
+// (UNION ALL … ORDER BY … LIMIT: SQLite merges two ordered co-routines,
+// PostgreSQL a Merge Append of two backward index scans); an OR in one
+// WHERE would make both databases read all of the user's events, or the
+// whole time index, and sort. Tests check the plans (EXPLAIN) at size.
 func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, int, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	var (
-		where []string
-		args  []any
-	)
-	if f.UserID != 0 {
-		where = append(where, "(actor_id = ? OR subject_id = ?)")
-		args = append(args, f.UserID, f.UserID)
-	}
-	if f.Type != "" {
-		where = append(where, "type = ?")
-		args = append(args, string(f.Type))
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, db.timeArg(ceilSecond(f.Since)))
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, db.timeArg(ceilSecond(f.Until)))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
 	offset, limit := pageBounds(f.Offset, f.Limit)
-
-	rows, err := db.db.QueryContext(ctx, db.rebind(
-		"SELECT "+auditColumns+" FROM audit_events"+cond+" ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"),
-		append(args, limit, offset)...)
+	query, qargs := db.auditPageQuery(f)
+	rows, err := db.db.QueryContext(ctx, query, qargs...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: audit events: %w", err)
 	}
@@ -137,11 +121,90 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, i
 	case len(events) < limit && (len(events) > 0 || offset == 0):
 		return events, offset + len(events), nil // a short page is the last: no count needed
 	}
-	var total int
-	if err := db.db.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM audit_events"+cond), args...).Scan(&total); err != nil {
+	upTo := 0
+	if f.CountLimit > 0 {
+		upTo = offset + f.CountLimit + 1
+	}
+	from, args := db.auditSelection(f, 0)
+	total, err := db.countUpTo(ctx, fmt.Sprintf(from, "1"), args, upTo)
+	if err != nil {
 		return nil, 0, fmt.Errorf("store: audit events: count: %w", err)
 	}
 	return events, total, nil
+}
+
+// auditPageQuery returns the statement (placeholders in the dialect's
+// style) and arguments that read the page of f.
+func (db *DB) auditPageQuery(f audit.Filter) (string, []any) {
+	offset, limit := pageBounds(f.Offset, f.Limit)
+	from, args := db.auditSelection(f, offset+limit)
+	return db.rebind(fmt.Sprintf(from, auditColumns) + " ORDER BY time DESC, id DESC LIMIT ? OFFSET ?"),
+		append(args, limit, offset)
+}
+
+// auditSelection returns the FROM and WHERE part of the query for f, with
+// a %s where the column list goes, ready for ORDER BY time DESC, id DESC
+// LIMIT, and its arguments. With f.UserID it is a UNION ALL of the events
+// the user acted in and those they were the subject of (but did not act
+// in), so that each half is one range of an (actor_id|subject_id[, type],
+// time, id) index. armLimit > 0 says how many rows the page needs from
+// each half (offset + limit); 0 means all (for counting).
+func (db *DB) auditSelection(f audit.Filter, armLimit int) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Type != "" {
+		where = append(where, "type = ?")
+		args = append(args, string(f.Type))
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, db.timeArg(ceilSecond(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, db.timeArg(ceilSecond(f.Until)))
+	}
+	if f.UserID == 0 {
+		if len(where) == 0 {
+			return "SELECT %[1]s FROM audit_events", args
+		}
+		return "SELECT %[1]s FROM audit_events WHERE " + strings.Join(where, " AND "), args
+	}
+	rest := ""
+	if len(where) > 0 {
+		rest = " AND " + strings.Join(where, " AND ")
+	}
+	actor := "SELECT %[1]s FROM audit_events WHERE actor_id = ?" + rest
+	subject := "SELECT %[1]s FROM audit_events WHERE subject_id = ? AND (actor_id IS NULL OR actor_id <> ?)" + rest
+	actorArgs := append([]any{f.UserID}, args...)
+	subjectArgs := append([]any{f.UserID, f.UserID}, args...)
+	if db.dialect == DialectPostgres && armLimit > 0 {
+		// PostgreSQL merges the two ordered halves (Merge Append, no Sort)
+		// only when each half is itself ordered and limited; SQLite merges
+		// a compound SELECT's ORDER BY by itself, lazily, without them.
+		const arm = " ORDER BY time DESC, id DESC LIMIT ?"
+		return "SELECT %[1]s FROM ((" + actor + arm + ") UNION ALL (" + subject + arm + ")) AS e",
+			append(append(append(actorArgs, armLimit), subjectArgs...), armLimit)
+	}
+	if db.dialect == DialectPostgres {
+		return "SELECT %[1]s FROM (" + actor + " UNION ALL " + subject + ") AS e", append(actorArgs, subjectArgs...)
+	}
+	return actor + " UNION ALL " + subject, append(actorArgs, subjectArgs...)
+}
+
+// countUpTo counts the rows of query (a SELECT with ? placeholders), at
+// most upTo of them when upTo > 0, so that the count of a large table
+// stops early.
+func (db *DB) countUpTo(ctx context.Context, query string, args []any, upTo int) (int, error) {
+	if upTo > 0 {
+		query += " LIMIT ?"
+		args = append(args, upTo)
+	}
+	var n int
+	err := db.db.QueryRowContext(ctx, db.rebind("SELECT count(*) FROM ("+query+") AS matching"), args...).Scan(&n)
+	return n, err
 }
 
 // pageBounds applies the listing defaults: offset at least 0; limit 0 or
