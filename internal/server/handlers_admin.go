@@ -42,7 +42,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 	data.Wide = true
 	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
 
-	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage}
+	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage, CountLimit: countLimit}
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
@@ -70,7 +70,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if data.Pager, ok = s.newPager(w, r, page, res.Total); !ok {
+	if data.Pager, ok = s.newPager(w, r, page, res.Total, true); !ok {
 		return
 	}
 	ids := make([]int64, 0, len(res.Records))
@@ -102,7 +102,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if data.Pager, ok = s.newPager(w, r, page, total); !ok {
+	if data.Pager, ok = s.newPager(w, r, page, total, false); !ok {
 		return
 	}
 	data.Users = users
@@ -175,7 +175,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	data.EventTypes = eventTypeOptions(data.Filter.Type)
 
-	f := audit.Filter{Offset: (page - 1) * perPage, Limit: perPage}
+	f := audit.Filter{Offset: (page - 1) * perPage, Limit: perPage, CountLimit: countLimit}
 	errs := map[string]string{}
 	if t := data.Filter.Type; t != "" {
 		if knownEventType(t) {
@@ -224,7 +224,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	if data.Pager, ok = s.newPager(w, r, page, total); !ok {
+	if data.Pager, ok = s.newPager(w, r, page, total, true); !ok {
 		return
 	}
 	ids := make([]int64, 0, 2*len(events))

@@ -245,7 +245,7 @@ func TestAdminSessionsFilterAndPaging(t *testing.T) {
 
 	res, body := admin.get("/admin/sessions?email=BOB%40example.com&ip=2001:0db8:0:0::1&page=3")
 	wantStatus(t, res, body, http.StatusOK)
-	if q := a.sessions.lastQuery; q != (session.Query{UserID: bobID, IP: "2001:db8::1", Offset: 100, Limit: 50}) {
+	if q := a.sessions.lastQuery; q != (session.Query{UserID: bobID, IP: "2001:db8::1", Offset: 100, Limit: 50, CountLimit: 1000}) {
 		t.Errorf("query %+v", q)
 	}
 	mustContain(t, body,
@@ -269,7 +269,7 @@ func TestAdminAuditFilters(t *testing.T) {
 	want := audit.Filter{
 		UserID: bobID, Type: audit.Logout,
 		Since: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC),
-		Limit: 50,
+		Limit: 50, CountLimit: 1000,
 	}
 	if got := a.audit.lastQuery; got != want {
 		t.Errorf("filter\n got %+v\nwant %+v", got, want)

@@ -56,11 +56,19 @@ type eventRow struct {
 }
 
 // pager describes the position in a paginated list; Prev and Next are ""
-// on the first and last page.
+// on the first and last page. With More, the list was counted only up to
+// Total (countLimit items past the page's start): it has more than Total
+// items and more than Pages pages.
 type pager struct {
 	Page, Pages, Total int
+	More               bool
 	Prev, Next         string
 }
+
+// countLimit is how many items past the start of a page the big admin
+// lists (audit events, sessions) count, so that a page view never counts
+// a million rows: "more than 1,000 events" instead of the exact number.
+const countLimit = 1000
 
 // filterView is an admin list's filter form as typed.
 type filterView struct {
@@ -106,18 +114,25 @@ func (s *Server) parsePage(w http.ResponseWriter, r *http.Request) (int, bool) {
 
 // newPager describes page of a list of total items; it answers 404 and
 // reports false when page is past the last page (page 1 always exists).
-func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total int) (pager, bool) {
+// With bounded, total came from a count bounded by countLimit (see
+// audit.Filter.CountLimit): a total above the page's offset + countLimit
+// means the list has more than that, and the pager says so.
+func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total int, bounded bool) (pager, bool) {
+	more := false
+	if bound := (page-1)*perPage + countLimit; bounded && total > bound {
+		total, more = bound, true
+	}
 	pages := max(1, (total+perPage-1)/perPage)
 	if page > pages {
 		s.clientError(w, r, http.StatusNotFound,
 			"This list has only "+strconv.Itoa(pages)+" "+plural(pages, "page", "pages")+". Go back to the first page.")
 		return pager{}, false
 	}
-	p := pager{Page: page, Pages: pages, Total: total}
+	p := pager{Page: page, Pages: pages, Total: total, More: more}
 	if page > 1 {
 		p.Prev = pageURL(r, page-1)
 	}
-	if page < pages {
+	if page < pages || more {
 		p.Next = pageURL(r, page+1)
 	}
 	return p, true
@@ -263,12 +278,37 @@ func userOrID(users map[int64]userRef, id int64) userRef {
 	return userRef{ID: id}
 }
 
-// userRefs looks up each account in ids once, for naming them in a list
-// (at most two per row of a page: a few dozen indexed reads). An account
+// usersByIDs is the batch lookup of the SQL store (store.DB.UsersByIDs):
+// the accounts among ids that exist, keyed by ID, in one query. userRefs
+// uses it when the UserStore has it.
+type usersByIDs interface {
+	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error)
+}
+
+// userRefs looks up the accounts in ids, for naming them in a list (at
+// most two per row of a page): in one query when the store can
+// (usersByIDs), else one indexed read per distinct account. An account
 // that no longer exists gets a userRef with only its ID; any other store
 // error is returned.
 func (s *Server) userRefs(ctx context.Context, ids ...int64) (map[int64]userRef, error) {
 	refs := make(map[int64]userRef, len(ids))
+	if batch, ok := s.users.(usersByIDs); ok {
+		found, err := batch.UsersByIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if id == 0 {
+				continue
+			}
+			if u, ok := found[id]; ok {
+				refs[id] = userRef{ID: u.ID, Email: u.Email, Name: u.Name}
+			} else {
+				refs[id] = userRef{ID: id}
+			}
+		}
+		return refs, nil
+	}
 	for _, id := range ids {
 		if _, done := refs[id]; done || id == 0 {
 			continue

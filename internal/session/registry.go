@@ -29,6 +29,11 @@ type Query struct {
 	IP     string // only sessions from this client IP
 	Offset int    // rows to skip (pagination)
 	Limit  int    // rows to return; 0 means 50, capped at 500
+	// CountLimit, when above 0, allows the store to stop counting at
+	// Offset+CountLimit+1 matching sessions (the SQL store does; Redis
+	// counts exactly anyway): a Page.Total above Offset+CountLimit then
+	// means "more than that". 0 asks for the exact count.
+	CountLimit int
 }
 
 // Page is one page of sessions, newest activity first.

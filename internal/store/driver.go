@@ -50,11 +50,16 @@ type Counters struct {
 	// ConnectionsOpened is the number of physical connections opened (on
 	// PostgreSQL each is a new server backend).
 	ConnectionsOpened uint64
+	// Prepared is the number of statements Latch's SQLite statement cache
+	// has prepared (parsed and planned); it stops growing once every hot
+	// query is cached on every connection. Always 0 on PostgreSQL, whose
+	// statement cache is pgx's.
+	Prepared uint64
 }
 
 // dbCounters holds the live counts behind Counters.
 type dbCounters struct {
-	statements, conns atomic.Uint64
+	statements, conns, prepared atomic.Uint64
 }
 
 // instrumentedConnector wraps the driver's connector; see the file comment.
@@ -213,6 +218,7 @@ func (c *instrumentedConn) cached(ctx context.Context, query string) (*cachedStm
 	if err != nil {
 		return nil, err
 	}
+	c.counters.prepared.Add(1)
 	_, canExec := raw.(driver.StmtExecContext)
 	_, canQuery := raw.(driver.StmtQueryContext)
 	if !canExec || !canQuery {

@@ -107,7 +107,8 @@ func openPool(driverName, dsn, dialect string, maxConns int) (*sql.DB, *dbCounte
 // Counters returns the statements executed and connections opened since
 // Open (see Counters).
 func (db *DB) Counters() Counters {
-	return Counters{Statements: db.counters.statements.Load(), ConnectionsOpened: db.counters.conns.Load()}
+	return Counters{Statements: db.counters.statements.Load(), ConnectionsOpened: db.counters.conns.Load(),
+		Prepared: db.counters.prepared.Load()}
 }
 
 // Stats returns the pool's database/sql statistics (open, in use, idle,

@@ -116,9 +116,9 @@ func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error 
 	return nil
 }
 
-// scanUser reads one row of userColumns; sql.ErrNoRows becomes
-// user.ErrNotFound.
-func (db *DB) scanUser(row *sql.Row) (*user.User, error) {
+// scanUser reads one row of userColumns (from a *sql.Row or *sql.Rows);
+// sql.ErrNoRows becomes user.ErrNotFound.
+func (db *DB) scanUser(row interface{ Scan(dest ...any) error }) (*user.User, error) {
 	var (
 		u    user.User
 		role string
