@@ -63,13 +63,37 @@ func (s *SQLStore) UserSessions(ctx context.Context, userID int64) ([]Record, er
 }
 
 // Sessions implements Registry with the seen, (user_id, seen) and (ip, seen)
-// indexes.
+// indexes: a page reads O(offset + limit) index entries and only its own
+// rows, and the total is counted only when the page is full, bounded by
+// q.CountLimit (a count of 100,000 sessions on every admin view cost more
+// than the page). TestSQLSessionsPlans checks the plans at size.
 func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
-	// "+expiry" keeps the planner off the expiry index so that the seen
-	// index serves ORDER BY seen DESC LIMIT (valid SQL on both databases).
+	now := time.Now()
+	page, args := s.sessionsPageQuery(q, now)
+	recs, err := s.query(ctx, "sessions", page, args...)
+	if err != nil {
+		return Page{}, err
+	}
+	if len(recs) < q.Limit && (len(recs) > 0 || q.Offset == 0) {
+		return Page{Records: recs, Total: q.Offset + len(recs)}, nil // a short page is the last: no count needed
+	}
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	var total int
+	count, args := s.sessionsCountQuery(q, now)
+	if err := s.db.QueryRowContext(ctx, s.q(count), args...).Scan(&total); err != nil {
+		return Page{}, unavailable("sessions count", err)
+	}
+	return Page{Records: recs, Total: total}, nil
+}
+
+// sessionsWhere is the condition of the sessions matching q at now.
+// "+expiry" keeps the planner off the expiry index so that the seen index
+// serves ORDER BY seen DESC LIMIT (valid SQL on both databases).
+func sessionsWhere(q Query, now time.Time) (string, []any) {
 	where := `+expiry > ? AND handle IS NOT NULL`
-	args := []any{time.Now().UnixMilli()}
+	args := []any{now.UnixMilli()}
 	if q.UserID != 0 {
 		where += ` AND user_id = ?`
 		args = append(args, q.UserID)
@@ -78,35 +102,35 @@ func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		where += ` AND ip = ?`
 		args = append(args, q.IP)
 	}
-	// The inner query pages through the (seen, expiry, handle) index alone
-	// (its entries carry token_hash, the primary key); only the rows of the
-	// page are then read from the table.
-	recs, err := s.query(ctx, "sessions", `SELECT `+recordSelect+` FROM sessions WHERE token_hash IN (
-		SELECT token_hash FROM sessions WHERE `+where+` ORDER BY seen DESC LIMIT ? OFFSET ?)
-		ORDER BY seen DESC`, append(args, q.Limit, q.Offset)...)
-	if err != nil {
-		return Page{}, err
-	}
-	ctx, cancel := withTimeout(ctx, s.timeout)
-	defer cancel()
-	if len(recs) < q.Limit && (len(recs) > 0 || q.Offset == 0) {
-		return Page{Records: recs, Total: q.Offset + len(recs)}, nil // a short page is the last: no count needed
-	}
-	var total int
-	count := `SELECT 1 FROM sessions WHERE expiry > ?` // covered by the expiry index
-	if q.UserID != 0 || q.IP != "" {
-		count = `SELECT 1 FROM sessions WHERE ` + where
+	return where, args
+}
+
+// sessionsPageQuery is the statement (with ? placeholders) that reads
+// q's page. The inner query pages through the (seen, expiry, handle)
+// index alone (its entries carry token_hash, the primary key); only the
+// rows of the page are then read from the table, and sorted again (at
+// most q.Limit rows).
+func (s *SQLStore) sessionsPageQuery(q Query, now time.Time) (string, []any) {
+	where, args := sessionsWhere(q, now)
+	return `SELECT ` + recordSelect + ` FROM sessions WHERE token_hash IN (
+		SELECT token_hash FROM sessions WHERE ` + where + ` ORDER BY seen DESC LIMIT ? OFFSET ?)
+		ORDER BY seen DESC`, append(args, q.Limit, q.Offset)
+}
+
+// sessionsCountQuery is the statement (with ? placeholders) that counts
+// the sessions matching q, at most q.Offset+q.CountLimit+1 of them when
+// q.CountLimit > 0.
+func (s *SQLStore) sessionsCountQuery(q Query, now time.Time) (string, []any) {
+	where, args := sessionsWhere(q, now)
+	count := `SELECT 1 FROM sessions WHERE ` + where
+	if q.UserID == 0 && q.IP == "" {
+		count, args = `SELECT 1 FROM sessions WHERE expiry > ?`, args[:1] // covered by the expiry index
 	}
 	if q.CountLimit > 0 {
-		// A bounded count reads at most this many index entries, not all
-		// 100,000 sessions on every view of the admin list.
 		count += ` LIMIT ?`
 		args = append(args, q.Offset+q.CountLimit+1)
 	}
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM (`+count+`) AS matching`), args...).Scan(&total); err != nil {
-		return Page{}, unavailable("sessions count", err)
-	}
-	return Page{Records: recs, Total: total}, nil
+	return `SELECT count(*) FROM (` + count + `) AS matching`, args
 }
 
 // Revoke implements Registry with one DELETE … RETURNING.

@@ -1,13 +1,13 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/store/storetest"
 )
 
 // The tests in this file check query plans, not timings: on a database
@@ -59,68 +59,10 @@ func seedAuditEvents(t testing.TB, db *DB, n int) {
 	}
 }
 
-// plan describes how the database runs query: SQLite's EXPLAIN QUERY PLAN
-// lines, or the node types and index names of PostgreSQL's EXPLAIN (FORMAT
-// JSON) tree, one line per node ("Index Scan Backward audit_events_time_idx").
+// plan describes how db runs query (storetest.Plan).
 func plan(t *testing.T, db *DB, query string, args ...any) []string {
 	t.Helper()
-	if db.Dialect() == DialectSQLite {
-		rows, err := db.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
-		if err != nil {
-			t.Fatalf("explain: %v", err)
-		}
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, detail)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return lines
-	}
-	var raw []byte
-	if err := db.db.QueryRowContext(t.Context(), "EXPLAIN (FORMAT JSON) "+query, args...).Scan(&raw); err != nil {
-		t.Fatalf("explain: %v", err)
-	}
-	var doc []struct{ Plan pgNode }
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc) != 1 {
-		t.Fatalf("explain output %s: %v", raw, err)
-	}
-	var lines []string
-	var walk func(n pgNode)
-	walk = func(n pgNode) {
-		line := n.NodeType
-		if n.Direction == "Backward" {
-			line += " Backward"
-		}
-		if n.IndexName != "" {
-			line += " " + n.IndexName
-		}
-		if n.RelationName != "" && n.IndexName == "" {
-			line += " on " + n.RelationName
-		}
-		lines = append(lines, line)
-		for _, c := range n.Plans {
-			walk(c)
-		}
-	}
-	walk(doc[0].Plan)
-	return lines
-}
-
-// pgNode is one node of PostgreSQL's JSON plan.
-type pgNode struct {
-	NodeType     string   `json:"Node Type"`
-	RelationName string   `json:"Relation Name"`
-	IndexName    string   `json:"Index Name"`
-	Direction    string   `json:"Scan Direction"`
-	Plans        []pgNode `json:"Plans"`
+	return storetest.Plan(t, db.db, db.Dialect() == DialectPostgres, query, args...)
 }
 
 // checkOrderedIndexPlan fails t unless lines use every index in want and
@@ -129,6 +71,7 @@ func checkOrderedIndexPlan(t *testing.T, lines []string, want ...string) {
 	t.Helper()
 	all := strings.Join(lines, "\n")
 	for _, l := range lines {
+		l = strings.TrimSpace(l)
 		switch {
 		case strings.Contains(l, "TEMP B-TREE"), // SQLite: sorting (ORDER BY) or de-duplicating
 			strings.Contains(l, "Sort"), // PostgreSQL: Sort, Incremental Sort
