@@ -125,7 +125,7 @@ func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, i
 	if f.CountLimit > 0 {
 		upTo = offset + f.CountLimit + 1
 	}
-	from, args := db.auditSelection(f, 0)
+	from, args := db.auditSelection(f, upTo) // each half limited too: PostgreSQL then reads no more of either
 	total, err := db.countUpTo(ctx, fmt.Sprintf(from, "1"), args, upTo)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: audit events: count: %w", err)

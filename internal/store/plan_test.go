@@ -28,18 +28,18 @@ const (
 	lightUser = 123
 )
 
-// seedAuditEvents inserts n events over seedUsers users in one statement
-// (a recursive CTE on SQLite, generate_series on PostgreSQL), one second
-// apart from 2023-11-14, and ANALYZEs. Every seventh-type event (login.failed
-// and others in the cycle) has no actor, like a failed login does.
-func seedAuditEvents(t testing.TB, db *DB, n int) {
+// seedAuditEvents inserts n events over users users in one statement (a
+// recursive CTE on SQLite, generate_series on PostgreSQL), one second
+// apart from 2023-11-14, and ANALYZEs. heavyUser is in one event of
+// heavyEvery. One event in seven has no actor, as a failed login has none.
+func seedAuditEvents(t testing.TB, db *DB, n, users, heavyEvery int) {
 	t.Helper()
 	typeCase := "CASE i % " + fmt.Sprint(len(seedTypes))
 	for k, typ := range seedTypes {
 		typeCase += fmt.Sprintf(" WHEN %d THEN '%s'", k, typ)
 	}
 	typeCase += " END"
-	user := fmt.Sprintf("CASE WHEN i %% 10 = 0 THEN %d ELSE i %% %d + 1 END", heavyUser, seedUsers)
+	user := fmt.Sprintf("CASE WHEN i %% %d = 0 THEN %d ELSE i %% %d + 1 END", heavyEvery, heavyUser, users)
 	cols := typeCase + ", CASE WHEN i % 7 = 1 THEN NULL ELSE " + user + " END, " + user +
 		", '192.0.2.' || (i % 250), 'Mozilla/5.0', 'seeded'"
 	var query string
@@ -94,7 +94,7 @@ func checkOrderedIndexPlan(t *testing.T, lines []string, want ...string) {
 // index range read in the listing's order, on both databases.
 func TestAuditEventsPlans(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
-		seedAuditEvents(t, db, 30000)
+		seedAuditEvents(t, db, 30000, seedUsers, 10)
 		day := time.Unix(1700000000, 0).UTC()
 		tests := []struct {
 			name string
@@ -140,7 +140,7 @@ func TestAuditEventsPlans(t *testing.T) {
 // the plain OR), and the bounded count stops at Offset+CountLimit+1.
 func TestAuditEventsUserUnion(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
-		seedAuditEvents(t, db, 3000)
+		seedAuditEvents(t, db, 3000, seedUsers, 10)
 		var want []int64
 		rows, err := db.db.QueryContext(t.Context(), db.rebind(
 			"SELECT id FROM audit_events WHERE actor_id = ? OR subject_id = ? ORDER BY time DESC, id DESC"), heavyUser, heavyUser)

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/store/storetest"
+)
+
+// BenchmarkAuditEvents reads the audit listings from a log of 1,000,000
+// events over 100,000 users, where heavyUser has 10,000 events and
+// lightUser about 10: the profile's activity and last sign-ins must cost
+// about the same for both (issue 7: "within 10% of the same page with an
+// empty history"), and the admin pages must not grow with the log.
+// Seeding takes a while; run it with `go test -run '^$' -bench
+// AuditEvents ./internal/store/`.
+func BenchmarkAuditEvents(b *testing.B) {
+	for _, o := range []struct {
+		dialect string
+		url     func(b *testing.B) string
+	}{
+		{DialectSQLite, func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "latch.db") }},
+		{DialectPostgres, func(b *testing.B) string { return storetest.PostgresURL(b) }},
+	} {
+		b.Run(o.dialect, func(b *testing.B) {
+			db, err := Open(b.Context(), o.url(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			if err := db.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			seedAuditEvents(b, db, 1_000_000, 100_000, 100)
+			day := time.Unix(1700000000, 0).UTC()
+			for _, c := range []struct {
+				name string
+				f    audit.Filter
+			}{
+				{"profile activity/10k-event user", audit.Filter{UserID: heavyUser, Limit: 10, NoTotal: true}},
+				{"profile activity/10-event user", audit.Filter{UserID: lightUser, Limit: 10, NoTotal: true}},
+				{"last failed sign-in/10k-event user", audit.Filter{UserID: heavyUser, Type: audit.LoginFailed, Limit: 1, NoTotal: true}},
+				{"last failed sign-in/10-event user", audit.Filter{UserID: lightUser, Type: audit.LoginFailed, Limit: 1, NoTotal: true}},
+				{"admin audit/first page", audit.Filter{Limit: 50, CountLimit: 1000}},
+				{"admin audit/page 20", audit.Filter{Offset: 950, Limit: 50, CountLimit: 1000}},
+				{"admin audit/by type", audit.Filter{Type: audit.RoleChanged, Limit: 50, CountLimit: 1000}},
+				{"admin audit/by user", audit.Filter{UserID: heavyUser, Limit: 50, CountLimit: 1000}},
+				{"admin audit/by dates", audit.Filter{Since: day.Add(24 * time.Hour), Until: day.Add(48 * time.Hour), Limit: 50, CountLimit: 1000}},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						if _, _, err := db.AuditEvents(b.Context(), c.f); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
