@@ -387,6 +387,14 @@ func BenchmarkRegistry100k(b *testing.B) {
 					}
 				}
 			})
+			b.Run("Sessions first page, count bounded", func(b *testing.B) { // what the admin page asks
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, CountLimit: 1000})
+					if err != nil || len(p.Records) != 50 || p.Total < 1001 {
+						b.Fatal(len(p.Records), p.Total, err)
+					}
+				}
+			})
 			b.Run("Sessions page 1000", func(b *testing.B) {
 				for b.Loop() {
 					p, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 50_000})
