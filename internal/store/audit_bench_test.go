@@ -60,3 +60,52 @@ func BenchmarkAuditEvents(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUsersPage reads the admin account list from 100,000 accounts:
+// the first page and page 20 (each with its exact count), and a search.
+func BenchmarkUsersPage(b *testing.B) {
+	for _, o := range []struct {
+		dialect string
+		url     func(b *testing.B) string
+	}{
+		{DialectSQLite, func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "latch.db") }},
+		{DialectPostgres, func(b *testing.B) string { return storetest.PostgresURL(b) }},
+	} {
+		b.Run(o.dialect, func(b *testing.B) {
+			db, err := Open(b.Context(), o.url(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			if err := db.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			cols := "'user' || i || '@example.com', 'user' || i || '@example.com', 'User', '$argon2id$x', 'user', "
+			query := "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
+				"INSERT INTO users (email, email_key, name, password_hash, role, disabled, created_at) SELECT " + cols + "0, 1700000000 FROM n"
+			if db.Dialect() == DialectPostgres {
+				query = "INSERT INTO users (email, email_key, name, password_hash, role, disabled, created_at) SELECT " + cols +
+					"false, now() FROM generate_series(1, $1) AS i"
+			}
+			if _, err := db.db.ExecContext(b.Context(), query, 100_000); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.db.ExecContext(b.Context(), "ANALYZE"); err != nil {
+				b.Fatal(err)
+			}
+			for _, c := range []struct {
+				name   string
+				q      string
+				offset int
+			}{{"first page", "", 0}, {"page 20", "", 950}, {"search", "user4242", 0}} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						if _, _, err := db.Users(b.Context(), c.q, c.offset, 50); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
