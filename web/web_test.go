@@ -60,6 +60,7 @@ type eventRow struct {
 
 type pager struct {
 	Page, Pages, Total int
+	More               bool
 	Prev, Next         string
 }
 
@@ -737,6 +738,13 @@ func TestAdminAudit(t *testing.T) {
 		`<span class="cell-note ua">`+escapedAgent+`</span>`,
 		`<span class="cell-note">session BBBBBBBBBBBBBBBBBBBBBB</span>`,
 	)
+	mustNotContain(t, html, "More than")
+
+	// A bounded count: more than 1,000 events, and more pages than 20.
+	bounded := data
+	bounded.Pager = pager{Page: 1, Pages: 20, Total: 1000, More: true, Next: "/admin/audit?page=2"}
+	html = render(t, "admin_audit", bounded)
+	mustContain(t, html, "More than 1000 events", "Page 1 of more than 20", `<a href="/admin/audit?page=2" rel="next">`)
 
 	data.Events = nil
 	data.FieldErrors = map[string]string{"from": "Enter a date as YYYY-MM-DD, such as 2026-03-14.", "to": "The end date must not be before the start date.", "type": "Choose an event type from the list."}
