@@ -62,7 +62,8 @@ type AuditLog interface {
 	// InsertAuditEvent stores e and sets e.ID.
 	InsertAuditEvent(ctx context.Context, e *audit.Event) error
 	// AuditEvents returns one page of events matching f, newest first, and
-	// the number of events matching f.
+	// the number of events matching f (counted up to f.Offset +
+	// f.CountLimit + 1 when f.CountLimit > 0).
 	AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, int, error)
 }
 
