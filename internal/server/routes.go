@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
+			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.logout)
 			r.Get("/sessions", s.sessionsShow)
 			// Asks for the current password itself: that is the re-authentication.

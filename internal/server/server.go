@@ -201,8 +201,25 @@ func New(cfg Config) (*Server, error) {
 	opts.ClientIP = clientIP
 	opts.Clock = s.clock
 	opts.OnError = s.sessionError
+	opts.MaxSessionsPerUser = cfg.MaxSessionsPerUser
+	opts.OnLimitRevoked = s.auditLimitRevoked
 	s.sessions = session.NewManager(opts)
 	return s, nil
+}
+
+// accountChanged turns the error of a change of account id (a store
+// method that goes through the state copy: SetPassword, SetDisabled,
+// ResetPassword, …) into the handler's error: one saying only that the
+// state copy beside the sessions was not written is logged and dropped,
+// because the change itself is stored and the held copy fails closed
+// until it expires (store changeUser).
+func (s *Server) accountChanged(r *http.Request, id int64, err error) error {
+	if errors.Is(err, user.ErrStateCopyNotWritten) {
+		s.log.Warn("account changed; its state copy was not written and is read from SQL until it expires",
+			"user_id", id, "route", r.URL.Path, "err", err)
+		return nil
+	}
+	return err
 }
 
 // Sessions returns the session manager (for tests and the CLI).

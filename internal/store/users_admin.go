@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -47,15 +48,10 @@ func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) (
 	defer rows.Close()
 	users := []user.User{}
 	for rows.Next() {
-		var (
-			u    user.User
-			role string
-		)
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt},
-			epochScanner{&u.SessionsValidAfter}); err != nil {
+		var u user.User
+		if err := rows.Scan(userDest(&u)...); err != nil {
 			return nil, 0, fmt.Errorf("store: users: %w", err)
 		}
-		u.Role = user.Role(role)
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {
@@ -103,20 +99,10 @@ func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 }
 
 // updateUser sets one column (a constant chosen by the caller, never
-// input) of account id; user.ErrNotFound when no row has that ID.
+// input) of account id, as one change of the account (changeUser, which
+// keeps the state copy right); user.ErrNotFound when no row has that ID.
 func (db *DB) updateUser(ctx context.Context, column string, value any, id int64) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	res, err := db.db.ExecContext(ctx, db.rebind("UPDATE users SET "+column+" = ? WHERE id = ?"), value, id)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		return db.execUserTx(ctx, tx, "UPDATE users SET "+column+" = ? WHERE id = ?", value, id)
+	})
 }
