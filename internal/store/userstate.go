@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/latch/latch/internal/user"
@@ -118,7 +117,3 @@ func (db *DB) execUserTx(ctx context.Context, tx *sql.Tx, query string, args ...
 	}
 	return nil
 }
-
-// isStateCopyErr reports whether err says only the state copy was not
-// written (the change itself is stored).
-func isStateCopyErr(err error) bool { return errors.Is(err, user.ErrStateCopyNotWritten) }
