@@ -57,7 +57,7 @@ type raceApp struct {
 	barrier sync.WaitGroup
 	held    chan struct{} // when set, /reauth signals here once loaded…
 	release chan struct{} // … and waits for this before going on
-	uid     int64 // who POST /login signs in (42)
+	uid     int64         // who POST /login signs in (42)
 	mu      sync.Mutex
 	revoked []session.Record
 }

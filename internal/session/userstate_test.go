@@ -113,7 +113,9 @@ func TestUserStateVersionGuard(t *testing.T) {
 // failingPut is the production cache whose final write fails.
 type failingPut struct{ *session.RedisStore }
 
-func (failingPut) PutUserState(context.Context, *user.User) error { return errors.New("redis went away") }
+func (failingPut) PutUserState(context.Context, *user.User) error {
+	return errors.New("redis went away")
+}
 
 // TestUserStateHeldDuringChange: while a change is in flight, and after a
 // change whose final write failed, no populate lands (the old state cannot
