@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ type realApp struct {
 
 var cheapArgon = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-func newRealApp(t *testing.T, dbURL string) *realApp {
+func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config)) *realApp {
 	t.Helper()
 	db, err := store.Open(t.Context(), dbURL)
 	if err != nil {
@@ -155,7 +156,7 @@ func newRealApp(t *testing.T, dbURL string) *realApp {
 	}
 	cs := &countingStore{db: db, n: map[string]int{}}
 	a := &testApp{t: t, clock: clocktest.New(time.Now()), logs: &syncBuffer{}, audit: &fakeAudit{}}
-	srv, err := New(Config{
+	cfg := Config{
 		Log:       slog.New(slog.NewTextHandler(a.logs, nil)),
 		Users:     cs,
 		Passwords: hasher,
@@ -170,7 +171,11 @@ func newRealApp(t *testing.T, dbURL string) *realApp {
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     a.clock.Now,
-	})
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,5 +285,147 @@ func TestAccountChangesApplyOnTheNextRequest(t *testing.T) {
 				t.Errorf("disabled account's page: Location %q", got)
 			}
 		})
+	}
+}
+
+// rawPost sends form to path with the session cookie value token, outside
+// any cookie jar (safe from several goroutines), and returns the response.
+func (a *realApp) rawPost(path, token string, form url.Values) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, a.ts.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", firefoxAgent)
+	if token != "" {
+		req.AddCookie(&http.Cookie{Name: a.srv.sessions.CookieName(), Value: token})
+	}
+	res, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	return res, err
+}
+
+// setCookie returns the value of the cookie name that res sets, and
+// whether it sets one.
+func setCookie(res *http.Response, name string) (string, bool) {
+	for _, c := range res.Cookies() {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return "", false
+}
+
+// TestParallelLoginsKeepTheSessionLimit is issue 12.6 through the login
+// form: with LATCH_MAX_SESSIONS_PER_USER=2, 20 parallel logins leave
+// exactly 2 live sessions, and each one the limit ended is audited.
+func TestParallelLoginsKeepTheSessionLimit(t *testing.T) {
+	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(c *Config) { c.MaxSessionsPerUser = 2 })
+	const logins = 20
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range logins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			res, err := a.rawPost("/login", "", url.Values{"email": {"bob@example.com"}, "password": {"pw-bob"}})
+			if err != nil || res.StatusCode != http.StatusSeeOther {
+				t.Errorf("login: %v %v", res, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	recs, err := a.srv.sessions.Registry().UserSessions(t.Context(), a.account.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Errorf("%d live sessions after %d parallel logins with a limit of 2, want 2", len(recs), logins)
+	}
+	events, _, err := a.db.AuditEvents(t.Context(), audit.Filter{Type: audit.SessionRevoked, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != logins-2 {
+		t.Errorf("%d sessions audited as revoked by the limit, want %d", len(events), logins-2)
+	}
+	for _, e := range events {
+		if e.Via != audit.ViaLimit {
+			t.Errorf("revocation audited via %q, want %q", e.Via, audit.ViaLimit)
+		}
+	}
+}
+
+// TestDoubleSubmittedConfirmation is issue 12.10 through a sudo-mode
+// form: two parallel submissions of "sign out my other sessions" with the
+// password, from one browser. One confirms, acts and sets the new session
+// cookie; the other does not act, sets no session cookie (the browser
+// keeps the winner's) and is sent back to the list with a note.
+func TestDoubleSubmittedConfirmation(t *testing.T) {
+	var barrier sync.WaitGroup
+	barrier.Add(2)
+	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(c *Config) {
+		c.AfterSessionLoad = func(r *http.Request) {
+			if r.URL.Path == "/sessions/revoke-others" { // both loaded before either confirms
+				barrier.Done()
+				barrier.Wait()
+			}
+		}
+	})
+	a.signIn() // another device, to be signed out
+	c := a.signIn()
+	c.refreshCSRF()
+	a.clock.Advance(DefaultReauthWindow + time.Minute) // the password must be entered again
+	u, _ := url.Parse(a.ts.URL)
+	var token string
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if ck.Name == a.srv.sessions.CookieName() {
+			token = ck.Value
+		}
+	}
+	form := url.Values{"csrf_token": {c.csrf}, "reauth_password": {"pw-bob"}}
+	results := make(chan *http.Response, 2)
+	for range 2 {
+		go func() {
+			res, err := a.rawPost("/sessions/revoke-others", token, form)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- res
+		}()
+	}
+	var winners, losers int
+	for range 2 {
+		res := <-results
+		if res == nil {
+			t.FailNow()
+		}
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/sessions" {
+			t.Errorf("a confirmation answered %d → %q", res.StatusCode, res.Header.Get("Location"))
+		}
+		newToken, setsSession := setCookie(res, a.srv.sessions.CookieName())
+		flash, _ := setCookie(res, a.srv.flashCookieName())
+		switch {
+		case setsSession && newToken != "" && newToken != token && flash == string(flashOthersRevoked):
+			winners++
+		case !setsSession && flash == string(flashSentTwice):
+			losers++
+		default:
+			t.Errorf("a confirmation set session cookie %v %q and flash %q", setsSession, newToken, flash)
+		}
+	}
+	if winners != 1 || losers != 1 {
+		t.Errorf("%d winners and %d losers, want one of each", winners, losers)
+	}
+	events, _, err := a.db.AuditEvents(t.Context(), audit.Filter{Type: audit.SessionsRevoked, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Errorf("the action was carried out %d times, want once", len(events))
 	}
 }
