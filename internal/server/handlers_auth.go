@@ -39,7 +39,9 @@ func orProfile(next string) string {
 // loginCheck verifies email and password. Every failure does the same
 // hashing work (argon2id against the stored hash, or against a dummy hash
 // for an unknown email) and shows the same message. Success issues a new
-// session token (fixation) and answers 303 to next or /profile. Both are
+// session token (fixation), written with the account's state copy and the
+// per-user session limit in one store step (session.Manager.LoginUser),
+// and answers 303 to next or /profile. Both are
 // audited: LoginFailed with the email as typed (and the account, when one
 // has it), LoginSucceeded with the new session's handle.
 func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {

@@ -31,13 +31,16 @@ type UserStore interface {
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
 	// SetPassword replaces the hash of a new password and moves the
 	// account's credential epoch (User.SessionsValidAfter) to at, in one
-	// step. Errors: user.ErrNotFound.
+	// step. Errors: user.ErrNotFound; one matching
+	// user.ErrStateCopyNotWritten when only the account's state copy could
+	// not be written (the change is stored: see accountChanged).
 	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
 	// SetDisabled disables or enables account id; disabling moves the
-	// credential epoch to now. Errors: user.ErrNotFound.
+	// credential epoch to now. Errors: user.ErrNotFound; as SetPassword for
+	// the state copy.
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
 }
 

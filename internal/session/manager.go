@@ -91,7 +91,10 @@ type Options struct {
 
 // Manager wraps an scs.SessionManager. scs keeps the session data in the
 // request context and does the loading, encoding and token generation
-// (32 bytes from crypto/rand, 256 bits). Latch does not use scs's
+// (32 bytes from crypto/rand, 256 bits); it stays the session manager
+// (rather than code of Latch's own) because those parts are small, right
+// and maintained, and its exported Load/Commit/RenewToken and CtxStore
+// interface let Latch add the rest around it without forking it. Latch does not use scs's
 // LoadAndSave middleware because (NOTES-scs.md): with IdleTimeout set it
 // writes the whole session and a Set-Cookie on every request; its error
 // path answers 500 and can keep a redirect's Location header; it has no way

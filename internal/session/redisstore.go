@@ -22,10 +22,14 @@ import (
 //     key deleted by a logout or revoke while a request was in flight;
 //   - keys sessions by the raw token and lists them with KEYS.
 //
-// Here every operation is one Redis command (GET-like reads, or one EVALSHA
-// of a Lua script, which Redis runs atomically) on a pooled connection
-// borrowed with GetContext and bounded by the store's timeout. Keys, under
-// the prefix P:
+// redigo stays the client (rather than a client with its own pool and
+// script helpers) because scs's stores and Latch's throttle already use it,
+// its Script.DoContext gives EVALSHA with a NOSCRIPT fallback, and its pool
+// takes a context on borrow (NOTES-scs.md).
+//
+// Here every operation is one Redis command (one EVALSHA of a Lua script,
+// which Redis runs atomically) on a pooled connection borrowed with
+// GetContext and bounded by the store's timeout. Keys, under the prefix P:
 //
 //	P s:<sha256(token)>  hash: d (scs data), e (expiry ms) and the Record
 //	                     fields h u c s a ip ua r; expires at e
@@ -34,6 +38,8 @@ import (
 //	P ip:<ip>            sorted set of sha256(token) by expiry: sessions by client IP
 //	P all                sorted set of sha256(token) by last seen: the admin view
 //	P exp                sorted set of sha256(token) by expiry: what Sweep removes
+//	P us:<user id>       hash: the account's state copy (userstate.go)
+//	P r:<sha256(token)>  string: the token's rotated sha256, for a minute (Rotate)
 //
 // A session and its index entries are written and deleted together in one
 // script, so no crash can leave one without the other. An update only

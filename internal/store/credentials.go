@@ -21,7 +21,10 @@ import (
 // of the account in which the password was last entered before at are no
 // longer honoured, on every instance. It deletes nothing; callers also
 // revoke the sessions (session.Registry.RevokeUser) for immediate clean-up.
-// Errors: user.ErrNotFound when there is no such account.
+// Like every change of an account's state it goes through changeUser.
+// Errors: user.ErrNotFound when there is no such account; those of
+// changeUser for the state copy (user.ErrStateCopyNotWritten: the change is
+// stored).
 func (db *DB) InvalidateSessions(ctx context.Context, id int64, at time.Time) error {
 	err := db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
 		return db.execUserTx(ctx, tx, "UPDATE users SET "+db.epochAssignment()+" WHERE id = ?", at.Unix(), id)
