@@ -179,3 +179,74 @@ func principalOf(t *testing.T, f *stateFixture) (string, bool) {
 func deadPool() *redis.Pool {
 	return &redis.Pool{Dial: func() (redis.Conn, error) { return nil, errors.New("redis is down") }}
 }
+
+// TestEveryAccountChangeWritesTheCopy: each store method that changes a
+// field of the principal leaves a copy equal to the SQL row, at the row's
+// new version (so no caller — web, CLI, reset link — can forget it).
+func TestEveryAccountChangeWritesTheCopy(t *testing.T) {
+	f := newStateFixture(t)
+	ctx := t.Context()
+	now := time.Now()
+	changes := []struct {
+		name   string
+		change func() error
+	}{
+		{"SetPassword", func() error { return f.db.SetPassword(ctx, f.u.ID, "new-hash", now) }},
+		{"SetDisabled(true)", func() error { return f.db.SetDisabled(ctx, f.u.ID, true) }},
+		{"SetDisabled(false)", func() error { return f.db.SetDisabled(ctx, f.u.ID, false) }},
+		{"SetRole", func() error { return f.db.SetRole(ctx, f.u.ID, user.RoleAdmin) }},
+		{"InvalidateSessions", func() error { return f.db.InvalidateSessions(ctx, f.u.ID, now) }},
+		{"ResetPassword", func() error {
+			token, _, err := f.db.CreatePasswordReset(ctx, f.u.ID, now)
+			if err != nil {
+				return err
+			}
+			_, err = f.db.ResetPassword(ctx, token, "reset-hash", now)
+			return err
+		}},
+		{"RecordDeviceLogin (new device)", func() error {
+			if _, err := f.db.RecordDeviceLogin(ctx, f.u.ID, "a|net", "Firefox on Linux", "handle-a", now, now.Add(-time.Hour)); err != nil {
+				return err
+			}
+			isNew, err := f.db.RecordDeviceLogin(ctx, f.u.ID, "b|net", "Chrome on macOS", "handle-b", now.Add(123*time.Millisecond), now.Add(-time.Hour))
+			if err == nil && !isNew {
+				t.Error("second device not new")
+			}
+			return err
+		}},
+	}
+	for _, c := range changes {
+		before := f.fresh(t).StateVersion
+		if err := c.change(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		row := f.fresh(t)
+		m, _ := f.copy(t)
+		want := map[string]string{
+			"v": strconv.FormatInt(row.StateVersion, 10), "ep": strconv.FormatInt(row.SessionsValidAfter.Unix(), 10),
+			"ro": string(row.Role), "di": map[bool]string{true: "1", false: "0"}[row.Disabled],
+			"em": row.Email, "na": row.Name, "cr": strconv.FormatInt(row.CreatedAt.Unix(), 10),
+			"nda": "0", "ndl": row.NewDevice.Label, "ndh": row.NewDevice.Handle,
+		}
+		if row.SessionsValidAfter.IsZero() {
+			want["ep"] = "0"
+		}
+		if !row.NewDevice.At.IsZero() {
+			want["nda"] = strconv.FormatInt(row.NewDevice.At.UnixMilli(), 10)
+		}
+		if row.StateVersion <= before {
+			t.Errorf("%s: state_version %d → %d, want it to grow", c.name, before, row.StateVersion)
+		}
+		for k, v := range want {
+			if m[k] != v {
+				t.Errorf("%s: copy %s = %q, SQL says %q", c.name, k, m[k], v)
+			}
+		}
+		if _, held := m["hold"]; held {
+			t.Errorf("%s: the copy is still held", c.name)
+		}
+	}
+	if got := f.fresh(t).NewDevice; got.Handle != "handle-b" || got.At.UnixMilli() != now.Add(123*time.Millisecond).UnixMilli() {
+		t.Errorf("newest new-device sign-in = %+v, want handle-b at ms precision", got)
+	}
+}
