@@ -94,12 +94,13 @@ type Options struct {
 // (32 bytes from crypto/rand, 256 bits); it stays the session manager
 // (rather than code of Latch's own) because those parts are small, right
 // and maintained, and its exported Load/Commit/RenewToken and CtxStore
-// interface let Latch add the rest around it without forking it. Latch does not use scs's
-// LoadAndSave middleware because (NOTES-scs.md): with IdleTimeout set it
-// writes the whole session and a Set-Cookie on every request; its error
-// path answers 500 and can keep a redirect's Location header; it has no way
-// to tell a store that a write must not re-create a deleted session; and it
-// sends `Cache-Control: no-cache="Set-Cookie"` rather than no-store.
+// interface let Latch add the rest around it without forking it. Latch
+// does not use scs's LoadAndSave middleware because (NOTES-scs.md): with
+// IdleTimeout set it writes the whole session and a Set-Cookie on every
+// request; its error path answers 500 and can keep a redirect's Location
+// header; it has no way to tell a store that a write must not re-create a
+// deleted session; and it sends `Cache-Control: no-cache="Set-Cookie"`
+// rather than no-store.
 // Manager.Middleware does those parts itself around scs's exported Load,
 // Commit, Status and Token.
 type Manager struct {
