@@ -154,7 +154,7 @@ type resetLinkView struct {
 var pages = []string{
 	"login", "register", "profile", "error", "sessions", "reauth",
 	"admin_sessions", "admin_users", "admin_user", "admin_audit",
-	"account_password", "reset",
+	"account_password", "reset", "account",
 }
 
 // parsePage parses one page the way the server does: base.html, every
@@ -495,6 +495,28 @@ func TestProfile(t *testing.T) {
 	data.User.Role = "user"
 	html = render(t, "profile", data)
 	mustContain(t, html, `<dd id="session-remember">No</dd>`, `<dd id="account-role">User</dd>`)
+}
+
+// TestAccount: "Your account" shows the principal and this session from
+// the page data alone, and links to the other account pages.
+func TestAccount(t *testing.T) {
+	data := signedIn()
+	html := render(t, "account", data)
+	mustContain(t, html,
+		"<title>Your account · Latch</title>",
+		"<h1>Your account</h1>",
+		`<dd id="account-email">ada@example.com</dd>`,
+		`<dd id="account-name">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</dd>`,
+		`<dd id="account-role">Administrator</dd>`,
+		`<dd id="session-created"><time datetime="2026-03-14T08:26:53Z">14 Mar 2026, 08:26 UTC</time></dd>`,
+		`<dd id="session-absolute"><time datetime="2026-03-14T20:26:53Z">14 Mar 2026, 20:26 UTC</time></dd>`,
+		`<dd id="session-idle"><time datetime="2026-03-14T08:56:53Z">14 Mar 2026, 08:56 UTC</time></dd>`,
+		`<dd id="session-remember">Yes</dd>`,
+		`<a href="/profile">Your profile</a>`, `<a href="/sessions">Your devices</a>`, `<a href="/account/password">Change your password</a>`,
+	)
+	data.User.Role = "user"
+	data.Session.Remember = false
+	mustContain(t, render(t, "account", data), `<dd id="account-role">User</dd>`, `<dd id="session-remember">No</dd>`)
 }
 
 func TestError(t *testing.T) {

@@ -355,7 +355,7 @@ func cmdUserSetDisabled(ctx context.Context, args []string, disabled bool, geten
 			fmt.Fprintf(stdout, "%s is already enabled\n", who)
 			return nil
 		}
-		if err := env.db.SetDisabled(ctx, u.ID, false); err != nil {
+		if err := stateChanged(env.db.SetDisabled(ctx, u.ID, false), stderr); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "enabled %s\n", who)
@@ -374,7 +374,7 @@ func cmdUserSetDisabled(ctx context.Context, args []string, disabled bool, geten
 		return env.record(ctx, audit.Event{Type: audit.SessionsRevoked, SubjectID: u.ID,
 			Detail: countSessions(len(ended)) + " ended"})
 	}
-	if err := env.db.SetDisabled(ctx, u.ID, true); err != nil {
+	if err := stateChanged(env.db.SetDisabled(ctx, u.ID, true), stderr); err != nil {
 		return err
 	}
 	// As on the web: the account is locked out once the flag is stored
@@ -427,7 +427,7 @@ func cmdUserSetRole(ctx context.Context, args []string, getenv func(string) stri
 		fmt.Fprintf(stdout, "%s already has role %s\n", who, role)
 		return nil
 	}
-	if err := env.db.SetRole(ctx, u.ID, role); err != nil {
+	if err := stateChanged(env.db.SetRole(ctx, u.ID, role), stderr); err != nil {
 		return err
 	}
 	ended, revokeErr := env.reg.RevokeUser(ctx, u.ID, "")
@@ -500,6 +500,18 @@ func recordCLIEvent(ctx context.Context, db *store.DB, ev audit.Event) error {
 		return fmt.Errorf("the change was made, but recording it in the audit log failed (has \"latch migrate\" been run?): %w", err)
 	}
 	return nil
+}
+
+// stateChanged returns err of an account change, except one saying that
+// only the account's state copy beside the sessions was not written
+// (user.ErrStateCopyNotWritten): the change is stored, so that one is
+// printed as a warning on stderr and the command goes on.
+func stateChanged(err error, stderr io.Writer) error {
+	if errors.Is(err, user.ErrStateCopyNotWritten) {
+		fmt.Fprintf(stderr, "warning: %v (the account is read from the database until the copy expires, within a minute)\n", err)
+		return nil
+	}
+	return err
 }
 
 // checkEmailArg rejects an EMAIL argument no account can have (usage

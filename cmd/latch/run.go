@@ -245,7 +245,11 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 
 // openSessionStore returns the session store the configuration names:
 // Redis when LATCH_REDIS_URL is set (pool is then non-nil and the caller
-// closes it), else the embedded store in db.
+// closes it), else the embedded store in db. With Redis, db is also told
+// to keep the account state copies beside the sessions right on every
+// change (store.DB.SetUserStateCache): the server, the CLI and reset links
+// all open their stores here, so none of them can change an account
+// without updating its copy.
 func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *redis.Pool, err error) {
 	if cfg.RedisURL == "" {
 		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
@@ -254,7 +258,9 @@ func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *
 	if err != nil {
 		return nil, nil, err
 	}
-	return session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout), pool, nil
+	rs := session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	db.SetUserStateCache(rs)
+	return rs, pool, nil
 }
 
 // health pings the database and, when configured, Redis.

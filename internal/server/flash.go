@@ -24,6 +24,7 @@ const (
 	flashAccountDisabled flashCode = "account_disabled"  // an admin disabled an account
 	flashAccountEnabled  flashCode = "account_enabled"   // an admin enabled an account
 	flashPasswordReset   flashCode = "password_reset"    // a reset link set a new password and signed the person in
+	flashSentTwice       flashCode = "sent_twice"        // a form confirmed with the password was sent twice at once
 )
 
 var flashMessages = map[flashCode]string{
@@ -40,6 +41,7 @@ var flashMessages = map[flashCode]string{
 	flashAccountDisabled: "The account has been disabled and all its sessions ended.",
 	flashAccountEnabled:  "The account has been enabled. Its owner can log in again.",
 	flashPasswordReset:   "Your new password is set and you are signed in. Every other session of your account has been signed out.",
+	flashSentTwice:       "That form was sent twice at the same moment. It was carried out once; check the result here.",
 }
 
 func (s *Server) flashCookieName() string {

@@ -53,7 +53,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.renderPasswordForm(w, r, http.StatusUnprocessableEntity, errs)
 		return
 	}
-	ok, answered := s.checkOwnPassword(w, r, u, current, "changing the password")
+	checked, ok, answered := s.checkOwnPassword(w, r, u, current, "changing the password")
 	if answered {
 		return
 	}
@@ -76,18 +76,21 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.setFlash(w, flashExpired)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
+	} else if errors.Is(err, session.ErrRotated) {
+		s.sentTwice(w, r, "/account")
+		return
 	} else if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	if err := s.users.SetPassword(ctx, u.ID, hash, now); err != nil {
+	if err := s.accountChanged(r, u.ID, s.users.SetPassword(ctx, u.ID, hash, now)); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	// This session alone follows the new epoch. u was read at the start of
-	// this request; if another change slipped in meanwhile the epoch differs
-	// and this session ends too (fails closed).
-	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now))
+	// This session alone follows the new epoch. checked was read with the
+	// hash just verified; if another change slipped in meanwhile the epoch
+	// differs and this session ends too (fails closed).
+	s.sessions.BindCredentials(ctx, checked.NextCredentialEpoch(now))
 	handle := s.sessions.Handle(ctx)
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, u.ID, handle)
 	detail := countSessions(len(ended)) + " ended, all but the current one"

@@ -154,3 +154,24 @@ func sessionCookieOf(t *testing.T, c *client) string {
 	}
 	return ""
 }
+
+// TestOwnPasswordCheckReadsTheHashFromSQL: the principal carries no
+// password hash, so the password change and the sudo-mode prompt read it
+// from the store; a record without one fails closed (500) and is never
+// verified.
+func TestOwnPasswordCheckReadsTheHashFromSQL(t *testing.T) {
+	a := newTestApp(t)
+	c := a.login("bob@example.com", false)
+	a.clock.Advance(DefaultReauthWindow + time.Minute)
+	if err := a.users.update(bobID, func(u *user.User) { u.PasswordHash = "" }); err != nil {
+		t.Fatal(err)
+	}
+	before := a.hasher.count()
+	res, body := c.post("/account/password", url.Values{"current_password": {"pw-bob"}, "password": {"a new and long passphrase 42"}})
+	wantStatus(t, res, body, http.StatusInternalServerError)
+	res, body = c.post("/sessions/revoke-others", url.Values{"reauth_password": {"pw-bob"}})
+	wantStatus(t, res, body, http.StatusInternalServerError)
+	if got := a.hasher.count(); got != before {
+		t.Errorf("%d password verifications against a missing hash, want none", got-before)
+	}
+}

@@ -365,7 +365,7 @@ func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) {
 // setDisabled stores the flag; it answers (404 or 5xx) and reports false
 // when that fails.
 func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, id int64, disabled bool) bool {
-	err := s.users.SetDisabled(r.Context(), id, disabled)
+	err := s.accountChanged(r, id, s.users.SetDisabled(r.Context(), id, disabled))
 	if errors.Is(err, user.ErrNotFound) {
 		s.noSuchAccount(w, r)
 		return false

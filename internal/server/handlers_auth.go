@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -39,7 +39,9 @@ func orProfile(next string) string {
 // loginCheck verifies email and password. Every failure does the same
 // hashing work (argon2id against the stored hash, or against a dummy hash
 // for an unknown email) and shows the same message. Success issues a new
-// session token (fixation) and answers 303 to next or /profile. Both are
+// session token (fixation), written with the account's state copy and the
+// per-user session limit in one store step (session.Manager.LoginUser),
+// and answers 303 to next or /profile. Both are
 // audited: LoginFailed with the email as typed (and the account, when one
 // has it), LoginSucceeded with the new session's handle.
 func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
@@ -110,11 +112,9 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if err := s.enforceSessionLimit(r, u.ID); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if err := s.sessions.Login(ctx, u.ID, remember); err != nil {
+	// The per-user session limit and the account's state copy are written
+	// with the new session, in one store step (session.Options.MaxSessionsPerUser).
+	if err := s.sessions.LoginUser(ctx, u, remember); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -133,38 +133,16 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
 }
 
-// enforceSessionLimit makes room for one more session of userID under
-// Config.MaxSessionsPerUser by revoking the oldest ones (by login time),
-// each recorded as revoked by the limit. The session the request already
-// has is not counted: Login replaces it.
-func (s *Server) enforceSessionLimit(r *http.Request, userID int64) error {
-	if s.maxSessions <= 0 {
-		return nil
-	}
-	ctx := r.Context()
-	recs, err := s.sessions.Registry().UserSessions(ctx, userID)
-	if err != nil {
-		return err
-	}
-	current := s.sessions.Handle(ctx)
-	others := recs[:0]
-	for _, rec := range recs {
-		if rec.Handle != current {
-			others = append(others, rec)
-		}
-	}
-	sort.Slice(others, func(i, j int) bool { return others[i].Created.Before(others[j].Created) })
-	for _, rec := range others[:max(0, len(others)-s.maxSessions+1)] {
-		if _, found, err := s.sessions.Registry().Revoke(ctx, rec.Handle); err != nil {
-			return err
-		} else if !found {
-			continue
-		}
-		s.log.Info("session revoked", "user_id", userID, "session_handle", rec.Handle, "via", audit.ViaLimit)
-		s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaLimit, SubjectID: userID,
+// auditLimitRevoked records each session that the per-user session limit
+// revoked when a login created one (Config.MaxSessionsPerUser, enforced by
+// the session store in the same step as the creation: see
+// session.Options.MaxSessionsPerUser), as revoked by the limit.
+func (s *Server) auditLimitRevoked(r *http.Request, revoked []session.Record) {
+	for _, rec := range revoked {
+		s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", rec.Handle, "via", audit.ViaLimit)
+		s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaLimit, SubjectID: rec.UserID,
 			SessionHandle: rec.Handle, Detail: fmt.Sprintf("limit of %d sessions per user", s.maxSessions)})
 	}
-	return nil
 }
 
 // rehash upgrades a stored hash to the current parameters after a

@@ -141,6 +141,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.clock()
 	id, err := s.resets.ResetPassword(ctx, resetToken(r), hash, now)
+	err = s.accountChanged(r, id, err)
 	if errors.Is(err, user.ErrResetInvalid) { // used by a concurrent submission, or expired meanwhile
 		s.resetInvalid(w, r)
 		return

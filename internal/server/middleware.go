@@ -99,17 +99,29 @@ func (s *Server) afterSessionLoad(next http.Handler) http.Handler {
 
 type userKey struct{}
 
-// currentUser returns the signed-in user put in the context by requireUser.
+// currentUser returns the signed-in user put in the context by requireUser:
+// the principal, without a password hash (PasswordHash is always ""). A
+// handler that verifies the password reads the hash from SQL itself
+// (checkOwnPassword).
 func currentUser(ctx context.Context) *user.User {
 	u, _ := ctx.Value(userKey{}).(*user.User)
 	return u
 }
 
 // requireUser lets only signed-in users through. An anonymous GET is sent
-// to /login with the page to return to; anything else to /login. The user
-// record is re-read on each request, so a deleted or disabled account stops
-// working at once, and so does a session older than the account's last
-// credential or privilege change (staleCredentials).
+// to /login with the page to return to; anything else to /login. The
+// account's state is checked on each request, so a deleted or disabled
+// account stops working at once, and so does a session older than the
+// account's last credential or privilege change (staleCredentials).
+//
+// The state comes from the copy the session store read together with the
+// session (session.Manager.Principal: on Redis the same script, so a
+// signed-in page that shows no SQL data costs one Redis command and no
+// SQL). Every change of the account writes that copy (store changeUser),
+// on any instance, before it is reported done. When there is no usable
+// copy (none yet, expired, being changed, or the embedded store) the user
+// row is read from SQL, failing closed, and the copy is populated with the
+// version read (refused if a change is in flight or a newer copy exists).
 func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -118,7 +130,16 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			s.redirectToLogin(w, r)
 			return
 		}
-		u, err := s.users.UserByID(ctx, id)
+		u, fromCopy := s.sessions.Principal(ctx)
+		var err error
+		if !fromCopy {
+			if u, err = s.users.UserByID(ctx, id); err == nil {
+				u.PasswordHash = "" // the principal never carries the hash
+				if cerr := s.sessions.CacheUser(ctx, u); cerr != nil {
+					s.log.Warn("account state copy not written", "user_id", id, "err", cerr)
+				}
+			}
+		}
 		stale := err == nil && s.staleCredentials(ctx, u)
 		if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) || stale {
 			if err := s.sessions.Logout(ctx); err != nil {
@@ -312,8 +333,8 @@ func truncate(s string, n int) string {
 }
 
 // requireAdmin lets only administrators through; everyone else gets a 403
-// page. It runs after requireUser, which re-reads the user record on every
-// request, so a role taken away applies at once.
+// page. It runs after requireUser, which checks the account's current
+// state on every request, so a role taken away applies at once.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r.Context())

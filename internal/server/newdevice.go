@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/user"
 )
 
 // This file is the new-device alert: a sign-in from a browser, OS and
@@ -20,14 +22,14 @@ import (
 // store's known_devices table).
 type DeviceLog interface {
 	// RecordDeviceLogin records a sign-in of userID from device key (label
-	// in plain words) in session handle at `at`, and reports whether it
-	// counts as new: the account has other known devices and key was not
-	// seen since cutoff. The first device of an account is never new.
+	// in plain words) in session handle at `at` (millisecond precision),
+	// and reports whether it counts as new: the account has other known
+	// devices and key was not seen since cutoff. The first device of an
+	// account is never new. A new one becomes the account's
+	// User.NewDevice (part of its state, so of its state copy: the notice
+	// needs no query). An error matching user.ErrStateCopyNotWritten comes
+	// with the answer: only the copy's write failed.
 	RecordDeviceLogin(ctx context.Context, userID int64, key, label, handle string, at, cutoff time.Time) (bool, error)
-	// LatestNewDevice returns the time and label of userID's newest new
-	// device sign-in at or after since by a session other than
-	// exceptHandle; a zero time means none.
-	LatestNewDevice(ctx context.Context, userID int64, since time.Time, exceptHandle string) (time.Time, string, error)
 }
 
 // newDeviceWindow is how long a device may go unseen before a sign-in from
@@ -90,8 +92,13 @@ func (s *Server) recordDevice(r *http.Request, userID int64, handle string) {
 		return
 	}
 	d := s.signInDeviceOf(r)
-	now := s.clock().UTC().Truncate(time.Second)
-	isNew, err := s.devices.RecordDeviceLogin(r.Context(), userID, d.Key(), d.Label, handle, now, now.Add(-newDeviceWindow))
+	at := s.clock().UTC() // milliseconds count: the notice compares with the sessions' login times
+	now := at.Truncate(time.Second)
+	isNew, err := s.devices.RecordDeviceLogin(r.Context(), userID, d.Key(), d.Label, handle, at, now.Add(-newDeviceWindow))
+	if errors.Is(err, user.ErrStateCopyNotWritten) {
+		s.log.Warn("account state copy not written", "user_id", userID, "err", err)
+		err = nil
+	}
 	if err != nil {
 		s.log.Error("known device not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
 		return
@@ -112,34 +119,28 @@ type deviceNotice struct {
 }
 
 // newDeviceNotice returns the notice the current session has yet to show,
-// or nil: the newest new-device sign-in of its account made by another
-// session since this one signed in and since its last notice. It costs
-// one indexed query per signed-in page (DeviceLog.LatestNewDevice); the
-// notice is marked seen only when the page is rendered (see render), and a
-// store failure only loses the notice.
+// or nil: the account's newest new-device sign-in (User.NewDevice, part of
+// the principal, so no query), when another session made it at or after
+// this one signed in and after the last notice this session showed. Both
+// comparisons are in milliseconds, so a sign-in in the same second as this
+// session's login is still shown, and the notice's own session never
+// shows it. The notice is marked seen, in the session, only when the page
+// is rendered (see render).
 func (s *Server) newDeviceNotice(r *http.Request) *deviceNotice {
 	ctx := r.Context()
 	u := currentUser(ctx)
 	if s.devices == nil || u == nil || r.Method == http.MethodHead {
 		return nil
 	}
+	nd := u.NewDevice
+	if nd.At.IsZero() || nd.Handle == "" || nd.Handle == s.sessions.Handle(ctx) {
+		return nil
+	}
 	info, ok := s.sessions.Info(ctx)
-	if !ok {
+	if !ok || nd.At.Before(info.Created) || !nd.At.After(s.sessions.NoticeSeen(ctx)) {
 		return nil
 	}
-	since := info.Created
-	if seen := s.sessions.NoticeSeen(ctx); !seen.Before(since) {
-		since = seen.Add(time.Second)
-	}
-	at, label, err := s.devices.LatestNewDevice(ctx, u.ID, since, s.sessions.Handle(ctx))
-	if err != nil {
-		s.log.Error("new-device notice unavailable", "user_id", u.ID, "err", err)
-		return nil
-	}
-	if at.IsZero() {
-		return nil
-	}
-	at = at.UTC()
+	at, label := nd.At.UTC(), nd.Label
 	when := at.Format("15:04 UTC")
 	if y, m, d := s.clock().UTC().Date(); y != at.Year() || m != at.Month() || d != at.Day() {
 		when = at.Format("2 Jan 2006, 15:04 UTC")

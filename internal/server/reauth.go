@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -62,7 +63,7 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.renderReauth(w, r, http.StatusUnprocessableEntity, "Enter your password.")
 			return
 		}
-		ok, answered := s.checkOwnPassword(w, r, u, pw, "confirming an action")
+		checked, ok, answered := s.checkOwnPassword(w, r, u, pw, "confirming an action")
 		if answered {
 			return
 		}
@@ -70,11 +71,14 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.renderReauth(w, r, http.StatusUnauthorized, "That password is not correct. Try again.")
 			return
 		}
-		if err := s.sessions.Reauthenticate(ctx); err != nil {
+		if err := s.sessions.Reauthenticate(ctx); errors.Is(err, session.ErrRotated) {
+			s.sentTwice(w, r, reauthCancel(r))
+			return
+		} else if err != nil {
 			s.serverError(w, r, err)
 			return
 		}
-		s.sessions.BindCredentials(ctx, epochOf(u)) // u was read this request, with the hash just verified
+		s.sessions.BindCredentials(ctx, epochOf(checked)) // read this request, with the hash just verified
 		s.record(r, audit.Event{Type: audit.Reauthenticated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			SessionHandle: s.sessions.Handle(ctx)})
 		r.PostForm.Del(reauthField)
@@ -86,19 +90,30 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 // checkOwnPassword checks pw against the signed-in user u's password, for
 // a form a signed-in person sends (the sudo-mode prompt, the password
 // change), under the same throttle quotas as the login form: a stolen
-// session must not be a way around them to guess the password. It returns
-// answered when it has written the response itself (429, 503, 500);
-// otherwise ok. A wrong password is counted, logged and audited as
-// login.failed with "wrong password when <doing>".
-func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (ok, answered bool) {
+// session must not be a way around them to guess the password. The
+// principal carries no password hash, so the account is read from SQL
+// here; checked is that record (its credential epoch is the one read with
+// the hash, for BindCredentials). A record without a hash, or of a
+// disabled account, fails closed: 500 or a wrong password, never a
+// verification. It returns answered when it has written the response
+// itself (429, 503, 500); otherwise ok. A wrong password is counted,
+// logged and audited as login.failed with "wrong password when <doing>".
+func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (checked *user.User, ok, answered bool) {
 	if !s.loginAllowed(w, r, u.Email) {
-		return false, true
+		return nil, false, true
 	}
-	if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
-		var err error
-		if ok, err = s.passwords.Verify(r.Context(), pw, u.PasswordHash); err != nil {
+	checked, err := s.users.UserByID(r.Context(), u.ID)
+	if err == nil && checked.PasswordHash == "" {
+		err = errors.New("check own password: the account record has no password hash")
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false, true
+	}
+	if len(pw) <= user.MaxPasswordBytes && !checked.Disabled { // hashing cost must not scale with input
+		if ok, err = s.passwords.Verify(r.Context(), pw, checked.PasswordHash); err != nil {
 			s.serverError(w, r, err)
-			return false, true
+			return nil, false, true
 		}
 	}
 	if !ok {
@@ -108,7 +123,19 @@ func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *use
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
 	}
-	return ok, false
+	return checked, ok, false
+}
+
+// sentTwice answers the loser of a double-submitted password confirmation
+// (session.ErrRotated: a parallel request with the same session confirmed
+// the password first and got the session's new token): nothing was done
+// by this request, its response sets no session cookie, and the person is
+// sent to target with a note saying so.
+func (s *Server) sentTwice(w http.ResponseWriter, r *http.Request, target string) {
+	s.log.Info("double-submitted confirmation: the parallel request was carried out, this one not",
+		"user_id", s.sessions.UserID(r.Context()), "route", r.URL.Path, "client_ip", clientIP(r))
+	s.setFlash(w, flashSentTwice)
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // renderReauth shows the "Confirm your password" page for the action r was

@@ -15,7 +15,7 @@ import (
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
 //	                      whole before the session is loaded) → session → noStore → afterSessionLoad (test hook)
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
-//	/admin/*              + requireAdmin (403 unless the user record says admin)
+//	/admin/*              + requireAdmin (403 unless the account's current state says admin)
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
 //
 // Anonymous requests never create a session; 404 and 405 pages load none.
@@ -41,6 +41,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
+			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.logout)
 			r.Get("/sessions", s.sessionsShow)
 			// Asks for the current password itself: that is the re-authentication.

@@ -31,13 +31,16 @@ type UserStore interface {
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
 	// SetPassword replaces the hash of a new password and moves the
 	// account's credential epoch (User.SessionsValidAfter) to at, in one
-	// step. Errors: user.ErrNotFound.
+	// step. Errors: user.ErrNotFound; one matching
+	// user.ErrStateCopyNotWritten when only the account's state copy could
+	// not be written (the change is stored: see accountChanged).
 	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
 	// SetDisabled disables or enables account id; disabling moves the
-	// credential epoch to now. Errors: user.ErrNotFound.
+	// credential epoch to now. Errors: user.ErrNotFound; as SetPassword for
+	// the state copy.
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
 }
 
@@ -202,8 +205,25 @@ func New(cfg Config) (*Server, error) {
 	opts.ClientIP = clientIP
 	opts.Clock = s.clock
 	opts.OnError = s.sessionError
+	opts.MaxSessionsPerUser = cfg.MaxSessionsPerUser
+	opts.OnLimitRevoked = s.auditLimitRevoked
 	s.sessions = session.NewManager(opts)
 	return s, nil
+}
+
+// accountChanged turns the error of a change of account id (a store
+// method that goes through the state copy: SetPassword, SetDisabled,
+// ResetPassword, …) into the handler's error: one saying only that the
+// state copy beside the sessions was not written is logged and dropped,
+// because the change itself is stored and the held copy fails closed
+// until it expires (store changeUser).
+func (s *Server) accountChanged(r *http.Request, id int64, err error) error {
+	if errors.Is(err, user.ErrStateCopyNotWritten) {
+		s.log.Warn("account changed; its state copy was not written and is read from SQL until it expires",
+			"user_id", id, "route", r.URL.Path, "err", err)
+		return nil
+	}
+	return err
 }
 
 // Sessions returns the session manager (for tests and the CLI).

@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/latch/latch/internal/user"
 )
 
 // Keys of the values Latch keeps in a session. Only integers, booleans and
@@ -75,16 +77,30 @@ type Options struct {
 	// OnError writes the response for a session failure: ErrUnavailable
 	// (answer 503), ErrMalformedCookie (answer 400). Required.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
+
+	// MaxSessionsPerUser limits each user's live sessions (0 = no limit).
+	// The store enforces it atomically when a login creates a session: the
+	// user's other sessions beyond MaxSessionsPerUser-1 are revoked, oldest
+	// login first, in the same step (issue 12.6).
+	MaxSessionsPerUser int
+
+	// OnLimitRevoked, if set, is called after a login's session was
+	// written with the sessions the limit revoked (to audit them).
+	OnLimitRevoked func(r *http.Request, revoked []Record)
 }
 
 // Manager wraps an scs.SessionManager. scs keeps the session data in the
 // request context and does the loading, encoding and token generation
-// (32 bytes from crypto/rand, 256 bits). Latch does not use scs's
-// LoadAndSave middleware because (NOTES-scs.md): with IdleTimeout set it
-// writes the whole session and a Set-Cookie on every request; its error
-// path answers 500 and can keep a redirect's Location header; it has no way
-// to tell a store that a write must not re-create a deleted session; and it
-// sends `Cache-Control: no-cache="Set-Cookie"` rather than no-store.
+// (32 bytes from crypto/rand, 256 bits); it stays the session manager
+// (rather than code of Latch's own) because those parts are small, right
+// and maintained, and its exported Load/Commit/RenewToken and CtxStore
+// interface let Latch add the rest around it without forking it. Latch
+// does not use scs's LoadAndSave middleware because (NOTES-scs.md): with
+// IdleTimeout set it writes the whole session and a Set-Cookie on every
+// request; its error path answers 500 and can keep a redirect's Location
+// header; it has no way to tell a store that a write must not re-create a
+// deleted session; and it sends `Cache-Control: no-cache="Set-Cookie"`
+// rather than no-store.
 // Manager.Middleware does those parts itself around scs's exported Load,
 // Commit, Status and Token.
 type Manager struct {
@@ -137,7 +153,10 @@ type requestState struct {
 	loadedToken string // token found in the store at load (or after a rotation), "" if none
 	created     bool   // Login issued a new session in this request: the commit may create it
 	expired     bool   // a session was presented but had timed out
+	rotated     bool   // a parallel re-authentication rotated the token (ErrRotated): commit nothing
 	ip, ua      string // client IP and User-Agent of this request
+	loaded      *loadedUser
+	loginUser   *user.User // LoginUser's account: its state copy is written with the new session
 }
 
 type stateKey struct{}
@@ -170,7 +189,8 @@ func validToken(v string) bool {
 // first byte of the response. Per request it costs:
 //   - no cookie: nothing (anonymous requests never create a session);
 //   - a live session whose activity was recorded less than RefreshInterval
-//     ago: one store read, no write, no Set-Cookie;
+//     ago: one store read, no write, no Set-Cookie (on Redis one script that
+//     also reads the account's state copy: see Principal);
 //   - otherwise one read and one update-only write, plus a Set-Cookie.
 //
 // A store failure is passed to OnError (503) before next runs, or instead of
@@ -190,7 +210,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			token = c.Value
 		}
 
-		ctx, err := m.scs.Load(r.Context(), token)
+		slot := &loadedUser{}
+		ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
 		if err != nil && !errors.Is(err, ErrUnavailable) {
 			// The stored bytes do not decode: drop them and go on anonymous.
 			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
@@ -203,7 +224,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: truncateUTF8(r.UserAgent(), maxUserAgentBytes)}
+		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: truncateUTF8(r.UserAgent(), maxUserAgentBytes),
+			loaded: slot}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
 		if token != "" && st.loadedToken == "" {
@@ -330,6 +352,57 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	_, absolute := m.timeouts(ctx)
 	m.scs.Put(ctx, keyAbsolute, now.Add(absolute).Unix())
 	m.touch(ctx, now)
+	return nil
+}
+
+// LoginUser is Login for account u as just read from SQL (with the hash
+// that was verified): stores that keep account state copies (RedisStore)
+// also write u's copy, unless a newer one exists, in the same script that
+// creates the session, so the login's session write stays one Redis
+// round trip and the next page needs no SQL. u's password hash is never
+// copied.
+func (m *Manager) LoginUser(ctx context.Context, u *user.User, remember bool) error {
+	if err := m.Login(ctx, u.ID, remember); err != nil {
+		return err
+	}
+	cp := *u
+	cp.PasswordHash = ""
+	stateFrom(ctx).loginUser = &cp
+	return nil
+}
+
+// Principal returns the account state read with the session in the same
+// store call (RedisStore: the same script, see userstate.go): the
+// signed-in user without a password hash, as a copy of the SQL row at
+// version User.StateVersion. ok is false when anonymous, when the store
+// keeps no copies (the embedded store), or when the copy is missing or
+// being changed; the caller then reads SQL (and may CacheUser).
+func (m *Manager) Principal(ctx context.Context) (*user.User, bool) {
+	id := m.UserID(ctx)
+	st := stateFrom(ctx)
+	if id == 0 || st.loaded == nil || st.loaded.u == nil || st.loaded.u.ID != id {
+		return nil, false
+	}
+	return st.loaded.u, true
+}
+
+// CacheUser writes the state copy of u as read from SQL by a request whose
+// session came without one (Principal's ok false). The store refuses it
+// when the copy is being changed or a copy of the same or a newer version
+// exists, so a slow request can never bring back an older state. It costs
+// one Redis script; nothing for the embedded store. Errors wrap
+// ErrUnavailable; the caller may ignore them (the next request reads SQL
+// again).
+func (m *Manager) CacheUser(ctx context.Context, u *user.User) error {
+	p, ok := m.opt.Store.(userStatePopulator)
+	if !ok {
+		return nil
+	}
+	cp := *u
+	cp.PasswordHash = ""
+	if _, err := p.PopulateUserState(ctx, &cp); err != nil {
+		return fmt.Errorf("session: cache user: %w", err)
+	}
 	return nil
 }
 
@@ -471,7 +544,11 @@ func (m *Manager) AuthenticatedAt(ctx context.Context) time.Time {
 // if the session was revoked since this request loaded it, the rotation
 // fails, the session is destroyed in this request too (the response clears
 // the cookie) and ErrGone is returned, so the caller must not perform the
-// sensitive action. Other errors wrap ErrUnavailable.
+// sensitive action. If instead a parallel re-authentication of the same
+// session rotated it first (a double submission), ErrRotated is returned:
+// the caller must not perform the action either, and this request writes
+// nothing and leaves the cookie alone, so the browser keeps the winner's
+// new token. Other errors wrap ErrUnavailable.
 func (m *Manager) Reauthenticate(ctx context.Context) error {
 	if m.UserID(ctx) == 0 {
 		return errors.New("session: reauthenticate: no signed-in user")
@@ -484,6 +561,9 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 		return fmt.Errorf("session: reauthenticate: %w", err)
 	}
 	if err := m.opt.Store.Rotate(ctx, old, m.scs.Token(ctx)); err != nil {
+		if errors.Is(err, ErrRotated) {
+			st.rotated = true
+		}
 		if errors.Is(err, ErrGone) {
 			st.expired = true
 			if derr := m.scs.Destroy(ctx); derr != nil {
@@ -596,14 +676,20 @@ func (sw *responseWriter) commit() {
 	sw.committed = true
 	m, ctx, w := sw.m, sw.r.Context(), sw.ResponseWriter
 	st := stateFrom(ctx)
+	if st.rotated {
+		return // the winner of a double submission owns the session and the cookie
+	}
 	switch m.scs.Status(ctx) {
 	case scs.Modified:
 		if m.UserID(ctx) == 0 {
 			return // anonymous data is never stored
 		}
 		cctx := withRecord(ctx, m.record(ctx))
+		var opts *createOpts
 		if st.created {
 			cctx = WithCreate(cctx) // only Login creates; every other write is update-only
+			opts = &createOpts{limit: m.opt.MaxSessionsPerUser, user: st.loginUser}
+			cctx = withCreateOpts(cctx, opts)
 		}
 		token, _, err := m.scs.Commit(cctx)
 		switch {
@@ -613,6 +699,9 @@ func (sw *responseWriter) commit() {
 			sw.fail(err)
 		default:
 			m.writeCookie(w, ctx, token)
+			if opts != nil && len(opts.revoked) > 0 && m.opt.OnLimitRevoked != nil {
+				m.opt.OnLimitRevoked(sw.r, opts.revoked)
+			}
 		}
 	case scs.Destroyed:
 		m.clearCookie(w)

@@ -42,13 +42,23 @@ end
 
 // commitScript: KEYS[1] session key; ARGV mode, data, expiry ms, prefix,
 // sha256(token), then optionally handle, user id, created, seen, absolute,
-// ip, ua, remember. Returns 1 written, 0 gone (update of a missing
-// session), -1 exists (create of an existing one).
-var commitScript = redis.NewScript(1, luaLib+`
+// ip, ua, remember; then, for a create, optionally now ms and the
+// per-user session limit (0 = none), then optionally 1, the copy lifetime
+// ms and the 10 fields of the account's state copy (userstate.go),
+// written as a populate. Returns {1, records of the sessions revoked by
+// the limit...} written, {0} gone (update of a missing session), {-1}
+// exists (create of an existing one).
+//
+// The limit is applied here, in the script that creates the session, so
+// that parallel logins cannot each see room and all stay (issue 12.6):
+// the user's other live sessions beyond limit-1 are revoked, oldest login
+// (c) first.
+var commitScript = redis.NewScript(1, luaLib+luaUserState+`
 local k, mode, exp, p, th = KEYS[1], ARGV[1], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local exists = redis.call('EXISTS', k) == 1
-if mode == 'create' and exists then return -1 end
-if mode ~= 'create' and not exists then return 0 end
+if mode == 'create' and exists then return {-1} end
+if mode ~= 'create' and not exists then return {0} end
+local out = {1}
 redis.call('HSET', k, 'd', ARGV[2], 'e', ARGV[3])
 if ARGV[6] then
   local h, u, seen, ip = ARGV[6], ARGV[7], tonumber(ARGV[9]), ARGV[11]
@@ -62,9 +72,35 @@ if ARGV[6] then
   end
   redis.call('ZADD', p..'all', seen, th)
   redis.call('ZADD', p..'exp', exp, th)
+  if mode == 'create' and ARGV[14] then
+    local limit = tonumber(ARGV[15])
+    if limit > 0 then
+      local idx = p..'u:'..u
+      redis.call('ZREMRANGEBYSCORE', idx, '-inf', ARGV[14])
+      local live = {}
+      for _, m in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+        if m ~= th then
+          local c = redis.call('HGET', p..'s:'..m, 'c')
+          if c then table.insert(live, {tonumber(c), m}) else redis.call('ZREM', idx, m) end
+        end
+      end
+      if #live > limit - 1 then
+        table.sort(live, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
+        for i = 1, #live - (limit - 1) do
+          table.insert(out, read(p, live[i][2]))
+          drop(p, live[i][2])
+        end
+      end
+    end
+    if ARGV[16] == '1' then
+      local f = {}
+      for i = 18, 27 do table.insert(f, ARGV[i]) end
+      us_put(p..'us:'..u, f, 'populate', ARGV[17])
+    end
+  end
 end
 redis.call('PEXPIREAT', k, exp)
-return 1
+return out
 `)
 
 // deleteScript: ARGV prefix, sha256(token).
@@ -136,12 +172,20 @@ for _, th in ipairs(ths) do drop(p, th) end
 return #ths
 `)
 
-// rotateScript: ARGV prefix, old sha256, new sha256. Moves the session hash
-// (RENAME keeps its TTL) and every index entry to the new token hash;
-// returns 0 when the old session is gone.
+// rotateScript: ARGV prefix, old sha256, new sha256, marker lifetime ms.
+// Moves the session hash (RENAME keeps its TTL) and every index entry to
+// the new token hash, and leaves the marker P r:<old sha256> = new sha256
+// for the marker's lifetime; returns 1. When the old session is gone it
+// returns 2 if a marker says it was rotated and the rotated session still
+// exists (a parallel re-authentication won), else 0 (revoked or expired).
 var rotateScript = redis.NewScript(0, luaLib+`
 local p, old, new = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('EXISTS', p..'s:'..old) == 0 then return 0 end
+if redis.call('EXISTS', p..'s:'..old) == 0 then
+  local moved = redis.call('GET', p..'r:'..old)
+  if moved and redis.call('EXISTS', p..'s:'..moved) == 1 then return 2 end
+  return 0
+end
+redis.call('SET', p..'r:'..old, new, 'PX', ARGV[4])
 redis.call('RENAME', p..'s:'..old, p..'s:'..new)
 local f = redis.call('HMGET', p..'s:'..new, 'h', 'u', 'ip')
 if f[1] then redis.call('SET', p..'h:'..f[1], new, 'KEEPTTL') end
@@ -161,12 +205,16 @@ return 1
 
 // Rotate implements Store in one script.
 func (s *RedisStore) Rotate(ctx context.Context, oldToken, newToken string) error {
-	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, s.prefix, HashToken(oldToken), HashToken(newToken)))
+	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, s.prefix, HashToken(oldToken), HashToken(newToken),
+		rotatedMarkerTTL.Milliseconds()))
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	switch n {
+	case 0:
 		return ErrGone
+	case 2:
+		return ErrRotated
 	}
 	return nil
 }

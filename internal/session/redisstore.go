@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -21,10 +22,14 @@ import (
 //     key deleted by a logout or revoke while a request was in flight;
 //   - keys sessions by the raw token and lists them with KEYS.
 //
-// Here every operation is one Redis command (GET-like reads, or one EVALSHA
-// of a Lua script, which Redis runs atomically) on a pooled connection
-// borrowed with GetContext and bounded by the store's timeout. Keys, under
-// the prefix P:
+// redigo stays the client (rather than a client with its own pool and
+// script helpers) because scs's stores and Latch's throttle already use it,
+// its Script.DoContext gives EVALSHA with a NOSCRIPT fallback, and its pool
+// takes a context on borrow (NOTES-scs.md).
+//
+// Here every operation is one Redis command (one EVALSHA of a Lua script,
+// which Redis runs atomically) on a pooled connection borrowed with
+// GetContext and bounded by the store's timeout. Keys, under the prefix P:
 //
 //	P s:<sha256(token)>  hash: d (scs data), e (expiry ms) and the Record
 //	                     fields h u c s a ip ua r; expires at e
@@ -33,6 +38,8 @@ import (
 //	P ip:<ip>            sorted set of sha256(token) by expiry: sessions by client IP
 //	P all                sorted set of sha256(token) by last seen: the admin view
 //	P exp                sorted set of sha256(token) by expiry: what Sweep removes
+//	P us:<user id>       hash: the account's state copy (userstate.go)
+//	P r:<sha256(token)>  string: the token's rotated sha256, for a minute (Rotate)
 //
 // A session and its index entries are written and deleted together in one
 // script, so no crash can leave one without the other. An update only
@@ -120,21 +127,34 @@ func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, 
 	return reply, nil
 }
 
-// FindCtx returns the session data for token with one HGET. found is false
-// when the session does not exist (never created, expired, or deleted).
+// FindCtx returns the session data for token with one script (one
+// EVALSHA) that also reads the copy of the session's account state (see
+// userstate.go) and leaves it in the Manager's slot in ctx, if any. found
+// is false when the session does not exist (never created, expired, or
+// deleted).
 func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	reply, err := s.do(ctx, "find", "HGET", s.key(token), "d")
+	reply, err := s.eval(ctx, "find", findScript, s.key(token), s.prefix)
 	if err != nil {
 		return nil, false, err
 	}
 	if reply == nil {
 		return nil, false, nil
 	}
-	b, err := redis.Bytes(reply, nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("session: redis find: %w: %w", ErrUnavailable, err)
+	items, err := redis.ByteSlices(reply, nil)
+	if err != nil || len(items) == 0 {
+		return nil, false, fmt.Errorf("session: redis find: %w: unexpected reply: %v", ErrUnavailable, err)
 	}
-	return b, true, nil
+	if slot := loadedUserFrom(ctx); slot != nil && len(items) == 12 {
+		id, _ := strconv.ParseInt(string(items[1]), 10, 64)
+		f := make([]string, 10)
+		for i := range f {
+			f[i] = string(items[2+i])
+		}
+		if u, err := parseUserState(id, f); err == nil && id != 0 {
+			slot.u = u
+		} // a copy that does not parse counts as missing: SQL is read
+	}
+	return items[0], true, nil
 }
 
 // CommitCtx stores b under token until expiry, with the Record the Manager
@@ -150,6 +170,7 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 		mode = "create"
 	}
 	args := []any{s.key(token), mode, b, expiry.UnixMilli(), s.prefix, HashToken(token)}
+	opts := createOptsFrom(ctx)
 	if rec, ok := recordFrom(ctx); ok && rec.Handle != "" {
 		remember := 0
 		if rec.Remember {
@@ -157,16 +178,33 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 		}
 		args = append(args, rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
 			rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember)
+		if mode == "create" && opts != nil {
+			args = append(args, time.Now().UnixMilli(), opts.limit)
+			if u := opts.user; u != nil && u.ID == rec.UserID {
+				args = append(args, 1, UserStateTTL.Milliseconds())
+				args = append(args, userStateArgs(u)...)
+			}
+		}
 	}
-	reply, err := redis.Int(s.eval(ctx, "commit", commitScript, args...))
+	reply, err := redis.Values(s.eval(ctx, "commit", commitScript, args...))
 	if err != nil {
 		return err
 	}
-	switch reply {
+	if len(reply) == 0 {
+		return fmt.Errorf("session: redis commit: %w: empty reply", ErrUnavailable)
+	}
+	switch code, _ := redis.Int(reply[0], nil); code {
 	case 0:
 		return ErrGone
 	case -1:
 		return fmt.Errorf("session: redis commit: new token already exists: %w", ErrUnavailable)
+	}
+	if opts != nil && len(reply) > 1 {
+		recs, err := parseRecords(reply[1:])
+		if err != nil {
+			return err // the session is written; the revoked ones are gone either way
+		}
+		opts.revoked = recs
 	}
 	return nil
 }

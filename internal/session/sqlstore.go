@@ -72,14 +72,7 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 	rec, hasRec := recordFrom(ctx)
 	cols := recordColumns(rec, hasRec)
 	if isCreate(ctx) {
-		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO sessions
-			(token_hash, data, expiry, handle, user_id, created, seen, absolute, ip, user_agent, remember)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			append([]any{HashToken(token), b, expiry.UnixMilli()}, cols...)...)
-		if err != nil {
-			return unavailable("create", err)
-		}
-		return nil
+		return s.create(ctx, token, b, expiry, rec, hasRec, cols)
 	}
 	query, args := `UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`,
 		[]any{b, expiry.UnixMilli(), HashToken(token), time.Now().UnixMilli()}
@@ -101,6 +94,66 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 	return nil
 }
 
+// create inserts a new session and, with a per-user limit in ctx
+// (createOpts), revokes the user's other live sessions beyond limit-1,
+// oldest login first, in the same transaction, so that parallel logins
+// cannot each see room and all stay (issue 12.6). Transactions of one user
+// are serialised: on SQLite every write transaction takes the database's
+// write lock at BEGIN (store's _txlock=immediate); on PostgreSQL a
+// transaction-scoped advisory lock on the user ID. The revoked sessions
+// are returned through createOpts.revoked.
+func (s *SQLStore) create(ctx context.Context, token string, b []byte, expiry time.Time, rec Record, hasRec bool, cols []any) error {
+	opts := createOptsFrom(ctx)
+	limit := 0
+	if opts != nil && hasRec && rec.Handle != "" {
+		limit = opts.limit
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("create", err)
+	}
+	defer tx.Rollback()
+	if limit > 0 && s.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, sessionLimitLockSpace, int32(rec.UserID)); err != nil {
+			return unavailable("create", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sessions
+		(token_hash, data, expiry, handle, user_id, created, seen, absolute, ip, user_agent, remember)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		append([]any{HashToken(token), b, expiry.UnixMilli()}, cols...)...); err != nil {
+		return unavailable("create", err)
+	}
+	var revoked []Record
+	if limit > 0 {
+		all := "LIMIT -1" // SQLite's "no limit", which OFFSET needs before it
+		if s.dialect == "postgres" {
+			all = "LIMIT ALL"
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`DELETE FROM sessions WHERE token_hash IN (
+			SELECT token_hash FROM sessions WHERE user_id = ? AND expiry > ? AND handle IS NOT NULL AND token_hash <> ?
+			ORDER BY created DESC, token_hash DESC `+all+` OFFSET ?) RETURNING `+recordSelect),
+			rec.UserID, time.Now().UnixMilli(), HashToken(token), limit-1)
+		if err != nil {
+			return unavailable("create", err)
+		}
+		if revoked, err = scanRecords(rows); err != nil {
+			return unavailable("create", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("create", err)
+	}
+	if opts != nil {
+		opts.revoked = revoked
+	}
+	return nil
+}
+
+// sessionLimitLockSpace is the first key of the PostgreSQL advisory lock
+// that serialises one user's session creations ("LATC").
+const sessionLimitLockSpace = 0x4C415443
+
 // DeleteCtx removes a session; a missing row is not an error.
 func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
 	if KeepOnRenew(ctx) {
@@ -114,21 +167,34 @@ func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
 	return nil
 }
 
-// Rotate implements Store with one UPDATE of the primary key.
+// Rotate implements Store with one UPDATE of the primary key, which also
+// records the old token's hash and the time (rotated_from, rotated_at); when
+// no row has the old token, one indexed read tells ErrRotated from ErrGone.
 func (s *SQLStore) Rotate(ctx context.Context, oldToken, newToken string) error {
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET token_hash = ? WHERE token_hash = ? AND expiry > ?`),
-		HashToken(newToken), HashToken(oldToken), time.Now().UnixMilli())
+	now := time.Now().UnixMilli()
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET token_hash = ?, rotated_from = ?, rotated_at = ?
+		WHERE token_hash = ? AND expiry > ?`),
+		HashToken(newToken), HashToken(oldToken), now, HashToken(oldToken), now)
 	if err != nil {
 		return unavailable("rotate", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return unavailable("rotate", err)
-	} else if n == 0 {
+	} else if n > 0 {
+		return nil
+	}
+	var one int
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM sessions WHERE rotated_from = ? AND rotated_at > ? AND expiry > ?`),
+		HashToken(oldToken), now-rotatedMarkerTTL.Milliseconds(), now).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
 		return ErrGone
 	}
-	return nil
+	if err != nil {
+		return unavailable("rotate", err)
+	}
+	return ErrRotated
 }
 
 // Find implements scs.Store without a context (unused by Latch).

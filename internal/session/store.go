@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/latch/latch/internal/user"
 )
 
 // Errors returned by Latch's session stores and Manager.
@@ -21,7 +23,21 @@ var (
 	// while the request was in flight. The write is refused so that a revoked
 	// session can never be brought back ("resurrection", NOTES-scs.md).
 	ErrGone = errors.New("session no longer exists")
+
+	// ErrRotated is returned by Store.Rotate (and Manager.Reauthenticate)
+	// when the old session no longer exists because a parallel
+	// re-authentication of the same session rotated its token within the
+	// last rotatedMarkerTTL, and the rotated session still exists: a double
+	// submission. The request that gets it must not perform its action and
+	// leaves the cookie alone (the winner's response carries the new one);
+	// unlike ErrGone it does not sign the person out (issue 12.10).
+	ErrRotated = errors.New("session token was rotated by a parallel request")
 )
+
+// rotatedMarkerTTL is how long after a rotation the old token is known to
+// have been rotated (not revoked): long enough for a double submission,
+// short enough that the marker says nothing about the old token later.
+const rotatedMarkerTTL = time.Minute
 
 // Store is what Latch's session stores provide: scs's context-aware store
 // whose CommitCtx creates a session only when the context says so (see
@@ -31,8 +47,10 @@ type Store interface {
 	scs.CtxStore
 	Registry
 	// Rotate moves the session of oldToken to newToken (same data, expiry,
-	// handle and index entries) in one atomic step, or returns ErrGone when
-	// the old session no longer exists. Used for re-authentication.
+	// handle and index entries) in one atomic step, and remembers for
+	// rotatedMarkerTTL that oldToken was rotated. When the old session no
+	// longer exists it returns ErrRotated if it was rotated meanwhile and
+	// the rotated session lives, else ErrGone. Used for re-authentication.
 	Rotate(ctx context.Context, oldToken, newToken string) error
 }
 
@@ -59,6 +77,27 @@ func WithCreate(ctx context.Context) context.Context {
 func isCreate(ctx context.Context) bool {
 	v, _ := ctx.Value(createKey{}).(bool)
 	return v
+}
+
+type createOptsKey struct{}
+
+// createOpts passes what a session-creating commit also does from the
+// Manager to the store: enforce the per-user session limit (revoking the
+// oldest logins, returned in revoked) and, for stores that keep account
+// state copies, write the signed-in account's copy in the same step.
+type createOpts struct {
+	limit   int        // sessions per user, 0 = no limit
+	user    *user.User // the account signing in, as read from SQL; nil = none
+	revoked []Record   // set by the store: sessions ended by the limit
+}
+
+func withCreateOpts(ctx context.Context, o *createOpts) context.Context {
+	return context.WithValue(ctx, createOptsKey{}, o)
+}
+
+func createOptsFrom(ctx context.Context) *createOpts {
+	o, _ := ctx.Value(createOptsKey{}).(*createOpts)
+	return o
 }
 
 // HashToken returns the store key for a session token: the lowercase hex

@@ -2,11 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/latch/latch/internal/user"
 )
 
 // The credential epoch (users.sessions_valid_after, migration 00006): any
@@ -22,11 +21,15 @@ import (
 // of the account in which the password was last entered before at are no
 // longer honoured, on every instance. It deletes nothing; callers also
 // revoke the sessions (session.Registry.RevokeUser) for immediate clean-up.
-// Errors: user.ErrNotFound when there is no such account.
+// Like every change of an account's state it goes through changeUser.
+// Errors: user.ErrNotFound when there is no such account; those of
+// changeUser for the state copy (user.ErrStateCopyNotWritten: the change is
+// stored).
 func (db *DB) InvalidateSessions(ctx context.Context, id int64, at time.Time) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	if err := db.execUser(ctx, "UPDATE users SET "+db.epochAssignment()+" WHERE id = ?", at.Unix(), id); err != nil {
+	err := db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		return db.execUserTx(ctx, tx, "UPDATE users SET "+db.epochAssignment()+" WHERE id = ?", at.Unix(), id)
+	})
+	if err != nil {
 		return fmt.Errorf("store: invalidate sessions: %w", err)
 	}
 	return nil
@@ -38,8 +41,6 @@ func (db *DB) InvalidateSessions(ctx context.Context, id int64, at time.Time) er
 // Use it for a password change; SetPasswordHash (which keeps sessions) is
 // for upgrading the hash of the same password. Errors: user.ErrNotFound.
 func (db *DB) SetPassword(ctx context.Context, id int64, hash string, at time.Time) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
 	if hash == "" {
 		return errors.New("store: set password: empty hash")
 	}
@@ -57,37 +58,28 @@ const dropUnusedResetLinksSQL = "DELETE FROM password_resets WHERE user_id = ? A
 
 // updateDroppingResetLinks runs query (an UPDATE of account id that must
 // change one row, else user.ErrNotFound) and drops the account's unused
-// reset links, in one transaction: either both happen or neither.
+// reset links, as one change of the account (changeUser): either both
+// happen or neither.
 func (db *DB) updateDroppingResetLinks(ctx context.Context, id int64, query string, args ...any) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, db.rebind(query), args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
-		return user.ErrNotFound
-	}
-	if _, err := tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id); err != nil {
-		return fmt.Errorf("drop unused reset links: %w", err)
-	}
-	return tx.Commit()
+	return db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		if err := db.execUserTx(ctx, tx, query, args...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id); err != nil {
+			return fmt.Errorf("drop unused reset links: %w", err)
+		}
+		return nil
+	})
 }
 
 // updateUserInvalidating sets one column (a constant chosen by the caller,
-// never input) of account id and moves its credential epoch to at, in one
-// statement; user.ErrNotFound when no row has that ID.
+// never input) of account id and moves its credential epoch to at, as one
+// change of the account (changeUser); user.ErrNotFound when no row has
+// that ID.
 func (db *DB) updateUserInvalidating(ctx context.Context, column string, value any, id int64, at time.Time) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	return db.execUser(ctx, "UPDATE users SET "+column+" = ?, "+db.epochAssignment()+" WHERE id = ?", value, at.Unix(), id)
+	return db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		return db.execUserTx(ctx, tx, "UPDATE users SET "+column+" = ?, "+db.epochAssignment()+" WHERE id = ?", value, at.Unix(), id)
+	})
 }
 
 // epochAssignment is the SET clause that moves sessions_valid_after to its
@@ -101,23 +93,6 @@ func (db *DB) epochAssignment() string {
 		return "sessions_valid_after = GREATEST(sessions_valid_after + 1, ?)"
 	}
 	return "sessions_valid_after = max(sessions_valid_after + 1, ?)"
-}
-
-// execUser runs an UPDATE of one account (query ends in "WHERE id = ?")
-// and returns user.ErrNotFound when it changed no row.
-func (db *DB) execUser(ctx context.Context, query string, args ...any) error {
-	res, err := db.db.ExecContext(ctx, db.rebind(query), args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
 }
 
 // epochScanner reads users.sessions_valid_after (unix seconds, 0 = never)

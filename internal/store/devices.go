@@ -19,8 +19,9 @@ import (
 // seen before cutoff (the server passes at minus 30 days). The first
 // device of an account is recorded but never new: there is nothing to
 // compare it with. A new sign-in is remembered (time, label, handle) for
-// LatestNewDevice. Either way key's last_seen becomes at. Times are stored
-// in whole UTC seconds.
+// LatestNewDevice, and as the account's User.NewDevice (at in
+// milliseconds) unless a newer one is stored. Either way key's last_seen
+// becomes at. known_devices keeps whole UTC seconds.
 //
 // The decision and the write are one upsert, so two simultaneous sign-ins
 // from the same new device report it once (the one whose handle is
@@ -31,6 +32,7 @@ func (db *DB) RecordDeviceLogin(ctx context.Context, userID int64, key, label, h
 	if key == "" || handle == "" {
 		return false, errors.New("store: record device login: empty device key or session handle")
 	}
+	atMs := at.UnixMilli()
 	at = at.UTC().Truncate(time.Second)
 	cutoff = cutoff.UTC().Truncate(time.Second)
 	key, label, handle = cleanText(key, -1), cleanText(label, -1), cleanText(handle, -1)
@@ -63,7 +65,21 @@ func (db *DB) RecordDeviceLogin(ctx context.Context, userID int64, key, label, h
 	if err != nil {
 		return false, fmt.Errorf("store: record device login: %w", err)
 	}
-	return stored == handle, nil
+	if !known || stored != handle {
+		return false, nil
+	}
+	// The account's newest new-device sign-in, for the notice of its other
+	// sessions, is part of the account's state (changeUser keeps the copy
+	// beside the sessions right); an older one never replaces a newer one.
+	err = db.changeUser(ctx, userID, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, db.rebind(`UPDATE users SET new_device_at_ms = ?, new_device_label = ?, new_device_handle = ?
+			WHERE id = ? AND new_device_at_ms <= ?`), atMs, label, handle, userID, atMs)
+		return err
+	})
+	if err != nil {
+		return true, fmt.Errorf("store: record device login: %w", err)
+	}
+	return true, nil
 }
 
 // LatestNewDevice returns the most recent sign-in of account userID that

@@ -118,30 +118,41 @@ func (db *DB) ConsumePasswordReset(ctx context.Context, token string, now time.T
 // account's credential epoch to now (see InvalidateSessions) and makes its
 // other unused links, if any, unusable: all or nothing, in one transaction.
 // It returns the account. Errors: user.ErrResetInvalid as for
-// PasswordResetUser, in which case nothing has changed.
+// PasswordResetUser, in which case nothing has changed; one matching
+// user.ErrStateCopyNotWritten, with the account, when the reset is done
+// but the state copy could not be written (see changeUser).
 func (db *DB) ResetPassword(ctx context.Context, token, hash string, now time.Time) (int64, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	if hash == "" {
 		return 0, errors.New("store: reset password: empty hash")
 	}
-	tx, err := db.db.BeginTx(ctx, nil)
+	// The account is looked up first so that its state copy can be held
+	// before the change (changeUser); the transaction then uses the link
+	// up, and only a link of that same account counts.
+	id, err := db.PasswordResetUser(ctx, token, now)
 	if err != nil {
 		return 0, fmt.Errorf("store: reset password: %w", err)
 	}
-	defer tx.Rollback()
-	id, err := db.consumeReset(ctx, tx, token, now)
+	err = db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		used, err := db.consumeReset(ctx, tx, token, now)
+		if err != nil {
+			return err
+		}
+		if used != id {
+			return user.ErrResetInvalid
+		}
+		if err := db.execUserTx(ctx, tx, "UPDATE users SET password_hash = ?, "+db.epochAssignment()+" WHERE id = ?",
+			hash, now.Unix(), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id)
+		return err
+	})
+	if errors.Is(err, user.ErrStateCopyNotWritten) {
+		return id, fmt.Errorf("store: reset password: %w", err) // the reset is done
+	}
 	if err != nil {
-		return 0, fmt.Errorf("store: reset password: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, db.rebind("UPDATE users SET password_hash = ?, "+db.epochAssignment()+" WHERE id = ?"),
-		hash, now.Unix(), id); err != nil {
-		return 0, fmt.Errorf("store: reset password: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, db.rebind(dropUnusedResetLinksSQL), id); err != nil {
-		return 0, fmt.Errorf("store: reset password: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: reset password: %w", err)
 	}
 	return id, nil

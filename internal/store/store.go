@@ -52,6 +52,9 @@ type DB struct {
 	counters *dbCounters
 	// now returns the current time; tests may replace it.
 	now func() time.Time
+	// stateCache keeps the copy of account state beside the sessions
+	// (userstate.go); nil keeps none.
+	stateCache UserStateCache
 }
 
 // Open connects to the database named by url and checks that it answers.

@@ -11,7 +11,8 @@ import (
 )
 
 // userColumns is the column list every user query selects, in scanUser order.
-const userColumns = "id, email, name, password_hash, role, disabled, created_at, sessions_valid_after"
+const userColumns = "id, email, name, password_hash, role, disabled, created_at, sessions_valid_after, " +
+	"state_version, new_device_at_ms, new_device_label, new_device_handle"
 
 // CreateUser inserts u and sets u.ID and u.CreatedAt.
 //
@@ -119,18 +120,52 @@ func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error 
 // scanUser reads one row of userColumns (from a *sql.Row or *sql.Rows);
 // sql.ErrNoRows becomes user.ErrNotFound.
 func (db *DB) scanUser(row interface{ Scan(dest ...any) error }) (*user.User, error) {
-	var (
-		u    user.User
-		role string
-	)
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &role, &u.Disabled, timeScanner{&u.CreatedAt},
-		epochScanner{&u.SessionsValidAfter})
+	var u user.User
+	err := row.Scan(userDest(&u)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, user.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	u.Role = user.Role(role)
 	return &u, nil
+}
+
+// userDest returns the scan destinations of userColumns for u.
+func userDest(u *user.User) []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, roleScanner{&u.Role}, &u.Disabled, timeScanner{&u.CreatedAt},
+		epochScanner{&u.SessionsValidAfter}, &u.StateVersion, msScanner{&u.NewDevice.At}, &u.NewDevice.Label, &u.NewDevice.Handle}
+}
+
+// roleScanner reads users.role.
+type roleScanner struct{ r *user.Role }
+
+// Scan implements sql.Scanner.
+func (s roleScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*s.r = user.Role(v)
+	case []byte:
+		*s.r = user.Role(v)
+	default:
+		return fmt.Errorf("cannot scan %T into a role", src)
+	}
+	return nil
+}
+
+// msScanner reads unix milliseconds (0 = none) into a UTC time.Time that
+// is zero for 0.
+type msScanner struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (s msScanner) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("cannot scan %T into a time in ms", src)
+	}
+	*s.t = time.Time{}
+	if v > 0 {
+		*s.t = time.UnixMilli(v).UTC()
+	}
+	return nil
 }

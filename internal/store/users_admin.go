@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -158,20 +159,10 @@ func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 }
 
 // updateUser sets one column (a constant chosen by the caller, never
-// input) of account id; user.ErrNotFound when no row has that ID.
+// input) of account id, as one change of the account (changeUser, which
+// keeps the state copy right); user.ErrNotFound when no row has that ID.
 func (db *DB) updateUser(ctx context.Context, column string, value any, id int64) error {
-	ctx, cancel := db.bound(ctx)
-	defer cancel()
-	res, err := db.db.ExecContext(ctx, db.rebind("UPDATE users SET "+column+" = ? WHERE id = ?"), value, id)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
+		return db.execUserTx(ctx, tx, "UPDATE users SET "+column+" = ? WHERE id = ?", value, id)
+	})
 }

@@ -49,6 +49,14 @@ type User struct {
 	// change. A session in which the password was last entered before it
 	// is no longer honoured. Zero means never set.
 	SessionsValidAfter time.Time
+	// StateVersion grows by one with every change of the fields a
+	// session's principal is built from (SessionsValidAfter, Role,
+	// Disabled, Email, Name, NewDevice); copies of them kept outside SQL
+	// are ordered by it (see state.go).
+	StateVersion int64
+	// NewDevice is the account's newest sign-in from a new device; zero
+	// when there has been none.
+	NewDevice NewDevice
 }
 
 // Sentinel errors returned (wrapped) by stores; match them with errors.Is.
