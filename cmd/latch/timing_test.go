@@ -32,8 +32,9 @@ type countingHasher struct {
 	verified []string // the stored hashes passed to Verify
 }
 
-// hashCalls counts calls of each PasswordHasher method that runs argon2id.
-type hashCalls struct{ Hash, Verify, VerifyDummy int }
+// hashCalls counts calls of each PasswordHasher method that runs a hash
+// function, and of PadFailure (a timer wait).
+type hashCalls struct{ Hash, Verify, VerifyDummy, PadFailure int }
 
 var _ server.PasswordHasher = (*countingHasher)(nil)
 
@@ -60,6 +61,15 @@ func (h *countingHasher) VerifyDummy(ctx context.Context, pw string) (bool, erro
 }
 
 func (h *countingHasher) NeedsRehash(encoded string) bool { return h.inner.NeedsRehash(encoded) }
+
+func (h *countingHasher) CheaperThanCurrent(encoded string) bool { return h.inner.CheaperThanCurrent(encoded) }
+
+func (h *countingHasher) PadFailure(ctx context.Context, spent time.Duration) {
+	h.mu.Lock()
+	h.calls.PadFailure++
+	h.mu.Unlock()
+	h.inner.PadFailure(ctx, spent)
+}
 
 // take returns the calls and verified hashes since the last take and
 // resets them.

@@ -326,10 +326,11 @@ func (f *fakeAudit) last(t audit.Type) (audit.Event, bool) {
 	return audit.Event{}, false
 }
 
-// fakeHasher "hashes" by prefixing; it counts Verify calls.
+// fakeHasher "hashes" by prefixing; it counts Verify and PadFailure calls.
 type fakeHasher struct {
 	mu       sync.Mutex
 	verifies int
+	pads     int
 }
 
 var _ PasswordHasher = (*fakeHasher)(nil)
@@ -343,6 +344,12 @@ func (h *fakeHasher) Verify(_ context.Context, pw, encoded string) (bool, error)
 }
 func (h *fakeHasher) VerifyDummy(context.Context, string) (bool, error) { return false, nil }
 func (h *fakeHasher) NeedsRehash(string) bool                           { return false }
+func (h *fakeHasher) CheaperThanCurrent(string) bool                    { return false }
+func (h *fakeHasher) PadFailure(context.Context, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pads++
+}
 
 func (h *fakeHasher) count() int {
 	h.mu.Lock()

@@ -85,24 +85,28 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 
 // checkOwnPassword checks pw against the signed-in user u's password, for
 // a form a signed-in person sends (the sudo-mode prompt, the password
-// change), under the same throttle quotas as the login form: a stolen
-// session must not be a way around them to guess the password. It returns
-// answered when it has written the response itself (429, 503, 500);
-// otherwise ok. A wrong password is counted, logged and audited as
-// login.failed with "wrong password when <doing>".
+// change), under the same throttle quotas as the login form, through the
+// same reservation (reserveLogin before hashing, refunded when right): a
+// stolen session must not be a way around them to guess the password. It
+// returns answered when it has written the response itself (429, 503,
+// 500); otherwise ok. A wrong password stays counted, and is logged and
+// audited as login.failed with "wrong password when <doing>".
 func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (ok, answered bool) {
-	if !s.loginAllowed(w, r, u.Email) {
+	reservation, allowed := s.reserveLogin(w, r, u.Email) // throttle.go: reserved before hashing, like a login
+	if !allowed {
 		return false, true
 	}
 	if len(pw) <= user.MaxPasswordBytes { // hashing cost must not scale with input
 		var err error
 		if ok, err = s.passwords.Verify(r.Context(), pw, u.PasswordHash); err != nil {
+			s.refundLogin(r, reservation) // no password was checked
 			s.serverError(w, r, err)
 			return false, true
 		}
 	}
-	if !ok {
-		s.countLoginFailure(r, u.Email)
+	if ok {
+		s.refundLogin(r, reservation)
+	} else { // the reservation stays counted
 		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", r.URL.Path,
 			"client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
