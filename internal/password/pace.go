@@ -35,7 +35,7 @@ const maxPaceKinds = 32
 // pacer keeps an exponential moving average of verification time per kind
 // of hash. It is safe for concurrent use.
 type pacer struct {
-	now   func() time.Time                          // time.Now outside tests
+	now   func() time.Time                           // time.Now outside tests
 	sleep func(ctx context.Context, d time.Duration) // a timer wait outside tests
 	max   time.Duration
 

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
-		"time"
+	"time"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/clientnet"

@@ -75,4 +75,3 @@ func TestNames(t *testing.T) {
 		t.Errorf("networkName of junk = %q, want it hashed", got)
 	}
 }
-
