@@ -4,10 +4,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/latch/latch/internal/clocktest"
+	"github.com/latch/latch/internal/server"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/throttle"
 )
 
@@ -110,6 +116,72 @@ func TestParallelGuessesVerifyAtMostTheQuota(t *testing.T) {
 					}
 				})
 			}
+		})
+	}
+}
+
+// TestLoginRedisRoundTrips counts the Redis commands of logins (issue 7:
+// a failed login ≤ 3 round trips, target 1; a successful one ≤ 3 with the
+// session write): the throttle and the session store share one counting
+// pool, as they share the pool in production.
+func TestLoginRedisRoundTrips(t *testing.T) {
+	q := throttle.DefaultQuotas()
+	q.AccountIP = throttle.Quota{Count: 2, Period: time.Hour}
+	cfg := testConfig(t, backends[0])
+	withThrottle(q)(&cfg)
+	pool, counter := sessiontest.CountingPool(t)
+	ta := startAppWrapped(t, cfg, clocktest.New(time.Now()), nil, func(c *server.Config) {
+		lim, err := throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", cfg.RedisTimeout, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Throttle.Limiter = lim
+		c.Sessions.Store = session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	})
+	email, pw := ta.newUser("Counted")
+	const ip = "198.51.100.7"
+	wantLoggedIn(t, ta.newBrowser().loginAs("192.0.2.1", email, pw), "warm-up login (loads the scripts)")
+
+	step := func(what string, want []string, fn func()) {
+		t.Helper()
+		counter.Reset()
+		fn()
+		if got := counter.Commands(); !slices.Equal(got, want) {
+			t.Errorf("%s: Redis commands %q, want %q", what, got, want)
+		}
+	}
+	step("a successful login (reserve, refund, session create)", []string{"EVALSHA", "EVALSHA", "EVALSHA"}, func() {
+		wantLoggedIn(t, ta.newBrowser().loginAs(ip, email, pw), "login")
+	})
+	for i := range 2 {
+		step(fmt.Sprintf("failed login %d (the reservation is the count)", i+1), []string{"EVALSHA"}, func() {
+			if p := ta.newBrowser().loginAs(ip, email, "wrong password"); p.status != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401", p.status)
+			}
+		})
+	}
+	step("a refused login (with its audit sampling)", []string{"EVALSHA"}, func() {
+		wantThrottled(t, ta.newBrowser().loginAs(ip, email, pw), "third try", 3600)
+	})
+}
+
+// TestOwnerKnownByIPv6Network is the regression test of issue 12 item 3:
+// the owner signed in from 2001:db8:1::10; an attack from elsewhere used
+// up the account quota; the owner, back from 2001:db8:1::11 (a new privacy
+// address in the same /64), gets through, and a different /64 does not.
+func TestOwnerKnownByIPv6Network(t *testing.T) {
+	for _, b := range []backend{backends[1], backends[2]} { // PostgreSQL+Redis, SQLite embedded
+		t.Run(b.name, func(t *testing.T) {
+			ta := startApp(t, b, withThrottle(throttle.DefaultQuotas()))
+			email, pw := ta.newUser("Owner6")
+			wantLoggedIn(t, ta.newBrowser().loginAs("2001:db8:1::10", email, pw), "the owner's first login")
+			for i := range 10 { // account quota 10/1h, from 10 networks
+				if p := ta.newBrowser().loginAs(fmt.Sprintf("198.51.100.%d", 10+i), email, "guess"); p.status != http.StatusUnauthorized {
+					t.Fatalf("guess %d: status %d, want 401", i+1, p.status)
+				}
+			}
+			wantThrottled(t, ta.newBrowser().loginAs("2001:db8:2::10", email, pw), "another /64 during the attack", 360)
+			wantLoggedIn(t, ta.newBrowser().loginAs("2001:db8:1::11", email, pw), "the owner from a new address in the known /64")
 		})
 	}
 }
