@@ -106,7 +106,8 @@ func (s *Server) reserveLogin(w http.ResponseWriter, r *http.Request, email stri
 				s.log.Info("login allowed from a known network despite the account quota", "user_id", subject, "client_ip", ip)
 				return exempt, true
 			}
-			res = exempt // another quota filled up meanwhile
+			exempt.Audit = exempt.Audit || res.Audit // the first step may have taken this minute's sample
+			res = exempt                              // another quota filled up meanwhile
 		}
 	}
 	s.refuseLogin(w, r, email, subject, res)

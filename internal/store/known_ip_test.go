@@ -1,11 +1,15 @@
 package store
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/migrations"
 )
 
 func TestKnownNetworks(t *testing.T) {
@@ -122,4 +126,64 @@ func TestKnownNetworkUsesPrimaryKey(t *testing.T) {
 			t.Errorf("plan does not use %s:\n%s", want, plan.String())
 		}
 	})
+}
+
+// TestKnownNetworksCarriedOver: migration 00011 fills known_networks from
+// the IPv4 sign-ins of the audit log, so owners' known networks survive
+// the upgrade; IPv6 ones (stored as addresses, not /64s) and failures are
+// not carried over.
+func TestKnownNetworksCarriedOver(t *testing.T) {
+	for _, o := range openers {
+		t.Run(o.dialect, func(t *testing.T) {
+			db, err := Open(t.Context(), o.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			fsys, err := fs.Sub(migrations.FS, db.dialect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gd := goose.DialectSQLite3
+			if db.dialect == DialectPostgres {
+				gd = goose.DialectPostgres
+			}
+			p, err := goose.NewProvider(gd, db.db, fsys, goose.WithDisableGlobalRegistry(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.UpTo(t.Context(), 8); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			var id int64
+			if err := db.db.QueryRowContext(t.Context(), db.rebind(`INSERT INTO users (email, email_key, name, password_hash)
+				VALUES ('old@example.com', 'old@example.com', 'Old', 'x') RETURNING id`)).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range []struct {
+				typ, ip string
+				at      time.Time
+			}{
+				{"login.succeeded", "203.0.113.5", at.Add(-time.Hour)},
+				{"login.succeeded", "203.0.113.5", at},
+				{"login.succeeded", "2001:db8:1::10", at},
+				{"login.failed", "198.51.100.7", at},
+			} {
+				if _, err := db.db.ExecContext(t.Context(), db.rebind(`INSERT INTO audit_events (time, type, actor_id, subject_id, ip)
+					VALUES (?, ?, ?, ?, ?)`), db.timeArg(e.at), e.typ, id, id, e.ip); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			for network, want := range map[string]bool{"203.0.113.5": true, "2001:db8:1::10": false, "2001:db8:1::/64": false, "198.51.100.7": false} {
+				got, err := db.KnownNetwork(t.Context(), id, network, at)
+				if err != nil || got != want {
+					t.Errorf("KnownNetwork(%q, since the last login) after the upgrade = %v, %v; want %v", network, got, err, want)
+				}
+			}
+		})
+	}
 }

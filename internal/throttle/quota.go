@@ -12,9 +12,11 @@ import (
 // after that one more every Period/Count, so the full allowance comes back
 // after Period without attempts. The zero Quota is "off": no limit.
 //
-// It maps to throttled's GCRA as RateQuota{MaxRate: Count per Period,
-// MaxBurst: Count-1} (throttled's MaxBurst counts the attempts allowed on
-// top of the first one).
+// In GCRA terms (ITU-T I.371's virtual scheduling, as in Brandur Leach's
+// redis-cell): the emission interval is Period/Count and the tolerance
+// Period; each key holds a theoretical arrival time (TAT), an attempt
+// moves it on by one interval, and an attempt is refused while the new
+// TAT would be more than Period ahead of now.
 type Quota struct {
 	Count  int
 	Period time.Duration
@@ -69,15 +71,15 @@ func ParseQuota(s string) (Quota, error) {
 // Quotas are the limits a Limiter enforces. Any of them may be off.
 type Quotas struct {
 	// Account limits failed logins for one email address from everywhere,
-	// except from an IP the account has recently signed in from (the
+	// except from a network the account has recently signed in from (the
 	// server checks that; see the package comment).
 	Account Quota
 	// AccountIP limits failed logins for one email address from one client
-	// IP (an IPv6 client counts by its /64).
+	// network (clientnet.Of: an IPv4 address, an IPv6 /64).
 	AccountIP Quota
-	// IP limits failed logins from one client IP, whatever the account.
+	// IP limits failed logins from one client network, whatever the account.
 	IP Quota
-	// Register limits registration attempts from one client IP.
+	// Register limits registration attempts from one client network.
 	Register Quota
 }
 

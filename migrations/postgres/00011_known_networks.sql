@@ -22,5 +22,10 @@ WHERE type = 'login.succeeded' AND ip <> '' AND ip NOT LIKE '%:%'
   AND subject_id IN (SELECT id FROM users)
 GROUP BY subject_id, ip;
 
+-- The index of migration 00008 served only the look-up this table replaces.
+DROP INDEX audit_events_login_ip_idx;
+
 -- +goose Down
+CREATE INDEX audit_events_login_ip_idx ON audit_events (subject_id, ip, time)
+    WHERE type = 'login.succeeded';
 DROP TABLE known_networks;
