@@ -107,7 +107,7 @@ func (s *Server) reserveLogin(w http.ResponseWriter, r *http.Request, email stri
 				return exempt, true
 			}
 			exempt.Audit = exempt.Audit || res.Audit // the first step may have taken this minute's sample
-			res = exempt                              // another quota filled up meanwhile
+			res = exempt                             // another quota filled up meanwhile
 		}
 	}
 	s.refuseLogin(w, r, email, subject, res)
