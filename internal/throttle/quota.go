@@ -89,12 +89,12 @@ type Quotas struct {
 //     and then once every six minutes; an attacker with any number of IPs
 //     gets at most 10 + 24×10 = 250 guesses a day at one account (against a
 //     12-character minimum password, NIST SP 800-63B's "effectively limit
-//     failed attempts" without a lockout). The owner's known IPs are exempt,
+//     failed attempts" without a lockout). The owner's known networks are exempt,
 //     so an attack from elsewhere does not lock them out.
 //   - AccountIP 5/15m. One place gets 5 tries at an account, then one every
 //     3 minutes: it keeps one source from spending the whole account
 //     allowance (others, e.g. the owner on a new phone, keep 5), and it is
-//     the limit that still applies from the owner's own known IP.
+//     the limit that still applies from the owner's own known network.
 //   - IP 60/10m. Password spraying from one address (a few guesses at many
 //     accounts) gets 60 at once, then one every 10 seconds; 60 is high
 //     enough for an office or campus behind one NAT address, where failed
