@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -57,4 +58,25 @@ func TestAuditEmail(t *testing.T) {
 			t.Errorf("auditEmail(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestCheapHashFailureStillCounted: a wrong password at an account whose
+// hash is cheaper than the current parameters also pays the dummy
+// verification and is padded; when that extra verification fails (the
+// hashing pool is busy) the answer is still the plain 401 and the guess
+// stays counted: a 503 with a refund would be a free oracle for wrong
+// passwords.
+func TestCheapHashFailureStillCounted(t *testing.T) {
+	a, _, _ := newThrottledApp(t, throttle.Quotas{AccountIP: throttle.Quota{Count: 2, Period: time.Hour}})
+	a.hasher.cheaper, a.hasher.dummyErr = true, errors.New("password: too many hashes in progress")
+	c := a.newClient(firefoxAgent)
+	for range 2 {
+		res, body := loginAs(c, "bob@example.com", "wrong password")
+		wantStatus(t, res, body, http.StatusUnauthorized)
+	}
+	if a.hasher.dummies != 2 || a.hasher.pads != 2 {
+		t.Errorf("2 failures at a cheap hash: %d dummy verifications, %d paddings; want 2 and 2", a.hasher.dummies, a.hasher.pads)
+	}
+	res, body := loginAs(c, "bob@example.com", "pw-bob")
+	wantStatus(t, res, body, http.StatusTooManyRequests)
 }

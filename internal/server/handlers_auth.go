@@ -152,14 +152,18 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 // current parameters (an account not signed in since a cost increase)
 // also pays VerifyDummy, so that no failure costs less than an unknown
 // email's; costlier hashes (bcrypt imports) are matched by the caller's
-// PadFailure instead. Errors: the hasher's (ErrBusy, ErrMalformedHash).
+// PadFailure instead. Errors: the hasher's (ErrBusy, ErrMalformedHash),
+// only when no password was checked (the caller then refunds the
+// reservation): once the stored hash has answered, a failing extra dummy
+// verification is ignored, or a 503 would tell a wrong password apart
+// without counting it.
 func (s *Server) verifyLogin(ctx context.Context, pw, stored string) (bool, error) {
 	if stored == "" {
 		return s.passwords.VerifyDummy(ctx, pw)
 	}
 	ok, err := s.passwords.Verify(ctx, pw, stored)
 	if err == nil && !ok && s.passwords.CheaperThanCurrent(stored) {
-		_, err = s.passwords.VerifyDummy(ctx, pw)
+		_, _ = s.passwords.VerifyDummy(ctx, pw) // best effort: PadFailure evens the time anyway
 	}
 	return ok, err
 }
