@@ -18,8 +18,10 @@ import (
 	"github.com/latch/latch/internal/throttle"
 )
 
-// burstResult counts the answers to a burst of logins.
-type burstResult struct{ unauthorized, throttled, other int }
+// burstResult counts the answers to a burst of logins: 401 (the password
+// was checked), 429 (refused), 503 (the database or Redis did not answer
+// in time: nothing checked, the reservation handed back) and anything else.
+type burstResult struct{ unauthorized, throttled, unavailable, other int }
 
 // loginBurst sends n wrong-password logins for email at once, alternating
 // between the instances, each from ipOf(i) (through the trusted proxy). All
@@ -66,6 +68,8 @@ func loginBurst(t *testing.T, instances []*testApp, n int, email string, ipOf fu
 				res.unauthorized++
 			case http.StatusTooManyRequests:
 				res.throttled++
+			case http.StatusServiceUnavailable:
+				res.unavailable++
 			default:
 				res.other++
 			}
@@ -112,11 +116,17 @@ func TestParallelGuessesVerifyAtMostTheQuota(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					email, _ := a.newUser("Burst")
 					got := loginBurst(t, []*testApp{a, other}, tt.n, email, tt.ipOf)
-					t.Logf("%d parallel wrong guesses over 2 instances: %d passwords checked (401), %d refused (429), %d other",
-						tt.n, got.unauthorized, got.throttled, got.other)
-					want := burstResult{unauthorized: min(tt.n, tt.quota), throttled: tt.n - min(tt.n, tt.quota)}
-					if got != want {
-						t.Errorf("answers = %+v, want %+v: passwords checked beyond the quota of %d", got, want, tt.quota)
+					t.Logf("%d parallel wrong guesses over 2 instances: %d passwords checked (401), %d refused (429), %d unavailable (503), %d other",
+						tt.n, got.unauthorized, got.throttled, got.unavailable, got.other)
+					// Exactly the quota is checked. A 503 (a store too slow on
+					// a busy machine; no password checked) hands its reservation
+					// back, which a later request of the burst may or may not
+					// take: each 503 can leave one 401 fewer, never one more.
+					want := min(tt.n, tt.quota)
+					if got.unauthorized > want || got.unauthorized < want-got.unavailable || got.other != 0 ||
+						got.unauthorized+got.throttled+got.unavailable != tt.n {
+						t.Errorf("answers = %+v, want %d × 401 (fewer only by 503s) and the rest 429: the quota is %d",
+							got, want, tt.quota)
 					}
 				})
 			}
