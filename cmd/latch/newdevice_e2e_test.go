@@ -98,7 +98,7 @@ func TestNewDeviceJourney(t *testing.T) {
 			if len(events) != 1 {
 				t.Fatalf("%d new-device events after browser B, want 1: %+v", len(events), events)
 			}
-			if e := events[0]; e.ActorID != u.ID || e.SubjectID != u.ID || e.Detail != "Chrome on macOS, 127.0.0.0/24" ||
+			if e := events[0]; e.ActorID != u.ID || e.SubjectID != u.ID || e.Detail != "Chrome on macOS, 127.0.0.1" ||
 				e.UserAgent != uaChromeMac || e.IP != "127.0.0.1" || e.SessionHandle == "" {
 				t.Errorf("new-device event = %+v", e)
 			}

@@ -225,11 +225,7 @@ func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
-	db, err := throttle.RedisDB(cfg.RedisURL)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	return throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", db, cfg.RedisTimeout, cfg.Throttle)
+	return throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", cfg.RedisTimeout, cfg.Throttle)
 }
 
 // openDB loads the configuration and opens the database it names; the

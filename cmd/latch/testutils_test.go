@@ -67,7 +67,7 @@ func startApp(t *testing.T, b backend, opts ...appOption) *testApp {
 	return startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 }
 
-func testConfig(t *testing.T, b backend) config.Config {
+func testConfig(t testing.TB, b backend) config.Config {
 	t.Helper()
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {

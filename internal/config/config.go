@@ -83,8 +83,9 @@ type Config struct {
 	// (5/15m), LATCH_THROTTLE_IP (60/10m), LATCH_THROTTLE_REGISTER (10/1h).
 	// throttle.DefaultQuotas says why.
 	Throttle throttle.Quotas
-	// KnownIPWindow is how long after a successful login from an IP that IP
-	// stays exempt from the account's per-account quota
+	// KnownIPWindow is how long after a successful login from a network
+	// (an IPv4 address, an IPv6 /64: clientnet.Of) that network stays
+	// exempt from the account's per-account quota
 	// (LATCH_THROTTLE_KNOWN_IP_WINDOW, default 2160h = 90 days).
 	KnownIPWindow time.Duration
 }

@@ -102,6 +102,11 @@ func DefaultParams() Params {
 	}
 }
 
+// kind names p's cost for failure padding: "argon2id m=19456,t=2,p=1".
+func (p Params) kind() string {
+	return fmt.Sprintf("argon2id m=%d,t=%d,p=%d", p.Memory, p.Iterations, p.Parallelism)
+}
+
 // withDefaults returns p with each zero field replaced by its default.
 func (p Params) withDefaults() Params {
 	d := DefaultParams()
@@ -165,6 +170,8 @@ type Hasher struct {
 	// dummy is an argon2id hash, made with params, of a random password
 	// nobody knows; VerifyDummy checks against it.
 	dummy string
+	// pace times verifications per kind of hash, for PadFailure.
+	pace *pacer
 }
 
 // NewHasher returns a Hasher that creates hashes with p, runs at most
@@ -192,10 +199,14 @@ func NewHasher(p Params, maxConcurrent int, wait time.Duration) *Hasher {
 		wait:   wait,
 		sem:    make(chan struct{}, maxConcurrent),
 		limits: limits{maxMemory: MaxMemory, maxIterations: MaxIterations, maxBcryptCost: MaxBcryptCost},
+		pace:   newPacer(),
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret) // never returns an error (Go 1.24+)
+	start := h.pace.now()
 	h.dummy = h.encode(secret)
+	// The first failure padding target: what a current hash costs.
+	h.pace.observe(h.params.kind(), h.pace.now().Sub(start))
 	return h
 }
 
@@ -242,7 +253,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 		// bcrypt uses only the first 72 bytes, as the systems that made
 		// these hashes did; CompareHashAndPassword does not reject longer
 		// passwords.
+		start := h.pace.now()
 		err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
+		h.pace.observe("bcrypt cost "+encoded[4:6], h.pace.now().Sub(start))
 		switch {
 		case err == nil:
 			return true, nil
@@ -260,7 +273,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 		return false, err
 	}
 	defer h.release()
+	start := h.pace.now()
 	key := argon2.IDKey([]byte(password), ph.salt, ph.params.Iterations, ph.params.Memory, ph.params.Parallelism, ph.params.KeyLen)
+	h.pace.observe(ph.params.kind(), h.pace.now().Sub(start))
 	return subtle.ConstantTimeCompare(key, ph.key) == 1, nil
 }
 

@@ -326,10 +326,16 @@ func (f *fakeAudit) last(t audit.Type) (audit.Event, bool) {
 	return audit.Event{}, false
 }
 
-// fakeHasher "hashes" by prefixing; it counts Verify calls.
+// fakeHasher "hashes" by prefixing; it counts Verify and PadFailure calls.
 type fakeHasher struct {
 	mu       sync.Mutex
 	verifies int
+	dummies  int
+	pads     int
+	// cheaper makes every stored hash cheaper than the current
+	// parameters; dummyErr is what VerifyDummy returns.
+	cheaper  bool
+	dummyErr error
 }
 
 var _ PasswordHasher = (*fakeHasher)(nil)
@@ -341,8 +347,23 @@ func (h *fakeHasher) Verify(_ context.Context, pw, encoded string) (bool, error)
 	h.verifies++
 	return encoded == "plain:"+pw, nil
 }
-func (h *fakeHasher) VerifyDummy(context.Context, string) (bool, error) { return false, nil }
-func (h *fakeHasher) NeedsRehash(string) bool                           { return false }
+func (h *fakeHasher) VerifyDummy(context.Context, string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dummies++
+	return false, h.dummyErr
+}
+func (h *fakeHasher) NeedsRehash(string) bool { return false }
+func (h *fakeHasher) CheaperThanCurrent(string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cheaper
+}
+func (h *fakeHasher) PadFailure(context.Context, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.pads++
+}
 
 func (h *fakeHasher) count() int {
 	h.mu.Lock()

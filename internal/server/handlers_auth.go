@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
@@ -36,14 +39,17 @@ func orProfile(next string) string {
 	return next
 }
 
-// loginCheck verifies email and password. Every failure does the same
-// hashing work (argon2id against the stored hash, or against a dummy hash
-// for an unknown email) and shows the same message. Success issues a new
-// session token (fixation), written with the account's state copy and the
-// per-user session limit in one store step (session.Manager.LoginUser),
-// and answers 303 to next or /profile. Both are
-// audited: LoginFailed with the email as typed (and the account, when one
-// has it), LoginSucceeded with the new session's handle.
+// loginCheck verifies email and password. The attempt is first reserved
+// against the throttle quotas (reserveLogin: one atomic step, before any
+// hashing), and handed back when the password is right. Every failure does
+// the same hashing work and takes as long (verifyLogin) and shows the same
+// message. Success issues a new session token (fixation), written with the
+// account's state copy and the per-user session limit in one store step
+// (session.Manager.LoginUser), and answers 303 to next or /profile. Both
+// are audited: LoginFailed with the email field when it is an email
+// address, else only its length (auditEmail: a password typed into the
+// wrong box must not reach the audit log), and the account when one has
+// it; LoginSucceeded with the new session's handle.
 func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
@@ -66,12 +72,14 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "Enter your email address and your password.")
 		return
 	}
-	if !s.loginAllowed(w, r, email) { // throttle.go: 429 before any hashing when over a limit
+	reservation, allowed := s.reserveLogin(w, r, email) // throttle.go: 429 before any hashing when over a limit
+	if !allowed {
 		return
 	}
 
 	u, err := s.users.UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, user.ErrNotFound) {
+		s.refundLogin(r, reservation) // no password was checked
 		s.serverError(w, r, err)
 		return
 	}
@@ -81,20 +89,21 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		u, err = nil, nil
 	}
 	var ok bool
-	switch {
-	case len(pw) > user.MaxPasswordBytes:
-		// Refuse before hashing: hashing cost must not scale with input.
-	case u == nil:
-		_, err = s.passwords.VerifyDummy(ctx, pw)
-	default:
-		ok, err = s.passwords.Verify(ctx, pw, u.PasswordHash)
+	started, verified := time.Now(), len(pw) <= user.MaxPasswordBytes
+	if verified { // refuse before hashing: hashing cost must not scale with input
+		stored := ""
+		if u != nil {
+			stored = u.PasswordHash
+		}
+		ok, err = s.verifyLogin(ctx, pw, stored)
 	}
 	if err != nil {
+		s.refundLogin(r, reservation) // no password was checked
 		s.serverError(w, r, err)
 		return
 	}
 	if !ok || u.Disabled {
-		e := audit.Event{Type: audit.LoginFailed, Email: email}
+		e := audit.Event{Type: audit.LoginFailed, Email: auditEmail(email)}
 		switch {
 		case u == nil:
 			e.Detail = "unknown email"
@@ -107,10 +116,13 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
 		s.record(r, e)
-		s.countLoginFailure(r, email) // throttle.go
-		fail(http.StatusUnauthorized, loginFailed)
+		if verified {
+			s.passwords.PadFailure(ctx, time.Since(started)) // as long as the slowest kind of hash
+		}
+		fail(http.StatusUnauthorized, loginFailed) // the reservation stays counted
 		return
 	}
+	s.refundLogin(r, reservation) // throttle.go: only failures count
 
 	// The per-user session limit and the account's state copy are written
 	// with the new session, in one store step (session.Options.MaxSessionsPerUser).
@@ -131,6 +143,45 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
+}
+
+// verifyLogin checks pw against stored, the account's hash ("" when no
+// account has the email: then against the dummy hash, VerifyDummy, so that
+// the work is the same). A wrong password against a hash cheaper than the
+// current parameters (an account not signed in since a cost increase)
+// also pays VerifyDummy, so that no failure costs less than an unknown
+// email's; costlier hashes (bcrypt imports) are matched by the caller's
+// PadFailure instead. Errors: the hasher's (ErrBusy, ErrMalformedHash),
+// only when no password was checked (the caller then refunds the
+// reservation): once the stored hash has answered, a failing extra dummy
+// verification is ignored, or a 503 would tell a wrong password apart
+// without counting it.
+func (s *Server) verifyLogin(ctx context.Context, pw, stored string) (bool, error) {
+	if stored == "" {
+		return s.passwords.VerifyDummy(ctx, pw)
+	}
+	ok, err := s.passwords.Verify(ctx, pw, stored)
+	if err == nil && !ok && s.passwords.CheaperThanCurrent(stored) {
+		_, _ = s.passwords.VerifyDummy(ctx, pw) // best effort: PadFailure evens the time anyway
+	}
+	return ok, err
+}
+
+// auditEmail is what a failed login's audit event stores of the email
+// field: the address when user.NormalizeEmail accepts it, else only a
+// fixed marker with its length, "(not an email address, 17 characters)",
+// so that a password typed into the email box never reaches the audit log
+// (OWASP ASVS 5.0 V16.2.5: no credentials in logs).
+func auditEmail(typed string) string {
+	if email, _, err := user.NormalizeEmail(typed); err == nil {
+		return email
+	}
+	n := utf8.RuneCountInString(typed)
+	unit := "characters"
+	if n == 1 {
+		unit = "character"
+	}
+	return fmt.Sprintf("(not an email address, %d %s)", n, unit)
 }
 
 // auditLimitRevoked records each session that the per-user session limit

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/clientnet"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -39,7 +39,7 @@ const newDeviceWindow = 30 * 24 * time.Hour
 // signInDevice is what identifies the device of a sign-in.
 type signInDevice struct {
 	Label   string // browser family and OS in plain words: "Firefox on Windows"
-	Network string // the client's network: "198.51.100.0/24", "2001:db8:1::/48", "unknown network"
+	Network string // the client's network (networkOf): "198.51.100.7", "2001:db8:1:2::/64", "unknown network"
 }
 
 // Key is the device key stored in known_devices.
@@ -55,39 +55,32 @@ func (s *Server) signInDeviceOf(r *http.Request) signInDevice {
 }
 
 // networkOf returns the network an IP address belongs to for device
-// recognition: its IPv4 /24 or its IPv6 /48 (IPv4-mapped IPv6 counts as
-// IPv4), or "unknown network" when ip is not an address.
+// recognition: clientnet.Of's (the IPv4 address itself, IPv4-mapped IPv6
+// as IPv4, an IPv6 address's /64), or "unknown network" when ip is not an
+// address.
 //
-// Why a prefix and not the address: the key must survive the address
-// churn of ordinary use (DHCP leases, a carrier's NAT pool, IPv6 privacy
-// addresses that change daily) or every sign-in from a phone would look
-// new, and known_devices should not keep a history of people's exact
-// addresses (the audit log already has them, with its own retention). A
-// /24 is the common granularity of an IPv4 assignment and of carrier-grade
-// NAT pools; a /48 is the usual IPv6 site assignment (RFC 6177), inside
-// which a home or office rotates its /64s and interface identifiers.
+// It is the one granularity Latch recognises a client by (issue 12 item
+// 3): the throttle counts by it and the owner's known networks, exempt
+// from the per-account quota, are matched by it, so a device is "known"
+// exactly where the throttle knows it. An IPv6 device keeps its /64 while
+// its privacy addresses rotate (RFC 8981); an IPv4 client whose address
+// changes (a new DHCP lease, a carrier's NAT pool) is a new network, and
+// its next sign-in from a known browser is reported as a new device.
 func networkOf(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return "unknown network"
+	if n, ok := clientnet.Of(ip); ok {
+		return n
 	}
-	addr = addr.WithZone("").Unmap()
-	bits := 48
-	if addr.Is4() {
-		bits = 24
-	}
-	p, err := addr.Prefix(bits)
-	if err != nil {
-		return "unknown network"
-	}
-	return p.String()
+	return "unknown network"
 }
 
 // recordDevice is called once a sign-in has succeeded, with the new
-// session's handle: it remembers the device and, when it is new for the
-// account, records a LoginNewDevice event (which the notice of the other
-// sessions is based on). A store failure is logged; the sign-in stands.
+// session's handle: it remembers the client's network for the throttle's
+// known-network exemption (rememberNetwork), remembers the device and,
+// when it is new for the account, records a LoginNewDevice event (which
+// the notice of the other sessions is based on). A store failure is
+// logged; the sign-in stands.
 func (s *Server) recordDevice(r *http.Request, userID int64, handle string) {
+	s.rememberNetwork(r, userID)
 	if s.devices == nil {
 		return
 	}

@@ -96,13 +96,13 @@ const noticeID = `id="new-device-notice"`
 
 func TestNetworkOf(t *testing.T) {
 	tests := []struct{ ip, want string }{
-		{"198.51.100.77", "198.51.100.0/24"},
-		{"198.51.100.0", "198.51.100.0/24"},
-		{"::ffff:198.51.100.77", "198.51.100.0/24"},
-		{"2001:db8:abcd:12:1::5", "2001:db8:abcd::/48"},
-		{"2001:db8:abcd:ffff:ffff:ffff:ffff:ffff", "2001:db8:abcd::/48"},
-		{"fe80::1%eth0", "fe80::/48"},
-		{"127.0.0.1", "127.0.0.0/24"},
+		{"198.51.100.77", "198.51.100.77"},
+		{"198.51.100.0", "198.51.100.0"},
+		{"::ffff:198.51.100.77", "198.51.100.77"},
+		{"2001:db8:abcd:12:1::5", "2001:db8:abcd:12::/64"},
+		{"2001:db8:abcd:12:ffff:ffff:ffff:ffff", "2001:db8:abcd:12::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"127.0.0.1", "127.0.0.1"},
 		{"", "unknown network"},
 		{"203.0.113.7:443", "unknown network"},
 		{"<script>", "unknown network"},
@@ -117,11 +117,11 @@ func TestNetworkOf(t *testing.T) {
 func TestSignInDeviceOf(t *testing.T) {
 	a := newTestApp(t)
 	tests := []struct{ agent, ip, wantLabel, wantKey string }{
-		{windowsFirefox, "198.51.100.77", "Firefox on Windows", "Firefox on Windows|198.51.100.0/24"},
-		{firefoxAgent, "198.51.100.77", "Firefox on Linux", "Firefox on Linux|198.51.100.0/24"},
-		{macChrome, "2001:db8:1:2::3", "Chrome on macOS", "Chrome on macOS|2001:db8:1::/48"},
-		{iPhoneSafari, "203.0.113.9", "Safari on iOS", "Safari on iOS|203.0.113.0/24"},
-		{hostileAgent, "203.0.113.9", "Unknown browser", "Unknown browser|203.0.113.0/24"},
+		{windowsFirefox, "198.51.100.77", "Firefox on Windows", "Firefox on Windows|198.51.100.77"},
+		{firefoxAgent, "198.51.100.77", "Firefox on Linux", "Firefox on Linux|198.51.100.77"},
+		{macChrome, "2001:db8:1:2::3", "Chrome on macOS", "Chrome on macOS|2001:db8:1:2::/64"},
+		{iPhoneSafari, "203.0.113.9", "Safari on iOS", "Safari on iOS|203.0.113.9"},
+		{hostileAgent, "203.0.113.9", "Unknown browser", "Unknown browser|203.0.113.9"},
 		{"", "", "Unknown browser", "Unknown browser|unknown network"},
 	}
 	for _, tt := range tests {
@@ -158,7 +158,7 @@ func TestNewDeviceSignIn(t *testing.T) {
 		t.Fatalf("%d new-device events after a second browser, want 1: %+v", len(events), events)
 	}
 	if e := events[0]; e.ActorID != bobID || e.SubjectID != bobID || e.SessionHandle != second.handle ||
-		e.Detail != "Chrome on macOS, 127.0.0.0/24" || e.IP != "127.0.0.1" || e.UserAgent != macChrome ||
+		e.Detail != "Chrome on macOS, 127.0.0.1" || e.IP != "127.0.0.1" || e.UserAgent != macChrome ||
 		!e.Time.Equal(a.clock.Now()) {
 		t.Errorf("new-device event = %+v", e)
 	}
@@ -191,7 +191,7 @@ func TestNewDeviceSignIn(t *testing.T) {
 	a.clock.Advance(25 * 24 * time.Hour)
 	third = a.loginWith("bob@example.com", macChrome, true)
 	a.loginWith("bob@example.com", windowsFirefox, true)
-	if got := newDeviceEvents(a); len(got) != 2 || got[1].Detail != "Firefox on Windows, 127.0.0.0/24" {
+	if got := newDeviceEvents(a); len(got) != 2 || got[1].Detail != "Firefox on Windows, 127.0.0.1" {
 		t.Fatalf("new-device events after 25 days: %+v", got)
 	}
 	a.clock.Advance(24 * time.Hour)

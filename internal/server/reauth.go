@@ -89,17 +89,20 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 
 // checkOwnPassword checks pw against the signed-in user u's password, for
 // a form a signed-in person sends (the sudo-mode prompt, the password
-// change), under the same throttle quotas as the login form: a stolen
-// session must not be a way around them to guess the password. The
+// change), under the same throttle quotas as the login form, through the
+// same reservation (reserveLogin before hashing, refunded when right): a
+// stolen session must not be a way around them to guess the password. The
 // principal carries no password hash, so the account is read from SQL
 // here; checked is that record (its credential epoch is the one read with
 // the hash, for BindCredentials). A record without a hash, or of a
 // disabled account, fails closed: 500 or a wrong password, never a
 // verification. It returns answered when it has written the response
-// itself (429, 503, 500); otherwise ok. A wrong password is counted,
-// logged and audited as login.failed with "wrong password when <doing>".
+// itself (429, 503, 500); otherwise ok. A wrong password stays counted,
+// and is logged and audited as login.failed with "wrong password when
+// <doing>".
 func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (checked *user.User, ok, answered bool) {
-	if !s.loginAllowed(w, r, u.Email) {
+	reservation, allowed := s.reserveLogin(w, r, u.Email) // throttle.go: reserved before hashing, like a login
+	if !allowed {
 		return nil, false, true
 	}
 	checked, err := s.users.UserByID(r.Context(), u.ID)
@@ -107,17 +110,20 @@ func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *use
 		err = errors.New("check own password: the account record has no password hash")
 	}
 	if err != nil {
+		s.refundLogin(r, reservation) // no password was checked
 		s.serverError(w, r, err)
 		return nil, false, true
 	}
 	if len(pw) <= user.MaxPasswordBytes && !checked.Disabled { // hashing cost must not scale with input
 		if ok, err = s.passwords.Verify(r.Context(), pw, checked.PasswordHash); err != nil {
+			s.refundLogin(r, reservation) // no password was checked
 			s.serverError(w, r, err)
 			return nil, false, true
 		}
 	}
-	if !ok {
-		s.countLoginFailure(r, u.Email)
+	if ok {
+		s.refundLogin(r, reservation)
+	} else { // the reservation stays counted
 		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", r.URL.Path,
 			"client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,

@@ -80,6 +80,13 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, password, encoded string) (bool, error)
 	VerifyDummy(ctx context.Context, password string) (bool, error)
 	NeedsRehash(encoded string) bool
+	// CheaperThanCurrent reports whether encoded costs less to verify
+	// than a current hash (a failed login then also pays VerifyDummy).
+	CheaperThanCurrent(encoded string) bool
+	// PadFailure waits (a timer) until a failed login that has spent
+	// spent on verification has taken as long as the slowest kind of
+	// hash recently verified (capped).
+	PadFailure(ctx context.Context, spent time.Duration)
 }
 
 // Config holds the Server's dependencies. All fields are required except

@@ -8,94 +8,130 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/clientnet"
 	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 )
 
-// This file holds login and registration throttling (internal/throttle): the
-// handlers call loginAllowed before a password is checked, countLoginFailure
-// after a failed one, and registerAllowed before an account is created.
+// This file holds login and registration throttling (internal/throttle):
+// every password check (the login form, the sudo-mode prompt, the
+// password-change form) first reserves an attempt with reserveLogin,
+// before the password is verified, and hands it back with refundLogin
+// when the password was right; registerAllowed counts a registration
+// before the account is created.
 
-// LoginLimiter counts failed logins and registrations
+// LoginLimiter reserves login attempts and counts registrations
 // (*throttle.Limiter).
 type LoginLimiter interface {
-	// CheckLogin tells, without counting, whether a login for account
-	// from ip may go ahead and, if not, which quota refused.
-	CheckLogin(ctx context.Context, account, ip string) (throttle.Verdict, error)
-	// LoginFailed counts one failed login for account from ip.
-	LoginFailed(ctx context.Context, account, ip string) error
+	// ReserveLogin atomically counts one login attempt for account from ip
+	// against every quota (the per-account one skipped when exemptAccount)
+	// if all accept it, or counts nothing and says which refused.
+	ReserveLogin(ctx context.Context, account, ip string, exemptAccount bool) (throttle.Reservation, error)
+	// Refund hands back an accepted reservation (a successful login).
+	Refund(ctx context.Context, r throttle.Reservation) error
 	// Register counts one registration from ip and tells whether it may go ahead.
 	Register(ctx context.Context, ip string) (throttle.Verdict, error)
-	// Sample tells whether a refused login should be audited (rate-limited).
-	Sample(ctx context.Context, account, ip string) (bool, error)
 }
 
-// LoginHistory tells whether an account signed in successfully from an IP
-// at or after a time (store.DB.KnownLoginIP, from the audit log).
+// LoginHistory remembers the client networks (clientnet.Of) each account
+// signed in from (store.DB: the known_networks table).
 type LoginHistory interface {
-	KnownLoginIP(ctx context.Context, userID int64, ip string, since time.Time) (bool, error)
+	// KnownNetwork reports whether userID signed in from network at or
+	// after since.
+	KnownNetwork(ctx context.Context, userID int64, network string, since time.Time) (bool, error)
+	// RecordNetworkLogin records that userID signed in from network at at.
+	RecordNetworkLogin(ctx context.Context, userID int64, network string, at time.Time) error
 }
 
-// DefaultKnownIPWindow is how long after a successful login an IP stays
-// "known" for the account (exempt from the per-account quota): 90 days.
+// DefaultKnownIPWindow is how long after a successful login a network
+// stays "known" for the account (exempt from the per-account quota): 90
+// days.
 const DefaultKnownIPWindow = 90 * 24 * time.Hour
 
 // Throttle configures login and registration throttling.
 type Throttle struct {
 	// Limiter counts; nil turns throttling off.
 	Limiter LoginLimiter
-	// History exempts an account's known IPs from the per-account quota,
-	// so that an attack from elsewhere does not keep the owner out; nil
-	// means no IP is known.
+	// History exempts an account's known networks from the per-account
+	// quota, so that an attack from elsewhere does not keep the owner out;
+	// nil means no network is known.
 	History LoginHistory
-	// KnownIPWindow is how far back a successful login makes an IP known
-	// (LATCH_THROTTLE_KNOWN_IP_WINDOW); <= 0 means DefaultKnownIPWindow.
+	// KnownIPWindow is how far back a successful login makes its network
+	// known (LATCH_THROTTLE_KNOWN_IP_WINDOW); <= 0 means
+	// DefaultKnownIPWindow.
 	KnownIPWindow time.Duration
 }
 
-// loginAllowed checks the login quotas for email from the client's IP
-// before any password is hashed. It reports whether the login may go on;
+// reserveLogin reserves one login attempt for email from the client's
+// network before any password is hashed (throttle.Limiter.ReserveLogin:
+// one Redis round trip). ok reports whether the password may be checked;
 // when not, it has answered: 429 with Retry-After when a quota is used up
 // (cheap: no hashing), 503 when the counters cannot be reached (fail
-// closed). When only the per-account quota is used up, an IP the account
-// signed in from within the known-IP window still gets through; the
-// per-account-and-IP and per-IP quotas hold for it too.
-func (s *Server) loginAllowed(w http.ResponseWriter, r *http.Request, email string) bool {
+// closed). When only the per-account quota refused, a network the account
+// signed in from within the known-IP window still gets through: the
+// network is looked up (SQL) and the attempt reserved again with the
+// per-account quota exempt (a second round trip, only then); the
+// per-account-and-network and per-network quotas hold for it too. The
+// caller hands an accepted reservation back with refundLogin when the
+// password was right.
+func (s *Server) reserveLogin(w http.ResponseWriter, r *http.Request, email string) (res throttle.Reservation, ok bool) {
 	lim := s.throttle.Limiter
 	if lim == nil {
-		return true
+		return throttle.Reservation{}, true
 	}
 	ctx, ip := r.Context(), clientIP(r)
-	v, err := lim.CheckLogin(ctx, email, ip)
+	res, err := lim.ReserveLogin(ctx, email, ip, false)
 	if err != nil {
 		s.serverError(w, r, err)
-		return false
+		return res, false
 	}
-	if !v.Limited() {
-		return true
+	if !res.Limited() {
+		return res, true
 	}
 	var subject int64
-	if v.Scope == throttle.ScopeAccount {
+	if res.Scope == throttle.ScopeAccount {
 		var known bool
-		subject, known, err = s.knownLoginIP(ctx, email, ip)
+		subject, known, err = s.knownNetwork(ctx, email, ip)
 		if err != nil {
 			s.serverError(w, r, err)
-			return false
+			return res, false
 		}
 		if known {
-			s.log.Info("login allowed from a known IP despite the account quota", "user_id", subject, "client_ip", ip)
-			return true
+			exempt, err := lim.ReserveLogin(ctx, email, ip, true)
+			if err != nil {
+				s.serverError(w, r, err)
+				return exempt, false
+			}
+			if !exempt.Limited() {
+				s.log.Info("login allowed from a known network despite the account quota", "user_id", subject, "client_ip", ip)
+				return exempt, true
+			}
+			exempt.Audit = exempt.Audit || res.Audit // the first step may have taken this minute's sample
+			res = exempt                             // another quota filled up meanwhile
 		}
 	}
-	s.refuseLogin(w, r, email, subject, v)
-	return false
+	s.refuseLogin(w, r, email, subject, res)
+	return res, false
 }
 
-// knownLoginIP returns the account of email (0 when there is none) and
-// whether it signed in from ip within the known-IP window. An unknown
-// address costs the same two queries (history for no account), so the time
-// a refusal takes does not tell whether an account exists.
-func (s *Server) knownLoginIP(ctx context.Context, email, ip string) (userID int64, known bool, err error) {
+// refundLogin hands back the attempt res reserved, after the password was
+// right: only failures use up the quotas. A failure is only logged: the
+// person is signed in either way, and the quota refills with time.
+func (s *Server) refundLogin(r *http.Request, res throttle.Reservation) {
+	if s.throttle.Limiter == nil {
+		return
+	}
+	if err := s.throttle.Limiter.Refund(r.Context(), res); err != nil {
+		s.log.Warn("successful login not refunded to the throttle", "client_ip", clientIP(r), "err", err)
+	}
+}
+
+// knownNetwork returns the account of email (0 when there is none) and
+// whether it signed in from ip's network (clientnet.Of) within the
+// known-IP window, and not before its last credential change. An unknown
+// address costs the same two queries (history for no account), so the
+// time a refusal takes does not tell whether an account exists.
+func (s *Server) knownNetwork(ctx context.Context, email, ip string) (userID int64, known bool, err error) {
 	if s.throttle.History == nil {
 		return 0, false, nil
 	}
@@ -111,53 +147,51 @@ func (s *Server) knownLoginIP(ctx context.Context, email, ip string) (userID int
 		return 0, false, err
 	default:
 		userID = u.ID
-		// Sign-ins before the last credential change do not vouch for an
-		// IP: they may have used a stolen password.
+		// Sign-ins before the last credential change do not vouch for a
+		// network: they may have used a stolen password.
 		if u.SessionsValidAfter.After(since) {
 			since = u.SessionsValidAfter
 		}
 	}
-	known, err = s.throttle.History.KnownLoginIP(ctx, userID, ip, since)
+	network, _ := clientnet.Of(ip)
+	known, err = s.throttle.History.KnownNetwork(ctx, userID, network, since)
 	if err != nil {
 		return 0, false, err
 	}
-	return userID, known && userID != 0, nil
+	return userID, known && userID != 0 && network != "", nil
+}
+
+// rememberNetwork records the client's network as known for userID after
+// a successful sign-in. A store failure is logged; the sign-in stands.
+func (s *Server) rememberNetwork(r *http.Request, userID int64) {
+	network, ok := clientnet.Of(clientIP(r))
+	if s.throttle.History == nil || !ok {
+		return
+	}
+	if err := s.throttle.History.RecordNetworkLogin(r.Context(), userID, network, s.clock()); err != nil {
+		s.log.Error("known network not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
+	}
 }
 
 // refuseLogin answers a throttled login with 429. The first refusal per
-// account and IP in a minute is audited (login.failed, detail "throttled
-// …") and logged; the rest only get the request log line, so an attack
-// cannot flood the audit log. subject is the account when already looked up.
-func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, email string, subject int64, v throttle.Verdict) {
+// account and network in a minute (res.Audit, decided in the same step as
+// the refusal) is audited (login.failed, detail "throttled …") and
+// logged; the rest only get the request log line, so an attack cannot
+// flood the audit log. subject is the account when already looked up.
+func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, email string, subject int64, res throttle.Reservation) {
 	ctx, ip := r.Context(), clientIP(r)
-	sample, err := s.throttle.Limiter.Sample(ctx, email, ip)
-	if err != nil {
-		s.log.Warn("throttled login not sampled", "client_ip", ip, "err", err)
-	}
-	if sample {
+	if res.Audit {
 		if subject == 0 {
 			if u, err := s.users.UserByEmail(ctx, email); err == nil {
 				subject = u.ID
 			}
 		}
-		detail := fmt.Sprintf("throttled (%s quota; retry in %d s)", v.Scope, waitSeconds(v.RetryAfter))
-		s.log.Warn("login throttled", "scope", string(v.Scope), "user_id", subject, "client_ip", ip,
-			"retry_after_s", waitSeconds(v.RetryAfter))
-		s.record(r, audit.Event{Type: audit.LoginFailed, SubjectID: subject, Email: email, Detail: detail})
+		detail := fmt.Sprintf("throttled (%s quota; retry in %d s)", res.Scope, waitSeconds(res.RetryAfter))
+		s.log.Warn("login throttled", "scope", string(res.Scope), "user_id", subject, "client_ip", ip,
+			"retry_after_s", waitSeconds(res.RetryAfter))
+		s.record(r, audit.Event{Type: audit.LoginFailed, SubjectID: subject, Email: auditEmail(email), Detail: detail})
 	}
-	s.tooManyAttempts(w, r, v.RetryAfter)
-}
-
-// countLoginFailure counts a failed login for email from the client's IP.
-// A counting error is only logged: the person is told the login failed
-// either way, and CheckLogin fails closed on the same Redis.
-func (s *Server) countLoginFailure(r *http.Request, email string) {
-	if s.throttle.Limiter == nil {
-		return
-	}
-	if err := s.throttle.Limiter.LoginFailed(r.Context(), email, clientIP(r)); err != nil {
-		s.log.Error("failed login not counted", "client_ip", clientIP(r), "err", err)
-	}
+	s.tooManyAttempts(w, r, res.RetryAfter)
 }
 
 // registerAllowed counts a registration attempt from the client's IP

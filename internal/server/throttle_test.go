@@ -14,25 +14,30 @@ import (
 	"github.com/latch/latch/internal/throttle"
 )
 
-// fakeHistory is a LoginHistory: the pairs "userID ip" in known have
-// signed in recently.
+// fakeHistory is a LoginHistory: the pairs "userID network" in known have
+// signed in recently (set by the test, or by a successful login).
 type fakeHistory struct {
 	mu    sync.Mutex
 	known map[string]bool
 	asked []time.Time // the since of each question
 }
 
-func (h *fakeHistory) KnownLoginIP(_ context.Context, userID int64, ip string, since time.Time) (bool, error) {
+func (h *fakeHistory) KnownNetwork(_ context.Context, userID int64, network string, since time.Time) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.asked = append(h.asked, since)
-	return h.known[fmt.Sprintf("%d %s", userID, ip)], nil
+	return h.known[fmt.Sprintf("%d %s", userID, network)], nil
 }
 
-func (h *fakeHistory) set(userID int64, ip string) {
+func (h *fakeHistory) RecordNetworkLogin(_ context.Context, userID int64, network string, _ time.Time) error {
+	h.set(userID, network)
+	return nil
+}
+
+func (h *fakeHistory) set(userID int64, network string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.known[fmt.Sprintf("%d %s", userID, ip)] = true
+	h.known[fmt.Sprintf("%d %s", userID, network)] = true
 }
 
 // newThrottledApp is newTestApp with throttling on quotas q (counters in
@@ -118,8 +123,8 @@ func TestKnownIPPassesAccountQuota(t *testing.T) {
 	})
 	// An attack from elsewhere uses up bob's per-account quota.
 	for i := range 3 {
-		if err := lim.LoginFailed(t.Context(), "bob@example.com", fmt.Sprintf("192.0.2.%d", i+1)); err != nil {
-			t.Fatal(err)
+		if r, err := lim.ReserveLogin(t.Context(), "bob@example.com", fmt.Sprintf("192.0.2.%d", i+1), false); err != nil || r.Limited() {
+			t.Fatal(r, err)
 		}
 	}
 	c := a.newClient(firefoxAgent)
@@ -147,8 +152,8 @@ func TestKnownIPPassesAccountQuota(t *testing.T) {
 
 	// Another account known from 127.0.0.1 does not make it known for bob.
 	a2, lim2, hist2 := newThrottledApp(t, throttle.Quotas{Account: throttle.Quota{Count: 1, Period: time.Hour}})
-	if err := lim2.LoginFailed(t.Context(), "bob@example.com", "192.0.2.1"); err != nil {
-		t.Fatal(err)
+	if r, err := lim2.ReserveLogin(t.Context(), "bob@example.com", "192.0.2.1", false); err != nil || r.Limited() {
+		t.Fatal(r, err)
 	}
 	hist2.set(adminID, "127.0.0.1")
 	res, body = loginAs(a2.newClient(firefoxAgent), "bob@example.com", "pw-bob")
@@ -220,15 +225,12 @@ type failingLimiter struct{}
 
 var errCounters = fmt.Errorf("redis: %w", throttle.ErrUnavailable)
 
-func (failingLimiter) CheckLogin(context.Context, string, string) (throttle.Verdict, error) {
-	return throttle.Verdict{}, errCounters
+func (failingLimiter) ReserveLogin(context.Context, string, string, bool) (throttle.Reservation, error) {
+	return throttle.Reservation{}, errCounters
 }
-func (failingLimiter) LoginFailed(context.Context, string, string) error { return errCounters }
+func (failingLimiter) Refund(context.Context, throttle.Reservation) error { return errCounters }
 func (failingLimiter) Register(context.Context, string) (throttle.Verdict, error) {
 	return throttle.Verdict{}, errCounters
-}
-func (failingLimiter) Sample(context.Context, string, string) (bool, error) {
-	return false, errCounters
 }
 
 func TestThrottleUnavailableFailsClosed(t *testing.T) {

@@ -6,34 +6,57 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/latch/latch/internal/audit"
 )
 
-// KnownLoginIP reports whether user userID signed in successfully (an
-// audit.LoginSucceeded event with that subject) from ip at or after since.
-// ip is compared as stored (the client IP the server recorded); since
-// counts in whole seconds, like AuditEvents' Since. userID 0 (no account)
-// is never known, and costs the same query. It is one seek in
-// audit_events_login_ip_idx (migration 00008). Errors: a wrapped database
-// error.
-func (db *DB) KnownLoginIP(ctx context.Context, userID int64, ip string, since time.Time) (bool, error) {
+// The networks each account signed in from (the known_networks table,
+// migration 00011), for the throttle's exemption of the owner's known
+// networks from the per-account quota (internal/server/throttle.go). A
+// network is clientnet.Of of the client IP: an IPv4 address or an IPv6
+// /64, so an owner whose IPv6 privacy address changed is still known. One
+// row per account and network, upserted at each sign-in, so a lookup is
+// one primary-key seek whatever the account's history.
+
+// RecordNetworkLogin records that user userID signed in from network at
+// at (kept in whole seconds): it inserts the (userID, network) row or
+// moves its last_login_at forward (never back). Errors: a wrapped
+// database error (a foreign-key error when no such user exists).
+func (db *DB) RecordNetworkLogin(ctx context.Context, userID int64, network string, at time.Time) error {
+	ctx, cancel := db.bound(ctx)
+	defer cancel()
+	if network == "" {
+		return errors.New("store: record network login: empty network")
+	}
+	at = at.UTC().Truncate(time.Second)
+	_, err := db.db.ExecContext(ctx, db.rebind(`
+		INSERT INTO known_networks (user_id, network, last_login_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, network) DO UPDATE SET
+			last_login_at = CASE WHEN known_networks.last_login_at < excluded.last_login_at
+				THEN excluded.last_login_at ELSE known_networks.last_login_at END`),
+		userID, cleanText(network, 64), db.timeArg(at))
+	if err != nil {
+		return fmt.Errorf("store: record network login: %w", err)
+	}
+	return nil
+}
+
+// KnownNetwork reports whether user userID signed in from network (as
+// RecordNetworkLogin stored it) at or after since; since counts in whole
+// seconds (rounded up). userID 0 (no account) is never known, and costs
+// the same query. It is one seek in the primary key of known_networks.
+// Errors: a wrapped database error.
+func (db *DB) KnownNetwork(ctx context.Context, userID int64, network string, since time.Time) (bool, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
 	var one int
-	// The type is a literal, not a parameter, so that both databases can
-	// use the partial index (its WHERE must be implied by the query's).
 	err := db.db.QueryRowContext(ctx, db.rebind(`
-		SELECT 1 FROM audit_events
-		WHERE type = '`+string(audit.LoginSucceeded)+`' AND subject_id = ? AND ip = ? AND time >= ?
-		LIMIT 1`),
-		userID, ip, db.timeArg(ceilSecond(since)),
+		SELECT 1 FROM known_networks WHERE user_id = ? AND network = ? AND last_login_at >= ?`),
+		userID, network, db.timeArg(ceilSecond(since)),
 	).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("store: known login ip: %w", err)
+		return false, fmt.Errorf("store: known network: %w", err)
 	}
 	return true, nil
 }

@@ -12,9 +12,11 @@ import (
 // after that one more every Period/Count, so the full allowance comes back
 // after Period without attempts. The zero Quota is "off": no limit.
 //
-// It maps to throttled's GCRA as RateQuota{MaxRate: Count per Period,
-// MaxBurst: Count-1} (throttled's MaxBurst counts the attempts allowed on
-// top of the first one).
+// In GCRA terms (ITU-T I.371's virtual scheduling, as in Brandur Leach's
+// redis-cell): the emission interval is Period/Count and the tolerance
+// Period; each key holds a theoretical arrival time (TAT), an attempt
+// moves it on by one interval, and an attempt is refused while the new
+// TAT would be more than Period ahead of now.
 type Quota struct {
 	Count  int
 	Period time.Duration
@@ -69,15 +71,15 @@ func ParseQuota(s string) (Quota, error) {
 // Quotas are the limits a Limiter enforces. Any of them may be off.
 type Quotas struct {
 	// Account limits failed logins for one email address from everywhere,
-	// except from an IP the account has recently signed in from (the
+	// except from a network the account has recently signed in from (the
 	// server checks that; see the package comment).
 	Account Quota
 	// AccountIP limits failed logins for one email address from one client
-	// IP (an IPv6 client counts by its /64).
+	// network (clientnet.Of: an IPv4 address, an IPv6 /64).
 	AccountIP Quota
-	// IP limits failed logins from one client IP, whatever the account.
+	// IP limits failed logins from one client network, whatever the account.
 	IP Quota
-	// Register limits registration attempts from one client IP.
+	// Register limits registration attempts from one client network.
 	Register Quota
 }
 
@@ -87,12 +89,12 @@ type Quotas struct {
 //     and then once every six minutes; an attacker with any number of IPs
 //     gets at most 10 + 24×10 = 250 guesses a day at one account (against a
 //     12-character minimum password, NIST SP 800-63B's "effectively limit
-//     failed attempts" without a lockout). The owner's known IPs are exempt,
+//     failed attempts" without a lockout). The owner's known networks are exempt,
 //     so an attack from elsewhere does not lock them out.
 //   - AccountIP 5/15m. One place gets 5 tries at an account, then one every
 //     3 minutes: it keeps one source from spending the whole account
 //     allowance (others, e.g. the owner on a new phone, keep 5), and it is
-//     the limit that still applies from the owner's own known IP.
+//     the limit that still applies from the owner's own known network.
 //   - IP 60/10m. Password spraying from one address (a few guesses at many
 //     accounts) gets 60 at once, then one every 10 seconds; 60 is high
 //     enough for an office or campus behind one NAT address, where failed

@@ -1,0 +1,45 @@
+// Package redisconn runs one Redis operation on a pooled redigo connection
+// and survives the dead idle connections a Redis restart leaves in the
+// pool. It imports nothing of Latch, so every package that talks to Redis
+// can share it.
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+
+	"github.com/gomodule/redigo/redis"
+)
+
+// MaxStaleRetries bounds how many dead pooled connections (after a Redis
+// restart every idle one is) one operation may meet before it gives up.
+const MaxStaleRetries = 40
+
+// Do runs fn on a connection borrowed from pool under ctx
+// (redis.Pool.GetContext, so a full pool waits at most until ctx ends) and
+// closes it. When the connection turns out to be dead before Redis
+// answered (Stale), fn runs again on another one, at most MaxStaleRetries
+// times and while ctx lasts: a restart then costs no failed request. fn
+// must be safe to repeat after such a failure (Redis did not run it).
+// It returns fn's reply and error, or the pool's error.
+func Do(ctx context.Context, pool *redis.Pool, fn func(redis.Conn) (any, error)) (any, error) {
+	for attempt := 0; ; attempt++ {
+		conn, err := pool.GetContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		reply, err := fn(conn)
+		conn.Close()
+		if err == nil || !Stale(err) || attempt >= MaxStaleRetries || ctx.Err() != nil {
+			return reply, err
+		}
+	}
+}
+
+// Stale reports whether err means the connection had already been closed
+// by the server (EOF, connection reset, broken pipe).
+func Stale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
