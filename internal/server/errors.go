@@ -14,6 +14,7 @@ import (
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/throttle"
+	"github.com/latch/latch/internal/user"
 )
 
 // This file is the one place where errors become status codes and pages.
@@ -23,8 +24,8 @@ import (
 const retryAfterSeconds = "2"
 
 // serverError answers an unexpected error. Known dependency failures get
-// 503 with Retry-After (the store or the hashing pool is overloaded or
-// down: trying again later helps); anything else is a logged 500.
+// 503 with Retry-After (the store, the hashing pool or the password
+// strength pool is overloaded or down: trying again later helps); anything else is a logged 500.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, session.ErrGone):
@@ -44,6 +45,9 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, password.ErrBusy):
 		s.log.Warn("password hashing saturated", "route", r.URL.Path)
 		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
+	case errors.Is(err, user.ErrStrengthBusy):
+		s.log.Warn("password strength checks saturated", "route", r.URL.Path)
+		s.unavailable(w, r, "Latch is busy checking other new passwords. Please try again in a few seconds.")
 	default:
 		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")

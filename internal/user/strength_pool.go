@@ -32,8 +32,8 @@ type StrengthOptions struct {
 	// runtime.NumCPU().
 	MaxConcurrent int
 	// MaxQueued is how many checks may wait for a slot; beyond that a
-	// check fails at once with ErrStrengthBusy. <= 0 means
-	// DefaultStrengthQueuePerSlot × MaxConcurrent.
+	// check fails at once with ErrStrengthBusy. 0 means
+	// DefaultStrengthQueuePerSlot × MaxConcurrent; < 0 means none waits.
 	MaxQueued int
 	// Wait bounds how long a queued check waits; <= 0 means
 	// DefaultStrengthWait.
@@ -66,8 +66,11 @@ func NewStrengthChecker(o StrengthOptions) *StrengthChecker {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = runtime.NumCPU()
 	}
-	if o.MaxQueued <= 0 {
+	switch {
+	case o.MaxQueued == 0:
 		o.MaxQueued = DefaultStrengthQueuePerSlot * o.MaxConcurrent
+	case o.MaxQueued < 0:
+		o.MaxQueued = 0
 	}
 	if o.Wait <= 0 {
 		o.Wait = DefaultStrengthWait
