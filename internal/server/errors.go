@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -115,8 +114,11 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes
 }
 
 // parseForm parses an urlencoded POST body and rejects bodies that are too
-// large (413), malformed (400) or not valid UTF-8 (400). It reports whether
-// the handler may go on; when not, the response has been written.
+// large (413), malformed (400), not valid UTF-8 or holding a NUL byte
+// (400: no store can keep either, and PostgreSQL answers an error). It
+// reports whether the handler may go on; when not, the response has been
+// written. limitBody calls it for every POST on the dynamic routes, before
+// the session is loaded, so no handler sees such a field.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -127,17 +129,10 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		s.clientError(w, r, http.StatusBadRequest, "The form you sent could not be read. Reload the page and try again.")
 		return false
 	}
-	for key, values := range r.Form {
-		if !utf8.ValidString(key) {
-			s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
-			return false
-		}
-		for _, v := range values {
-			if !utf8.ValidString(v) {
-				s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
-				return false
-			}
-		}
+	if !cleanValues(r.Form) {
+		s.clientError(w, r, http.StatusBadRequest,
+			"The form contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Remove it and try again.")
+		return false
 	}
 	return true
 }
