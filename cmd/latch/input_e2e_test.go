@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/latch/latch/internal/store"
 )
 
 // TestNULRefusedBeforeTheStore is the regression test for issue 12.7: on
@@ -42,6 +45,35 @@ func TestNULRefusedBeforeTheStore(t *testing.T) {
 			}
 			if strings.Contains(ta.logs.String(), "invalid byte sequence") {
 				t.Error("a NUL reached the database")
+			}
+		})
+	}
+}
+
+// TestLegacyLookAlikeAccountsSignIn (issue 12.4): accounts stored before
+// addresses were normalised with NFKC and checked for look-alikes (a
+// fullwidth address, a Cyrillic letter among Latin ones) still sign in with
+// the address they have, on SQLite and PostgreSQL, while the same address
+// can no longer be registered.
+func TestLegacyLookAlikeAccountsSignIn(t *testing.T) {
+	for _, b := range backends[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			ta := startApp(t, b)
+			db := ta.app.db
+			for i, legacy := range []string{"ａｌｉｃｅ@example.com", "alіce@example.com"} {
+				u, pw := adminAccount(t, ta, fmt.Sprintf("legacy%d", i))
+				set := "UPDATE users SET email = ?, email_key = ? WHERE id = ?"
+				if db.Dialect() == store.DialectPostgres {
+					set = "UPDATE users SET email = $1, email_key = $2 WHERE id = $3"
+				}
+				if _, err := db.SQL().ExecContext(t.Context(), set, legacy, strings.ToLower(legacy), u.ID); err != nil {
+					t.Fatal(err)
+				}
+				ta.newBrowser().login(legacy, pw, false)
+			}
+			p := ta.newBrowser().post("/register", url.Values{"email": {"bоb@example.com"}, "name": {"Bob"}, "password": {"correct horse battery staple"}})
+			if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "mixes letters of different alphabets") {
+				t.Errorf("registering a mixed-script address: status %d\n%s", p.status, p.body)
 			}
 		})
 	}
