@@ -241,6 +241,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	if !s.registerAllowed(w, r) { // throttle.go: per-IP quota, counted before the strength check and hashing
 		return
 	}
+	email, _, _ = user.NormalizeEmail(email) // valid: checked above; NFKC, as the store keeps it
 	msg, ok := s.newPassword(w, r, pw, user.PasswordHints(email, name))
 	if !ok {
 		return
