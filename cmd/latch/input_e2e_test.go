@@ -4,10 +4,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
+
+	"github.com/latch/latch/internal/clocktest"
+	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/user"
 )
 
 // TestNULRefusedBeforeTheStore is the regression test for issue 12.7: on
@@ -76,5 +85,94 @@ func TestLegacyLookAlikeAccountsSignIn(t *testing.T) {
 				t.Errorf("registering a mixed-script address: status %d\n%s", p.status, p.body)
 			}
 		})
+	}
+}
+
+// countingJudge is a user.Judge (zxcvbn underneath) that counts calls, the
+// most at once and the longest input.
+type countingJudge struct {
+	mu                  sync.Mutex
+	calls, inside, most int
+	longest             int
+}
+
+func (j *countingJudge) judge(pw string, hints []string) zxcvbn.Result {
+	j.mu.Lock()
+	j.calls++
+	j.inside++
+	j.most = max(j.most, j.inside)
+	j.longest = max(j.longest, utf8.RuneCountInString(pw))
+	j.mu.Unlock()
+	defer func() { j.mu.Lock(); j.inside--; j.mu.Unlock() }()
+	return zxcvbn.PasswordStrength(pw, hints)
+}
+
+// TestRegistrationBurstIsBounded (issue 12.2) sends 80 registrations at once
+// with the costliest passwords (1024 bytes of symbols) to an instance on
+// real Redis, half with an invalid email. The invalid ones are refused
+// before any strength check, and the valid ones beyond the per-IP quota (10
+// an hour: 429) before it too, so at most 10 passwords are judged, never
+// more than NumCPU at once and never more than user.MaxJudgedRunes
+// characters of them; afterwards the owner of an account signs in. Before,
+// every one of the 80 was judged (100 characters each, up to seconds of
+// CPU). On a loaded machine some counts may time out in Redis: those are
+// refused (503, fail closed) before judging too. That a full strength pool
+// cannot hold up sign-ins is TestStrengthPoolFullAnswers503 (server).
+func TestRegistrationBurstIsBounded(t *testing.T) {
+	j := &countingJudge{}
+	ta := startAppWrapped(t, testConfig(t, backends[0]), clocktest.New(time.Now()), nil, func(c *server.Config) {
+		c.Strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge})
+	})
+	owner, ownerPW := adminAccount(t, ta, "Owner")
+	costly := strings.Repeat(`!@#$%^&*()_+-=[]{};':",./<>?\|~`, 40)[:user.MaxPasswordBytes]
+
+	const n = 80
+	var (
+		wg       sync.WaitGroup
+		start    = make(chan struct{})
+		statuses = make([]int, n)
+	)
+	for i := range n {
+		email := fmt.Sprintf("burst%d-%d@example.com", i, time.Now().UnixNano())
+		if i%2 == 0 {
+			email = fmt.Sprintf("burst %d", i) // no address
+		}
+		br := ta.newBrowser()
+		wg.Go(func() {
+			<-start
+			statuses[i] = br.post("/register", url.Values{"email": {email}, "name": {"Burst"}, "password": {costly}}).status
+		})
+	}
+	close(start)
+	wg.Wait()
+	ta.newBrowser().login(owner.Email, ownerPW, false)
+
+	counts, admitted := map[int]int{}, 0
+	for i, st := range statuses {
+		counts[st]++
+		switch {
+		case i%2 == 0:
+			if st != http.StatusUnprocessableEntity {
+				t.Errorf("registration %d with no address: %d, want 422", i, st)
+			}
+		case st == http.StatusSeeOther || st == http.StatusUnprocessableEntity:
+			admitted++
+		case st != http.StatusTooManyRequests && st != http.StatusServiceUnavailable:
+			t.Errorf("registration %d: %d, want 303, 422, 429 or 503", i, st)
+		}
+	}
+	if admitted > 10 {
+		t.Errorf("statuses %v: %d valid registrations got past the quota of 10", counts, admitted)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.calls != admitted {
+		t.Errorf("%d strength checks for %d admitted registrations (statuses %v)", j.calls, admitted, counts)
+	}
+	if j.most > runtime.NumCPU() {
+		t.Errorf("%d strength checks ran at once, more than NumCPU = %d", j.most, runtime.NumCPU())
+	}
+	if j.longest > user.MaxJudgedRunes {
+		t.Errorf("a strength check judged %d characters, more than %d", j.longest, user.MaxJudgedRunes)
 	}
 }
