@@ -165,3 +165,42 @@ func TestPasswordChangeJudgesAfterCurrentPassword(t *testing.T) {
 	close(blocked.block)
 	<-done
 }
+
+// TestResetJudgesInThePool: a reset link's new password is judged in the
+// strength pool, only for a usable link; a full pool answers 503 and the
+// link stays usable.
+func TestResetJudgesInThePool(t *testing.T) {
+	a := newTestApp(t)
+	_, token := withResets(t, a, bobID)
+	j := &spyJudge{}
+	a.useJudge(j, 1)
+	visitor := a.newClient(firefoxAgent)
+
+	res, body := visitor.do("POST", "/reset/"+strings.Repeat("u", 43), url.Values{"password": {"password1234"}})
+	wantStatus(t, res, body, http.StatusNotFound)
+	res, body = visitor.do("POST", "/reset/"+token, url.Values{"password": {"short"}})
+	wantStatus(t, res, body, http.StatusUnprocessableEntity)
+	if n := len(j.calls()); n != 0 {
+		t.Errorf("judge called %d times for an unusable link and a too-short password", n)
+	}
+
+	blocked := &spyJudge{entered: make(chan struct{}, 1), block: make(chan struct{})}
+	a.useJudge(blocked, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = a.srv.strength.Check(t.Context(), "anything at all here")
+	}()
+	<-blocked.entered
+	res, body = visitor.do("POST", "/reset/"+token, url.Values{"password": {newPassword}})
+	wantStatus(t, res, body, http.StatusServiceUnavailable)
+	close(blocked.block)
+	<-done
+
+	a.useJudge(j, 1)
+	res, body = visitor.do("POST", "/reset/"+token, url.Values{"password": {newPassword}})
+	wantRedirect(t, res, body, "/profile")
+	if n := len(j.calls()); n != 1 {
+		t.Errorf("judge called %d times, want 1", n)
+	}
+}
