@@ -16,14 +16,15 @@ const userColumns = "id, email, name, password_hash, role, disabled, created_at,
 // CreateUser inserts u and sets u.ID and u.CreatedAt.
 //
 // u.Email is normalised with user.NormalizeEmail (u.Email becomes the trimmed
-// form; the lower-cased key is stored for lookups) and an invalid address is
-// a *user.ValidationError. An empty u.Role becomes user.RoleUser; any other
+// NFKC form; the lower-cased key is stored for lookups) and an invalid
+// address, look-alikes included, is a *user.ValidationError. An empty u.Role becomes user.RoleUser; any other
 // unknown role is an error. u.CreatedAt, if zero, becomes the current time;
 // either way it is stored and returned in UTC with one-second precision. u.Name
 // and u.PasswordHash are stored as given (validate and hash before calling).
 //
 // Errors: user.ErrEmailTaken when another account has the same address,
-// compared case-insensitively ("A@x.com" and "a@X.com" collide).
+// compared case-insensitively after NFKC ("A@x.com", "a@X.com" and
+// "ａ@x.com" collide).
 func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()

@@ -82,8 +82,9 @@ func PasswordHints(email, name string) []string {
 // ValidateNewPassword returns "" when pw may become an account's password,
 // else a message for the person: first the rules of ValidatePassword
 // (length, UTF-8), then CheckPasswordStrength with hints (see
-// PasswordHints). Use it wherever a password is chosen: registration,
-// password change, reset, `latch user create`.
+// PasswordHints), in the caller's goroutine. It suits callers that need
+// neither a quota nor a bounded pool (a command-line tool); the server
+// checks ValidatePassword, then its quotas, then StrengthChecker.Check.
 func ValidateNewPassword(pw string, hints ...string) string {
 	if msg := ValidatePassword(pw); msg != "" {
 		return msg
