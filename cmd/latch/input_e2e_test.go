@@ -176,3 +176,36 @@ func TestRegistrationBurstIsBounded(t *testing.T) {
 		t.Errorf("a strength check judged %d characters, more than %d", j.longest, user.MaxJudgedRunes)
 	}
 }
+
+// TestCLILookAlikes (issue 12.4): `latch user create` refuses a
+// mixed-script address and a name with a format character, and still
+// manages an account stored before those rules with the address it has.
+func TestCLILookAlikes(t *testing.T) {
+	env := newCLIEnv(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "create", "--email", "dаve@example.com", "--password-stdin"}, "mixes letters of different alphabets"}, // Cyrillic а
+		{[]string{"user", "create", "--email", "dave@example.com", "--name", "Da\u202eve", "--password-stdin"}, "invisible formatting characters"},
+	} {
+		if out := env.run(t, "a long pass phrase\n", tt.args...); out.code != exitUsage || !strings.Contains(out.stderr, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tt.args, out.code, out.stderr, exitUsage, tt.want)
+		}
+	}
+	if out := env.run(t, "a long pass phrase\n", "user", "create", "--email", "alice@example.com", "--password-stdin"); out.code != exitOK {
+		t.Fatalf("user create: exit %d\n%s", out.code, out.stderr)
+	}
+	db := env.openDB(t)
+	legacy := "alіce@example.com" // Cyrillic і, as an older Latch accepted
+	set := "UPDATE users SET email = ?, email_key = ? WHERE email_key = 'alice@example.com'"
+	if _, err := db.SQL().ExecContext(t.Context(), set, legacy, legacy); err != nil {
+		t.Fatal(err)
+	}
+	if out := env.run(t, "", "user", "disable", legacy); out.code != exitOK {
+		t.Fatalf("disable the legacy account: exit %d\n%s", out.code, out.stderr)
+	}
+	if !mustUser(t, db, legacy).Disabled {
+		t.Error("the legacy account was not disabled")
+	}
+}
