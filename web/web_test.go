@@ -56,6 +56,7 @@ type eventRow struct {
 	UserAgent     string
 	SessionHandle string
 	Detail        string
+	ActedBy       string
 }
 
 type pager struct {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/mail"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -515,12 +516,23 @@ func stateChanged(err error, stderr io.Writer) error {
 }
 
 // checkEmailArg rejects an EMAIL argument no account can have (usage
-// error, exit 2), so later messages never echo control characters.
+// error, exit 2), so later messages never echo control characters. An
+// address today's rules refuse for new accounts (a look-alike) is allowed
+// when an account made before them could have it (user.EmailLookupKeys),
+// so such accounts can still be managed.
 func checkEmailArg(email string) error {
-	if _, _, err := user.NormalizeEmail(email); err != nil {
+	if _, _, err := user.NormalizeEmail(email); err != nil && !legacyAddress(email) {
 		return usageError{fmt.Errorf("%q is not an email address: %v", email, err)}
 	}
 	return nil
+}
+
+// legacyAddress reports whether email is an address (RFC 5322) that an
+// account made before the look-alike rules of user.NormalizeEmail could
+// have: no control characters, and keys to look it up by.
+func legacyAddress(email string) bool {
+	a, err := mail.ParseAddress(strings.TrimSpace(email))
+	return err == nil && a.Name == "" && user.EmailLookupKeys(email) != nil
 }
 
 // validHandleArg reports whether h looks like a session handle: 22

@@ -483,6 +483,9 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return usageError{errors.New(strings.Join(msgs, "; "))}
 	}
+	if msg := user.CheckPasswordStrength(pw, user.PasswordHints(*email, *name)...); msg != "" {
+		return usageError{errors.New("password: " + msg)}
+	}
 	params, err := passwordParams(getenv)
 	if err != nil {
 		return err

@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/throttle"
+	"github.com/latch/latch/internal/user"
 )
 
 // This file is the one place where errors become status codes and pages.
@@ -23,8 +23,8 @@ import (
 const retryAfterSeconds = "2"
 
 // serverError answers an unexpected error. Known dependency failures get
-// 503 with Retry-After (the store or the hashing pool is overloaded or
-// down: trying again later helps); anything else is a logged 500.
+// 503 with Retry-After (the store, the hashing pool or the password
+// strength pool is overloaded or down: trying again later helps); anything else is a logged 500.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, session.ErrGone):
@@ -44,6 +44,9 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, password.ErrBusy):
 		s.log.Warn("password hashing saturated", "route", r.URL.Path)
 		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
+	case errors.Is(err, user.ErrStrengthBusy):
+		s.log.Warn("password strength checks saturated", "route", r.URL.Path)
+		s.unavailable(w, r, "Latch is busy checking other new passwords. Please try again in a few seconds.")
 	default:
 		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
 		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")
@@ -111,8 +114,11 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes
 }
 
 // parseForm parses an urlencoded POST body and rejects bodies that are too
-// large (413), malformed (400) or not valid UTF-8 (400). It reports whether
-// the handler may go on; when not, the response has been written.
+// large (413), malformed (400), not valid UTF-8 or holding a NUL byte
+// (400: no store can keep either, and PostgreSQL answers an error). It
+// reports whether the handler may go on; when not, the response has been
+// written. limitBody calls it for every POST on the dynamic routes, before
+// the session is loaded, so no handler sees such a field.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -123,17 +129,10 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		s.clientError(w, r, http.StatusBadRequest, "The form you sent could not be read. Reload the page and try again.")
 		return false
 	}
-	for key, values := range r.Form {
-		if !utf8.ValidString(key) {
-			s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
-			return false
-		}
-		for _, v := range values {
-			if !utf8.ValidString(v) {
-				s.clientError(w, r, http.StatusBadRequest, "The form contains text that is not valid UTF-8.")
-				return false
-			}
-		}
+	if !cleanValues(r.Form) {
+		s.clientError(w, r, http.StatusBadRequest,
+			"The form contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Remove it and try again.")
+		return false
 	}
 	return true
 }

@@ -20,10 +20,12 @@ func (s *Server) passwordShow(w http.ResponseWriter, r *http.Request) {
 }
 
 // passwordChange changes the signed-in user's password. The new password
-// follows the registration rules (length, and not easy to guess given the
-// account's email and name: user.ValidateNewPassword) and must differ from
-// the current one, which must be right (checked like a login: bounded
-// length, the hashing pool; a wrong one is audited as a failed sign-in).
+// follows the registration rules (length: user.ValidatePassword, and not
+// easy to guess given the account's email and name: newPassword) and must
+// differ from the current one, which must be right (checked like a login:
+// bounded length, the hashing pool; a wrong one is audited as a failed
+// sign-in). The strength check runs only once the current password is
+// known to be right, in the bounded strength pool.
 //
 // On success, in this order: the current session gets a new token and
 // counts as just authenticated (Reauthenticate; if it was revoked meanwhile
@@ -44,7 +46,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	if current == "" {
 		errs["current_password"] = "Enter your current password"
 	}
-	if msg := user.ValidateNewPassword(pw, user.PasswordHints(u.Email, u.Name)...); msg != "" {
+	if msg := user.ValidatePassword(pw); msg != "" {
 		errs["password"] = msg
 	} else if pw == current {
 		errs["password"] = "Choose a password different from your current one"
@@ -60,6 +62,14 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.renderPasswordForm(w, r, http.StatusUnauthorized,
 			map[string]string{"current_password": "That is not your current password. Try again"})
+		return
+	}
+	msg, ok := s.newPassword(w, r, pw, user.PasswordHints(u.Email, u.Name))
+	if !ok {
+		return
+	}
+	if msg != "" {
+		s.renderPasswordForm(w, r, http.StatusUnprocessableEntity, map[string]string{"password": msg})
 		return
 	}
 

@@ -224,7 +224,10 @@ func TestAdminListsBadInput(t *testing.T) {
 		{"/admin/users/404", http.StatusNotFound, "There is no account with this number."},
 		{"/admin/sessions?email=nobody%40example.com", http.StatusOK, "No account has this email address."},
 		{"/admin/audit?user=nobody%40example.com", http.StatusOK, "No account has this email address."},
-		{"/admin/sessions?email=%FF%FE", http.StatusOK, "No account has this email address."},
+		// Issue 12.7: NUL and invalid UTF-8 in a query are refused before any store call.
+		{"/admin/sessions?email=%FF%FE", http.StatusBadRequest, "a NUL byte, or text that is not valid UTF-8"},
+		{"/admin/users?q=%00", http.StatusBadRequest, "a NUL byte, or text that is not valid UTF-8"},
+		{"/admin/audit?user=a%00b", http.StatusBadRequest, "a NUL byte, or text that is not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -208,6 +208,28 @@ func (s *Server) rehash(r *http.Request, id int64, pw string) {
 	}
 }
 
+// msgEmailTaken answers a registration for an address that has an account.
+// Saying so reveals that the account exists; Latch does, as most sites do:
+// the per-IP registration quota bounds how many addresses one client can
+// test, and a uniform answer would only help together with email
+// verification, which Latch does not have (README, "Account enumeration").
+const msgEmailTaken = "An account with this email address already exists. Log in instead."
+
+// newPassword judges how guessable a new password pw is, given hints (the
+// account's user.PasswordHints), in the server's bounded strength pool. It
+// returns "" and true when pw is good enough, a message for the person and
+// true when not, and false when it has answered the request (503 with
+// Retry-After when the pool is full: user.ErrStrengthBusy). Call it after
+// the cheap rules (user.ValidatePassword) and any quota.
+func (s *Server) newPassword(w http.ResponseWriter, r *http.Request, pw string, hints []string) (string, bool) {
+	msg, err := s.strength.Check(r.Context(), pw, hints...)
+	if err != nil {
+		s.serverError(w, r, err)
+		return "", false
+	}
+	return msg, true
+}
+
 // registerShow renders the registration form.
 func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 	if s.sessions.UserID(r.Context()) != 0 {
@@ -221,7 +243,11 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 
 // registerCheck creates an account and sends the person to the login page.
 // Field errors re-render the form (422) with what was typed, except the
-// password.
+// password. The steps go from cheap to costly, so that what an anonymous
+// client can make Latch do is bounded: the cheap field rules
+// (user.ValidateRegistration), then the per-IP registration quota, then
+// the strength check (a few milliseconds, in the bounded pool: newPassword),
+// then hashing (the bounded hashing pool).
 func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	if !s.parseForm(w, r) {
 		return
@@ -241,7 +267,16 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 		fail(errs)
 		return
 	}
-	if !s.registerAllowed(w, r) { // throttle.go: per-IP quota, counted before hashing
+	if !s.registerAllowed(w, r) { // throttle.go: per-IP quota, counted before the strength check and hashing
+		return
+	}
+	email, _, _ = user.NormalizeEmail(email) // valid: checked above; NFKC, as the store keeps it
+	msg, ok := s.newPassword(w, r, pw, user.PasswordHints(email, name))
+	if !ok {
+		return
+	}
+	if msg != "" {
+		fail(map[string]string{"password": msg})
 		return
 	}
 	hash, err := s.passwords.Hash(r.Context(), pw)
@@ -251,7 +286,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	u := &user.User{Email: email, Name: name, PasswordHash: hash, Role: user.RoleUser}
 	if err := s.users.CreateUser(r.Context(), u); errors.Is(err, user.ErrEmailTaken) {
-		fail(map[string]string{"email": "An account with this email address already exists. Log in instead."})
+		fail(map[string]string{"email": msgEmailTaken})
 		return
 	} else if err != nil {
 		s.serverError(w, r, err)

@@ -24,8 +24,9 @@ const profileActivity = 10
 // profileShow shows the signed-in user, the current session's deadlines,
 // the last successful sign-in (other than this session's) and the last
 // failed one, and the user's recent security activity (events where they
-// are the actor or the subject: "was this you?"). If the activity cannot
-// be read the rest of the page is still shown.
+// are the actor or the subject: "was this you?"; what others did to the
+// account without their IP and device: ownEventRows). If the activity
+// cannot be read the rest of the page is still shown.
 func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info, _ := s.sessions.Info(ctx)
@@ -40,7 +41,7 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
 		data.Notice = "Your recent activity cannot be shown right now."
 	}
-	data.Events = s.eventRows(events, nil)
+	data.Events = s.ownEventRows(events, currentUser(ctx))
 	data.Title = "Your profile"
 	data.Session = sessionView{
 		Created:          info.Created,

@@ -110,7 +110,8 @@ func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) {
 
 // resetCheck sets a new password with a reset link (POST /reset/{token}).
 // The password must pass the same rules as at registration, judged against
-// the account's email and name. On success, in this order: the link is used
+// the account's email and name (the strength check in the bounded pool,
+// after the link was found usable). On success, in this order: the link is used
 // up, the hash replaced and the credential epoch moved to now in one store
 // transaction (of two submissions racing with one link exactly one gets
 // here); every session of the account is revoked; a new session is issued
@@ -130,7 +131,13 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostForm.Get("password")
-	if msg := user.ValidateNewPassword(pw, user.PasswordHints(u.Email, u.Name)...); msg != "" {
+	msg := user.ValidatePassword(pw)
+	if msg == "" {
+		if msg, ok = s.newPassword(w, r, pw, user.PasswordHints(u.Email, u.Name)); !ok {
+			return
+		}
+	}
+	if msg != "" {
 		s.renderReset(w, r, http.StatusUnprocessableEntity, u, map[string]string{"password": msg})
 		return
 	}

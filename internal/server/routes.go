@@ -10,10 +10,12 @@ import (
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
 //	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → recoverPanic
-//	                      → realIP → logRequest → secureHeaders → GetHead (HEAD answered by GET routes)
+//	                      → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
+//	                      in the path or query) → GetHead (HEAD answered by GET routes)
 //	/healthz, /static/*   nothing else (no session is ever loaded)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
-//	                      whole before the session is loaded) → session → noStore → afterSessionLoad (test hook)
+//	                      whole before the session is loaded; 400 for NUL or invalid UTF-8 in a field) → session
+//	                      → noStore → afterSessionLoad (test hook)
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
 //	/admin/*              + requireAdmin (403 unless the account's current state says admin)
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
@@ -21,7 +23,7 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.hideResetToken, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, middleware.GetHead)
+	r.Use(s.hideResetToken, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 

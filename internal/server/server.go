@@ -89,9 +89,16 @@ type PasswordHasher interface {
 	PadFailure(ctx context.Context, spent time.Duration)
 }
 
+// PasswordJudge tells how guessable a new password is, with bounded
+// concurrency (*user.StrengthChecker): "" when it is good enough, else a
+// message for the person; user.ErrStrengthBusy when no slot is free.
+type PasswordJudge interface {
+	Check(ctx context.Context, password string, hints ...string) (string, error)
+}
+
 // Config holds the Server's dependencies. All fields are required except
 // Clock (default time.Now), Health, ReauthWindow (default
-// DefaultReauthWindow), Devices, Throttle and Resets.
+// DefaultReauthWindow), Devices, Throttle, Resets and Strength.
 type Config struct {
 	Log       *slog.Logger
 	Users     UserStore
@@ -133,6 +140,10 @@ type Config struct {
 	// Resets keeps one-time password reset links (handlers_reset.go); nil
 	// turns them off: /reset/* answers 404 and admins cannot make links.
 	Resets PasswordResets
+	// Strength judges new passwords (registration, change, reset) in a
+	// bounded pool; nil means user.NewStrengthChecker with its defaults
+	// (runtime.NumCPU() at once, a short queue).
+	Strength PasswordJudge
 }
 
 // Server is Latch's HTTP application.
@@ -156,6 +167,7 @@ type Server struct {
 	devices      DeviceLog      // nil: no new-device events or notices
 	throttle     Throttle       // zero: no throttling
 	resets       PasswordResets // nil: no reset links
+	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 }
 
@@ -198,6 +210,10 @@ func New(cfg Config) (*Server, error) {
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
+	s.strength = cfg.Strength
+	if s.strength == nil {
+		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
+	}
 	if s.dbDown == nil {
 		s.dbDown = func(error) bool { return false }
 	}

@@ -53,6 +53,10 @@ type eventRow struct {
 	UserAgent     string
 	SessionHandle string
 	Detail        string
+	// ActedBy is set on a list shown to the event's subject when someone
+	// else acted ("by an administrator", "from the command line"); the
+	// actor's IP, device and session are then left out (ownEventRows).
+	ActedBy string
 }
 
 // pager describes the position in a paginated list; Prev and Next are ""
@@ -269,6 +273,45 @@ func (s *Server) eventRows(events []audit.Event, users map[int64]userRef) []even
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// ownEventRows describes events about viewer for viewer's own pages (the
+// profile's activity). An event where someone else acted on the account
+// (an administrator in the web admin, an operator with the CLI) says only
+// who, in ActedBy: the IP address, device and session of the actor are
+// theirs, not the account's, and are shown only to the actor and to
+// administrators (issue 12.8; OWASP ASVS 5.0 V8.2.3, field-level access).
+// Administrators see every detail. Events the account
+// caused itself, and failed sign-ins on it (no actor: "was this you?"),
+// keep theirs.
+func (s *Server) ownEventRows(events []audit.Event, viewer *user.User) []eventRow {
+	rows := s.eventRows(events, nil)
+	if viewer == nil || viewer.Role == user.RoleAdmin {
+		return rows
+	}
+	for i, e := range events {
+		by := actedByOther(e, viewer.ID)
+		if by == "" {
+			continue
+		}
+		r := &rows[i]
+		r.ActedBy = by
+		r.Actor, r.IP, r.Device, r.UserAgent, r.SessionHandle = userRef{}, "", "", "", ""
+	}
+	return rows
+}
+
+// actedByOther says who acted in e, when it was not viewerID: "by an
+// administrator", "from the command line", or "" when it was viewerID
+// (or nobody known, as for a failed sign-in).
+func actedByOther(e audit.Event, viewerID int64) string {
+	switch {
+	case e.Via == audit.ViaCLI:
+		return "from the command line"
+	case e.Via == audit.ViaAdmin, e.ActorID != 0 && e.ActorID != viewerID:
+		return "by an administrator"
+	}
+	return ""
 }
 
 func userOrID(users map[int64]userRef, id int64) userRef {

@@ -17,14 +17,15 @@ const userColumns = "id, email, name, password_hash, role, disabled, created_at,
 // CreateUser inserts u and sets u.ID and u.CreatedAt.
 //
 // u.Email is normalised with user.NormalizeEmail (u.Email becomes the trimmed
-// form; the lower-cased key is stored for lookups) and an invalid address is
-// a *user.ValidationError. An empty u.Role becomes user.RoleUser; any other
+// NFKC form; the lower-cased key is stored for lookups) and an invalid
+// address, look-alikes included, is a *user.ValidationError. An empty u.Role becomes user.RoleUser; any other
 // unknown role is an error. u.CreatedAt, if zero, becomes the current time;
 // either way it is stored and returned in UTC with one-second precision. u.Name
 // and u.PasswordHash are stored as given (validate and hash before calling).
 //
 // Errors: user.ErrEmailTaken when another account has the same address,
-// compared case-insensitively ("A@x.com" and "a@X.com" collide).
+// compared case-insensitively after NFKC ("A@x.com", "a@X.com" and
+// "ａ@x.com" collide).
 func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
@@ -65,22 +66,29 @@ func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
 	return nil
 }
 
-// UserByEmail returns the account whose address equals email after
-// user.NormalizeEmail, ignoring case. Errors: user.ErrNotFound when there is
-// none, including when email is not a valid address (no account can have one).
+// UserByEmail returns the account whose address equals email, ignoring
+// case. Its lookup keys are user.EmailLookupKeys: the lower-cased address
+// as typed first (so an account made before NormalizeEmail applied NFKC,
+// or one that the look-alike rules would refuse today, still signs in
+// with the address it has), then the key NormalizeEmail makes (fullwidth
+// "ａｌｉｃｅ@example.com" finds alice@example.com); almost always the two
+// are one key and one query. Errors: user.ErrNotFound when there is none,
+// including when email is no address an account can have (no query then).
 func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error) {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	_, key, err := user.NormalizeEmail(email)
-	if err != nil {
-		return nil, fmt.Errorf("store: user by email: %w", user.ErrNotFound)
+	for _, key := range user.EmailLookupKeys(email) {
+		u, err := db.scanUser(db.db.QueryRowContext(ctx,
+			db.rebind("SELECT "+userColumns+" FROM users WHERE email_key = ?"), key))
+		if errors.Is(err, user.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: user by email: %w", err)
+		}
+		return u, nil
 	}
-	u, err := db.scanUser(db.db.QueryRowContext(ctx,
-		db.rebind("SELECT "+userColumns+" FROM users WHERE email_key = ?"), key))
-	if err != nil {
-		return nil, fmt.Errorf("store: user by email: %w", err)
-	}
-	return u, nil
+	return nil, fmt.Errorf("store: user by email: %w", user.ErrNotFound)
 }
 
 // UserByID returns the account with the given ID. Errors: user.ErrNotFound.

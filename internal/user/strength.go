@@ -25,13 +25,24 @@ import (
 // unguessable: moderate protection from offline slow-hash scenario".
 const MinPasswordScore = 3
 
-// maxStrengthRunes is how much of a password the estimate looks at.
-// zxcvbn's matching grows faster than linearly with the length (about 30 ms
-// at 100 characters, 10 s at 1024), and the check runs before any rate
-// limit can apply, so only the first 100 characters are judged: appending
+// MaxJudgedRunes is how much of a password the estimate looks at, in
+// characters (runes). zxcvbn's matching and scoring grow much faster than
+// linearly with the length. BenchmarkStrengthWorstCase, on the 2-core
+// development machine (2026-12-01), judging 100 characters (the limit
+// before): 0.43 s for random printable ASCII, 0.18 s for mixed scripts,
+// 0.14 s for l33t look-alike symbols (the issue saw 1.2-2.5 s for 100
+// symbols under load); judging the first 24 of a 1024-byte password of
+// the same kinds: 0.35-2.1 ms, the worst being mixed scripts. So only the
+// first 24 characters are judged, whatever the length: appending
 // characters never makes a password easier to guess, so a prefix that
-// passes means the whole password passes.
-const maxStrengthRunes = 100
+// passes means the whole password passes. The price is that a long
+// passphrase must not start with its weak part, and a refusal says so
+// (msgPasswordPrefix); 24 characters of a phrase ("correct horse battery
+// st") score well above MinPasswordScore. No maintained Go estimator has
+// a bounded cost (the zxcvbn ports share the algorithm), and a home-made
+// cheaper test for long passphrases is not needed while a 24-character
+// prefix judges them well.
+const MaxJudgedRunes = 24
 
 // minHintRunes is the shortest piece of an email address or name used as a
 // hint; shorter pieces ("a", "jo") would match by accident.
@@ -71,8 +82,9 @@ func PasswordHints(email, name string) []string {
 // ValidateNewPassword returns "" when pw may become an account's password,
 // else a message for the person: first the rules of ValidatePassword
 // (length, UTF-8), then CheckPasswordStrength with hints (see
-// PasswordHints). Use it wherever a password is chosen: registration,
-// password change, reset, `latch user create`.
+// PasswordHints), in the caller's goroutine. It suits callers that need
+// neither a quota nor a bounded pool (a command-line tool); the server
+// checks ValidatePassword, then its quotas, then StrengthChecker.Check.
 func ValidateNewPassword(pw string, hints ...string) string {
 	if msg := ValidatePassword(pw); msg != "" {
 		return msg
@@ -85,20 +97,40 @@ func ValidateNewPassword(pw string, hints ...string) string {
 // counted as words an attacker tries first; otherwise it returns a message
 // that says in plain words why the password is easy to guess, such as
 // "This password is too easy to guess: it contains your name or email
-// address. …". Only the first 100 characters are judged (see
-// maxStrengthRunes). pw must be valid UTF-8 (ValidatePassword checks it).
+// address. …". Only the first MaxJudgedRunes characters are judged, so its
+// cost is bounded (a few milliseconds at most) whatever the input. pw must
+// be valid UTF-8 (ValidatePassword checks it).
+//
+// It runs in the caller's goroutine with no limit on concurrency: servers
+// use a StrengthChecker instead, which bounds how many run at once.
 func CheckPasswordStrength(pw string, hints ...string) string {
-	pw = firstRunes(pw, maxStrengthRunes)
-	res := zxcvbn.PasswordStrength(pw, hints)
+	return judgeStrength(zxcvbn.PasswordStrength, pw, hints)
+}
+
+// Judge estimates how guessable password is, given words (hints) an
+// attacker would try first: zxcvbn.PasswordStrength's signature. Tests
+// inject their own to count or block calls.
+type Judge func(password string, hints []string) zxcvbn.Result
+
+// judgeStrength is CheckPasswordStrength with judge as the estimator; judge
+// never sees more than the first MaxJudgedRunes characters of pw.
+func judgeStrength(judge Judge, pw string, hints []string) string {
+	judged := firstRunes(pw, MaxJudgedRunes)
+	res := judge(judged, hints)
 	if res.Score >= MinPasswordScore {
 		return ""
 	}
-	return msgPasswordGuessable + weaknesses(res.Sequence, len(pw)) + ". " + msgPasswordAdvice
+	msg := msgPasswordGuessable + weaknesses(res.Sequence, len(judged)) + ". " + msgPasswordAdvice
+	if len(judged) < len(pw) {
+		msg += ". " + msgPasswordPrefix
+	}
+	return msg
 }
 
 const (
 	msgPasswordGuessable = "This password is too easy to guess: "
 	msgPasswordAdvice    = "Try a longer phrase of words that do not usually go together"
+	msgPasswordPrefix    = "Only the first 24 characters are judged, so make those hard to guess"
 )
 
 // reason is one thing that makes a password easy to guess.

@@ -1,11 +1,14 @@
 package user
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/trustelem/zxcvbn"
 )
 
 func TestPasswordHints(t *testing.T) {
@@ -68,22 +71,123 @@ func TestCheckPasswordStrength(t *testing.T) {
 	}
 }
 
-// TestCheckPasswordStrengthIsBounded: the longest password accepted (1024
-// bytes) is judged in a bounded time, since zxcvbn only sees the first
-// maxStrengthRunes characters.
+// TestCheckPasswordStrengthIsBounded: whatever the input, the estimator
+// sees at most MaxJudgedRunes characters, so its cost is bounded (the cost
+// of that many is measured by BenchmarkStrengthWorstCase). Counted through
+// an injected judge, not timed.
 func TestCheckPasswordStrengthIsBounded(t *testing.T) {
-	for _, pw := range []string{strings.Repeat("passwordqwerty12", 64), strings.Repeat("ж", 512)} {
-		start := time.Now()
-		CheckPasswordStrength(pw, "someone@example.com")
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("judging a %d-byte password took %v", len(pw), d)
+	var judged []string
+	spy := func(pw string, hints []string) zxcvbn.Result {
+		judged = append(judged, pw)
+		return zxcvbn.PasswordStrength(pw, hints)
+	}
+	inputs := worstCaseInputs(MaxPasswordBytes)
+	for _, in := range inputs {
+		judgeStrength(spy, in.pw, PasswordHints("someone@example.com", "Some One"))
+	}
+	if len(judged) != len(inputs) {
+		t.Fatalf("judge called %d times for %d passwords", len(judged), len(inputs))
+	}
+	for i, pw := range judged {
+		if n := utf8.RuneCountInString(pw); n != MaxJudgedRunes {
+			t.Errorf("%s: the judge saw %d characters of %d bytes, want exactly %d", inputs[i].name, n, len(inputs[i].pw), MaxJudgedRunes)
+		}
+		if !strings.HasPrefix(inputs[i].pw, pw) {
+			t.Errorf("%s: the judge saw %q, not a prefix of the password", inputs[i].name, pw)
 		}
 	}
+
+	// A password no longer than the limit is judged whole.
+	judged = nil
+	short := "correct horse battery"
+	judgeStrength(spy, short, nil)
+	if len(judged) != 1 || judged[0] != short {
+		t.Errorf("judged %q, want the whole %q", judged, short)
+	}
+
 	if got := firstRunes("жжж", 2); got != "жж" {
 		t.Errorf("firstRunes = %q, want жж", got)
 	}
 	if got := firstRunes("ab", 5); got != "ab" {
 		t.Errorf("firstRunes = %q, want ab", got)
+	}
+}
+
+// TestLongPasswordJudgedByPrefix: a long password is accepted when its
+// first MaxJudgedRunes characters are hard to guess, and a refusal says
+// that only they are judged.
+func TestLongPasswordJudgedByPrefix(t *testing.T) {
+	if got := CheckPasswordStrength("correct horse battery staple and a few more words"); got != "" {
+		t.Errorf("long passphrase refused: %q", got)
+	}
+	got := CheckPasswordStrength(strings.Repeat("password", 4) + " but then something long and unusual follows")
+	if !strings.Contains(got, msgPasswordPrefix) || !strings.HasPrefix(got, msgPasswordGuessable) {
+		t.Errorf("weak prefix: %q, want the guessable message naming the limit", got)
+	}
+	if !strings.Contains(msgPasswordPrefix, strconv.Itoa(MaxJudgedRunes)+" characters") {
+		t.Errorf("msgPasswordPrefix %q does not name MaxJudgedRunes (%d)", msgPasswordPrefix, MaxJudgedRunes)
+	}
+	if got := CheckPasswordStrength("password1234"); strings.Contains(got, msgPasswordPrefix) {
+		t.Errorf("short password: %q mentions the prefix limit", got)
+	}
+}
+
+// strengthInput is one generated password of a kind.
+type strengthInput struct{ name, pw string }
+
+// worstCaseInputs returns passwords of n bytes (or just under, for
+// multi-byte characters) of the kinds that cost zxcvbn the most: random
+// symbols, random printable ASCII, random letters and digits, l33t
+// look-alike symbols, digits and date separators, repeated patterns, mixed
+// scripts, common words. They are seeded, so every run judges the same.
+func worstCaseInputs(n int) []strengthInput {
+	rng := rand.New(rand.NewPCG(12, 2))
+	random := func(alphabet string) string {
+		a := []rune(alphabet)
+		var b strings.Builder
+		for {
+			r := a[rng.IntN(len(a))]
+			if b.Len()+utf8.RuneLen(r) > n {
+				return b.String()
+			}
+			b.WriteRune(r)
+		}
+	}
+	repeat := func(unit string) string { return strings.Repeat(unit, n/len(unit)) }
+	return []strengthInput{
+		{"symbols", random("!@#$%^&*()_+-=[]{};':\",./<>?\\|`~")},
+		{"printable ascii", random(" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~")},
+		{"random alnum", random("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")},
+		{"l33t symbols", random("4@8(3!1|0$7+2%69")},
+		{"digits and dates", random("0123456789/-._ ")},
+		{"repeated pattern", repeat("passwordqwerty12")},
+		{"one character", repeat("a")},
+		{"mixed scripts", random("aжбλ漢字ひらカタ한글!1")},
+		{"cyrillic", repeat("ж")},
+		{"common words", random("correct horse battery staple dragon monkey ")},
+	}
+}
+
+// BenchmarkStrengthWorstCase measures CheckPasswordStrength on the longest
+// passwords accepted (MaxPasswordBytes) of the costliest kinds, and, for
+// comparison, zxcvbn on 100 characters of them (the limit before issue
+// 12.2). Run: go test -run '^$' -bench StrengthWorstCase ./internal/user/
+func BenchmarkStrengthWorstCase(b *testing.B) {
+	hints := PasswordHints("someone.else@example.com", "Someone Else")
+	for _, in := range worstCaseInputs(MaxPasswordBytes) {
+		b.Run(strings.ReplaceAll(in.name, " ", "-"), func(b *testing.B) {
+			for b.Loop() {
+				CheckPasswordStrength(in.pw, hints...)
+			}
+		})
+	}
+	for _, in := range worstCaseInputs(MaxPasswordBytes) {
+		b.Run("before-100-runes/"+strings.ReplaceAll(in.name, " ", "-"), func(b *testing.B) {
+			pw := firstRunes(in.pw, 100)
+			for b.Loop() {
+				zxcvbn.PasswordStrength(pw, hints)
+			}
+		})
 	}
 }
 
@@ -97,9 +201,12 @@ func TestValidateNewPassword(t *testing.T) {
 	if got := ValidateNewPassword("correct horse battery staple", "ada"); got != "" {
 		t.Errorf("passphrase: %q, want accepted", got)
 	}
-	// Registration judges the password against the email and name.
-	errs := ValidateRegistration("ada@example.com", "Ada Lovelace", "Ada Lovelace 1815")
-	if !strings.Contains(errs["password"], "your name or email address") {
-		t.Errorf("registration with the name in the password: %q", errs["password"])
+	// Registration judges the password against the email and name, after
+	// ValidateRegistration's cheap rules, which do not judge it at all.
+	if errs := ValidateRegistration("ada@example.com", "Ada Lovelace", "Ada Lovelace 1815"); len(errs) != 0 {
+		t.Errorf("ValidateRegistration judged the strength: %q", errs)
+	}
+	if got := CheckPasswordStrength("Ada Lovelace 1815", PasswordHints("ada@example.com", "Ada Lovelace")...); !strings.Contains(got, "your name or email address") {
+		t.Errorf("registration with the name in the password: %q", got)
 	}
 }

@@ -31,7 +31,9 @@ type User struct {
 	// ID is assigned by the store on creation and never reused.
 	ID int64
 	// Email is the address as the person entered it, with surrounding
-	// spaces trimmed (see NormalizeEmail). Lookups use the lower-cased key.
+	// spaces trimmed and normalised to Unicode NFKC (see NormalizeEmail;
+	// accounts made before NFKC keep the form they were entered in).
+	// Lookups use the lower-cased key (EmailLookupKeys).
 	Email string
 	// Name is the display name, trimmed.
 	Name string

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits on the fields a person types in.
@@ -36,11 +38,14 @@ const (
 	msgLocalTooLong  = "The part before the @ is too long; it can have at most 64 characters"
 	msgEmailControl  = "The email address contains invisible control characters; type it again"
 	msgEmailUTF8     = "The email address contains characters that could not be read; type it again"
+	msgEmailFormat   = "The email address contains invisible formatting characters (such as a zero-width space or a text-direction mark); type it again without them"
+	msgEmailScripts  = "The email address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address; use the letters of one alphabet"
 
 	msgNameRequired = "Enter your name"
 	msgNameTooLong  = "Use a name with at most 100 characters"
 	msgNameControl  = "The name contains invisible control characters; type it again"
 	msgNameUTF8     = "The name contains characters that could not be read; type it again"
+	msgNameFormat   = "The name contains invisible formatting characters (such as a zero-width space or a text-direction mark); type it again without them"
 
 	msgPasswordRequired = "Enter a password"
 	msgPasswordShort    = "Use at least 12 characters"
@@ -49,16 +54,25 @@ const (
 )
 
 // NormalizeEmail checks an email address typed by a person and returns two
-// forms of it: email is s with surrounding white space removed, as the
-// person entered it (for display and sending mail); key is strings.ToLower
-// of email and is what stores compare, so "A@x.com" and "a@X.com" are the
-// same account.
+// forms of it: email is s with surrounding white space removed and then
+// normalised to Unicode NFKC (so fullwidth "ａｌｉｃｅ@example.com" becomes
+// "alice@example.com"), for display and sending mail; key is
+// strings.ToLower of email and is what stores compare, so "A@x.com" and
+// "a@X.com" are the same account.
 //
-// The address must be valid UTF-8, contain no control characters, be at most
-// MaxEmailBytes bytes (local part at most MaxLocalPartBytes), parse with
-// net/mail (RFC 5322, with RFC 6532 UTF-8) and be a bare address: no display
-// name, angle brackets, comments or quoting. On failure err is a
-// *ValidationError with Field "email" whose message can be shown as is.
+// The address must be valid UTF-8, contain no control characters (Cc) and
+// no invisible format characters (Cf: zero-width space, soft hyphen, the
+// bidirectional controls U+200E/F, U+202A-U+202E, U+2066-U+2069, U+061C, …),
+// be at most MaxEmailBytes bytes after NFKC (local part at most
+// MaxLocalPartBytes), parse with net/mail (RFC 5322, with RFC 6532 UTF-8)
+// and be a bare address: no display name, angle brackets, comments or
+// quoting. Its local part and each label of its domain must each be
+// written in one script (see singleScript: Unicode UTS #39 §5.2 "highly
+// restrictive"), so "alіce" with a Cyrillic і is refused. On failure err is
+// a *ValidationError with Field "email" whose message can be shown as is.
+//
+// Accounts made before these rules existed are still found:
+// EmailLookupKeys also gives the key they were stored under.
 func NormalizeEmail(s string) (email, key string, err error) {
 	invalid := func(msg string) (string, string, error) {
 		return "", "", &ValidationError{Field: "email", Message: msg}
@@ -70,10 +84,21 @@ func NormalizeEmail(s string) (email, key string, err error) {
 	switch {
 	case email == "":
 		return invalid(msgEmailRequired)
+	case len(email) > 4*MaxEmailBytes: // NFKC below is linear, but bound it anyway
+		return invalid(msgEmailTooLong)
+	case hasControl(email):
+		return invalid(msgEmailControl)
+	case hasFormat(email):
+		return invalid(msgEmailFormat)
+	}
+	email = norm.NFKC.String(email)
+	switch {
 	case len(email) > MaxEmailBytes:
 		return invalid(msgEmailTooLong)
 	case hasControl(email):
 		return invalid(msgEmailControl)
+	case hasFormat(email):
+		return invalid(msgEmailFormat)
 	}
 	addr, perr := mail.ParseAddress(email)
 	if perr != nil {
@@ -94,12 +119,43 @@ func NormalizeEmail(s string) (email, key string, err error) {
 	if at > MaxLocalPartBytes {
 		return invalid(msgLocalTooLong)
 	}
+	if !singleScript(email[:at]) {
+		return invalid(msgEmailScripts)
+	}
+	for _, label := range strings.Split(email[at+1:], ".") {
+		if !singleScript(label) {
+			return invalid(msgEmailScripts)
+		}
+	}
 	return email, strings.ToLower(email), nil
+}
+
+// EmailLookupKeys returns the keys under which an account with the address
+// s may be stored, most exact first: strings.ToLower of s trimmed (the key
+// of every account made before NormalizeEmail applied NFKC, and of every
+// account made since whose address NFKC leaves alone) and, when it
+// differs, the key NormalizeEmail makes today. It applies none of the
+// look-alike rules, so an account registered before they existed keeps
+// signing in. It returns nil for text no account can have (empty, invalid
+// UTF-8, control characters, longer than MaxEmailBytes), without which a
+// store must not be asked at all.
+func EmailLookupKeys(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > MaxEmailBytes || !utf8.ValidString(s) || hasControl(s) {
+		return nil
+	}
+	keys := []string{strings.ToLower(s)}
+	if _, key, err := NormalizeEmail(s); err == nil && key != keys[0] {
+		keys = append(keys, key)
+	}
+	return keys
 }
 
 // ValidateName returns "" when name is acceptable, else a message for the
 // person. The name is judged after trimming white space: it is required, at
-// most MaxNameRunes characters, valid UTF-8 and free of control characters.
+// most MaxNameRunes characters, valid UTF-8 and free of control characters
+// (Cc) and invisible format characters (Cf, bidirectional controls
+// included: see hasFormat). A name may mix scripts ("Zoë 王小明").
 func ValidateName(name string) string {
 	if !utf8.ValidString(name) {
 		return msgNameUTF8
@@ -112,6 +168,8 @@ func ValidateName(name string) string {
 		return msgNameTooLong
 	case hasControl(name):
 		return msgNameControl
+	case hasFormat(name):
+		return msgNameFormat
 	}
 	return ""
 }
@@ -136,10 +194,15 @@ func ValidatePassword(pw string) string {
 	return ""
 }
 
-// ValidateRegistration checks a sign-up form. It returns a map from field
-// ("email", "name", "password") to a message for the person; the map is
-// empty (not nil) when every field is valid. The password must pass
-// ValidateNewPassword with the email address and name as hints.
+// ValidateRegistration checks a sign-up form with the cheap rules only:
+// NormalizeEmail, ValidateName and ValidatePassword (length, UTF-8). It
+// returns a map from field ("email", "name", "password") to a message for
+// the person; the map is empty (not nil) when every field is valid.
+//
+// It does not judge how guessable the password is: that costs milliseconds
+// of CPU, so callers run it only after the cheap rules and the registration
+// quota, with StrengthChecker.Check (the server) or CheckPasswordStrength
+// (the command line), hinted with PasswordHints(email, name).
 func ValidateRegistration(email, name, password string) map[string]string {
 	problems := make(map[string]string)
 	if _, _, err := NormalizeEmail(email); err != nil {
@@ -148,7 +211,7 @@ func ValidateRegistration(email, name, password string) map[string]string {
 	if msg := ValidateName(name); msg != "" {
 		problems["name"] = msg
 	}
-	if msg := ValidateNewPassword(password, PasswordHints(email, name)...); msg != "" {
+	if msg := ValidatePassword(password); msg != "" {
 		problems["password"] = msg
 	}
 	return problems
@@ -158,4 +221,81 @@ func ValidateRegistration(email, name, password string) map[string]string {
 // such as NUL, tab, newline or DEL.
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// bidiControls are the Unicode bidirectional formatting characters (UAX #9
+// §2): LRM, RLM, ALM, LRE…RLO and LRI…PDI. All are in category Cf; they are
+// listed so that the rule does not depend on it.
+var bidiControls = []*unicode.RangeTable{{R16: []unicode.Range16{
+	{Lo: 0x061c, Hi: 0x061c, Stride: 1},
+	{Lo: 0x200e, Hi: 0x200f, Stride: 1},
+	{Lo: 0x202a, Hi: 0x202e, Stride: 1},
+	{Lo: 0x2066, Hi: 0x2069, Stride: 1},
+}}}
+
+// hasFormat reports whether s contains an invisible format character:
+// Unicode category Cf (zero-width space U+200B, soft hyphen U+00AD, zero-
+// width joiner U+200D, byte order mark U+FEFF, …) or a bidirectional
+// control. Such characters make two different strings look the same.
+func hasFormat(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return unicode.Is(unicode.Cf, r) || unicode.In(r, bidiControls...)
+	}) >= 0
+}
+
+// scriptOf returns the name of the Unicode script of r ("Latin",
+// "Cyrillic", "Common", "Inherited", …), or "Unknown" for a code point in
+// none (unassigned). Common scripts are tried first.
+func scriptOf(r rune) string {
+	for _, name := range frequentScripts {
+		if unicode.Is(unicode.Scripts[name], r) {
+			return name
+		}
+	}
+	for name, table := range unicode.Scripts {
+		if unicode.Is(table, r) {
+			return name
+		}
+	}
+	return "Unknown"
+}
+
+// frequentScripts are looked up first by scriptOf.
+var frequentScripts = []string{"Common", "Latin", "Inherited", "Cyrillic", "Greek", "Han", "Hiragana", "Katakana", "Hangul", "Arabic", "Hebrew"}
+
+// cjkScripts are the script combinations UTS #39 §5.2 allows in a "highly
+// restrictive" identifier besides a single script: Latin with the scripts
+// Chinese, Japanese and Korean text mix.
+var cjkScripts = []map[string]bool{
+	{"Latin": true, "Han": true, "Hiragana": true, "Katakana": true}, // Japanese
+	{"Latin": true, "Han": true, "Hangul": true},                     // Korean
+	{"Latin": true, "Han": true, "Bopomofo": true},                   // Chinese
+}
+
+// singleScript reports whether s is "highly restrictive" in the sense of
+// Unicode UTS #39 §5.2 (Restriction-Level Detection): all its letters are
+// of one script, characters of the Common and Inherited scripts (digits,
+// punctuation, combining marks) aside, or of one of the cjkScripts
+// combinations. "alice", "jörg", "민준", "山田たろう" pass; "alіce" (Latin
+// with a Cyrillic і) and "pаypal" do not.
+func singleScript(s string) bool {
+	seen := map[string]bool{}
+	for _, r := range s {
+		if name := scriptOf(r); name != "Common" && name != "Inherited" {
+			seen[name] = true
+		}
+	}
+	if len(seen) <= 1 {
+		return true
+	}
+	for _, allowed := range cjkScripts {
+		ok := true
+		for name := range seen {
+			ok = ok && allowed[name]
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

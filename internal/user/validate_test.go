@@ -42,6 +42,26 @@ func TestNormalizeEmail(t *testing.T) {
 		{name: "254 bytes ok", in: strings.Repeat("a", 64) + "@" + domainOfLen(254-65), wantEmail: strings.Repeat("a", 64) + "@" + domainOfLen(254-65), wantKey: strings.Repeat("a", 64) + "@" + domainOfLen(254-65)},
 		{name: "255 bytes", in: strings.Repeat("a", 64) + "@" + domainOfLen(255-65), wantMsg: msgEmailTooLong},
 		{name: "local part 65 bytes", in: strings.Repeat("a", 65) + "@example.com", wantMsg: msgLocalTooLong},
+		// Look-alikes (issue 12.4).
+		{name: "fullwidth becomes ascii", in: "ａｌｉｃｅ@example.com", wantEmail: "alice@example.com", wantKey: "alice@example.com"},
+		{name: "fullwidth at sign and capitals", in: "ＡＬＩＣＥ＠ｅｘａｍｐｌｅ．ｃｏｍ", wantEmail: "ALICE@example.com", wantKey: "alice@example.com"},
+		{name: "ligature", in: "ﬁnn@example.com", wantEmail: "finn@example.com", wantKey: "finn@example.com"},
+		{name: "cyrillic i among latin", in: "alіce@example.com", wantMsg: msgEmailScripts},
+		{name: "cyrillic a in the domain", in: "alice@exаmple.com", wantMsg: msgEmailScripts},
+		{name: "greek omicron", in: "bοb@example.com", wantMsg: msgEmailScripts},
+		{name: "all cyrillic", in: "иван@example.com", wantEmail: "иван@example.com", wantKey: "иван@example.com"},
+		{name: "cyrillic domain label", in: "ivan@пример.рф", wantEmail: "ivan@пример.рф", wantKey: "ivan@пример.рф"},
+		{name: "hangul", in: "민준@example.kr", wantEmail: "민준@example.kr", wantKey: "민준@example.kr"},
+		{name: "japanese with latin", in: "山田たろうtaro@example.jp", wantEmail: "山田たろうtaro@example.jp", wantKey: "山田たろうtaro@example.jp"},
+		{name: "korean with han and latin", in: "金민준kim@example.kr", wantEmail: "金민준kim@example.kr", wantKey: "金민준kim@example.kr"},
+		{name: "hangul with kana", in: "민준たろう@example.com", wantMsg: msgEmailScripts},
+		{name: "zero-width space", in: "ali\u200bce@example.com", wantMsg: msgEmailFormat},
+		{name: "soft hyphen", in: "ali\u00adce@example.com", wantMsg: msgEmailFormat},
+		{name: "right-to-left override", in: "\u202eecila@example.com", wantMsg: msgEmailFormat},
+		{name: "left-to-right mark", in: "alice\u200e@example.com", wantMsg: msgEmailFormat},
+		{name: "first strong isolate", in: "alice@example.com\u2068", wantMsg: msgEmailFormat},
+		{name: "arabic letter mark", in: "alice\u061c@example.com", wantMsg: msgEmailFormat},
+		{name: "byte order mark", in: "\ufeffalice@example.com", wantMsg: msgEmailFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +130,12 @@ func TestValidateName(t *testing.T) {
 		{name: "control", in: "Ada\x07", want: msgNameControl},
 		{name: "newline inside", in: "Ada\nLovelace", want: msgNameControl},
 		{name: "invalid utf8", in: "Ada\xc3", want: msgNameUTF8},
+		{name: "hangul", in: "김민준", want: ""},
+		{name: "scripts may mix", in: "Ada Лавлейс 王 민준", want: ""},
+		{name: "zero-width space", in: "Ad\u200ba", want: msgNameFormat},
+		{name: "soft hyphen", in: "Love\u00adlace", want: msgNameFormat},
+		{name: "right-to-left override", in: "\u202eecalevoL adA", want: msgNameFormat},
+		{name: "pop directional isolate", in: "Ada\u2069", want: msgNameFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,6 +143,30 @@ func TestValidateName(t *testing.T) {
 				t.Errorf("ValidateName(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmailLookupKeys: an account stored before NFKC and the look-alike
+// rules is found by the address it has (the exact lower-cased key first),
+// and a new one by its NFKC key.
+func TestEmailLookupKeys(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"Alice@Example.com", []string{"alice@example.com"}},
+		{" ａｌｉｃｅ@example.com ", []string{"ａｌｉｃｅ@example.com", "alice@example.com"}},
+		{"alіce@example.com", []string{"alіce@example.com"}}, // refused for new accounts, still looked up
+		{"bo\u200bb@example.com", []string{"bo\u200bb@example.com"}},
+		{"", nil},
+		{"a\x00@example.com", nil},
+		{"\xff@example.com", nil},
+		{strings.Repeat("a", 250) + "@x.com", nil},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, EmailLookupKeys(tt.in)); diff != "" {
+			t.Errorf("EmailLookupKeys(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }
 
