@@ -462,4 +462,3 @@ func pickLightPath(ctx context.Context, s *server, path string) (string, error) 
 	}
 	return "", fmt.Errorf("neither %s nor /account/password answers 200", path)
 }
-
