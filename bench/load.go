@@ -94,13 +94,14 @@ func (r *loadResult) quantile(q float64) time.Duration {
 // (vegeta with rate 0 and workers = max-workers), for at most d and at most
 // limit requests (0 = no count bound; the targeter returns ErrNoTargets
 // after limit). Redirects are not followed: a 303 is a success. Results go
-// into into (which may already hold earlier rounds). It returns when the
+// into into (which may already hold earlier rounds); a request without an
+// answer after timeout is an error (status "0"). It returns when the
 // run is over or ctx ends.
-func attack(ctx context.Context, name string, conns int, d time.Duration, limit uint64, tgt vegeta.Targeter, into *loadResult) {
+func attack(ctx context.Context, name string, conns int, d, timeout time.Duration, limit uint64, tgt vegeta.Targeter, into *loadResult) {
 	a := vegeta.NewAttacker(
 		vegeta.Workers(uint64(conns)), vegeta.MaxWorkers(uint64(conns)),
 		vegeta.Connections(conns), vegeta.MaxConnections(conns), vegeta.KeepAlive(true),
-		vegeta.Redirects(vegeta.NoFollow), vegeta.Timeout(10*time.Second), vegeta.MaxBody(0),
+		vegeta.Redirects(vegeta.NoFollow), vegeta.Timeout(timeout), vegeta.MaxBody(0),
 	)
 	if limit > 0 {
 		tgt = limited(tgt, limit)
@@ -115,6 +116,11 @@ func attack(ctx context.Context, name string, conns int, d time.Duration, limit 
 		into.add(res)
 	}
 	into.Elapsed += time.Since(start)
+}
+
+// attack is attack with the run's request timeout.
+func (b *bench) attack(ctx context.Context, name string, conns int, d time.Duration, limit uint64, tgt vegeta.Targeter, into *loadResult) {
+	attack(ctx, name, conns, d, b.o.reqTimeout, limit, tgt, into)
 }
 
 // limited returns tgt that yields at most n targets.
@@ -133,6 +139,21 @@ func limited(tgt vegeta.Targeter, n uint64) vegeta.Targeter {
 func getTarget(base, path, cookie string) vegeta.Targeter {
 	h := http.Header{"Cookie": {referenceCookie + "=" + cookie}, "Sec-Fetch-Site": {"same-origin"}}
 	return func(t *vegeta.Target) error {
+		*t = vegeta.Target{Method: http.MethodGet, URL: base + path, Header: h}
+		return nil
+	}
+}
+
+// rotatingTarget is getTarget taking the sessions in turn, so that with as
+// many sessions as connections each session has about one request in flight.
+func rotatingTarget(base, path string, cookies []string) vegeta.Targeter {
+	var next atomic.Uint64
+	hs := make([]http.Header, len(cookies))
+	for i, c := range cookies {
+		hs[i] = http.Header{"Cookie": {referenceCookie + "=" + c}, "Sec-Fetch-Site": {"same-origin"}}
+	}
+	return func(t *vegeta.Target) error {
+		h := hs[(next.Add(1)-1)%uint64(len(hs))]
 		*t = vegeta.Target{Method: http.MethodGet, URL: base + path, Header: h}
 		return nil
 	}

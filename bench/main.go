@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,6 +56,7 @@ type options struct {
 	warmup     time.Duration
 	steady     time.Duration
 	timeout    time.Duration
+	reqTimeout time.Duration
 	dbMaxConns string
 	keep       bool
 }
@@ -80,6 +82,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 0, "warm-up per scenario before the rounds (default 2s, quick 500ms)")
 	flag.DurationVar(&o.steady, "steady", 0, "length of the steady run that counts new DB connections (default 30s, quick 3s)")
 	flag.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "bound on the whole run; what was measured is still printed")
+	flag.DurationVar(&o.reqTimeout, "request-timeout", 5*time.Second, "a request without an answer after this long counts as an error")
 	flag.StringVar(&o.dbMaxConns, "db-max-conns", "", "LATCH_DATABASE_MAX_CONNS for the Latch servers (default: Latch's own)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, SQLite file) for inspection")
 	flag.Parse()
@@ -119,7 +122,10 @@ type server struct {
 	metrics  string // Prometheus URL ("" for the reference)
 	redisURL string
 	cookies  map[string]string // email → session token
-	seed     seeded
+	// tripCookies are one session per connection (bulk accounts) for the
+	// Redis round-trip row.
+	tripCookies []string
+	seed        seeded
 }
 
 // env is everything a run has started, for cleanup.
@@ -289,6 +295,14 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 	}
 	openSrv.cookies = sqliteSrv.cookies
+	// One more session per connection, for the round-trip count: by the
+	// time it runs each is past its refresh interval, so the count includes
+	// one idle refresh per session, as 64 people browsing would cause.
+	for _, s := range []*server{sqliteSrv, pgSrv} {
+		if s.tripCookies, err = signInMany(ctx, s.base, o.conns, tripAccountOffset, s.seed); err != nil {
+			return fmt.Errorf("%s: %w", s.label, err)
+		}
+	}
 
 	lightPath, err := pickLightPath(ctx, sqliteSrv, o.lightPath)
 	if err != nil {
@@ -416,6 +430,32 @@ func signIn(ctx context.Context, base, email, pw string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("sign in %s: no %s cookie", email, referenceCookie)
+}
+
+// tripAccountOffset is the first bulk account signInMany uses (the login
+// rows use others, so none of their sign-ins touches these sessions).
+const tripAccountOffset = 9000
+
+// signInMany signs in n distinct bulk accounts from offset, 4 at a time,
+// and returns their session tokens.
+func signInMany(ctx context.Context, base string, n, offset int, s seeded) ([]string, error) {
+	toks := make([]string, n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				toks[i], errs[i] = signIn(ctx, base, bulkEmail((offset+i)%s.BulkUsers+1), benchPassword)
+			}
+		})
+	}
+	wg.Wait()
+	return toks, errors.Join(append(errs, ctx.Err())...)
 }
 
 // fetch GETs url with the session cookie and returns status and body.
