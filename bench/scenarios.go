@@ -171,16 +171,42 @@ func ratio(a, b float64) *float64 {
 // measure runs every scenario and returns the table. It stops early (with
 // the rows measured so far) when ctx ends.
 func (b *bench) measure(ctx context.Context) []row {
-	var rows []row
+	rows, refRate := b.interleaved(ctx)
+	for _, phase := range []func(context.Context, float64) []row{b.steadyRuns, b.roundTrips, b.loginThroughput, b.loginFlood} {
+		if ctx.Err() != nil {
+			break
+		}
+		rows = append(rows, phase(ctx, refRate)...)
+	}
+	return rows
+}
 
-	// 1. Interleaved rounds. Every server is measured in every round, in a
-	// rotating order, so a slow spell of the machine (five people share its
-	// 2 cores) spreads over all of them instead of hitting one; the ratios
-	// are then between numbers taken side by side.
+// backendPair is one scenario on both Latch servers.
+type backendPair struct{ sqlite, pg *measured }
+
+// interleaved measures the page views that are compared with each other:
+// after a warm-up of every scenario, o.rounds rounds in which every server
+// and page gets o.round of closed-loop load, in an order that rotates from
+// round to round. A slow spell of the machine (five people share its two
+// cores) then spreads over all of them instead of hitting one, and each
+// ratio is between numbers taken side by side. It returns the rows and the
+// reference's req/s, which later rows are compared with.
+//
+// What each scenario shows:
+//   - reference: the floor (net/http + one Redis GET + the same bytes);
+//   - the light page: what the session middleware and a template cost, with
+//     no data but the session (target ≥ 0.85× reference, 0 SQL);
+//   - /profile: the page with activity and sign-ins (≥ 0.6× reference);
+//   - /profile of a user with sz.HeavyEvents events among sz.Events, next
+//     to one with an empty history: a cost that grows with history (or an
+//     index walk that is worst when the user has nothing) shows here
+//     (within 10% of each other);
+//   - the admin sessions list over sz.Sessions sessions and the audit log
+//     over sz.Events events: p99 < 50 ms.
+func (b *bench) interleaved(ctx context.Context) ([]row, float64) {
 	ref := newMeasured(b.ref, "GET session page", "/page", readerEmail)
-	type pair struct{ sqlite, pg *measured }
-	both := func(name, path, email string) pair {
-		return pair{newMeasured(b.sqlite, name, path, email), newMeasured(b.pg, name, path, email)}
+	both := func(name, path, email string) backendPair {
+		return backendPair{newMeasured(b.sqlite, name, path, email), newMeasured(b.pg, name, path, email)}
 	}
 	light := both("GET "+b.lightPath+" (light)", b.lightPath, readerEmail)
 	profile := both("GET /profile", "/profile", readerEmail)
@@ -189,9 +215,10 @@ func (b *bench) measure(ctx context.Context) []row {
 	adminSessions := both(fmt.Sprintf("GET /admin/sessions (%d)", b.sz.Sessions), "/admin/sessions", adminEmail)
 	adminAudit := both(fmt.Sprintf("GET /admin/audit (%d)", b.sz.Events), "/admin/audit", adminEmail)
 	all := []*measured{ref}
-	for _, p := range []pair{light, profile, empty, heavy, adminSessions, adminAudit} {
+	for _, p := range []backendPair{light, profile, empty, heavy, adminSessions, adminAudit} {
 		all = append(all, p.sqlite, p.pg)
 	}
+
 	b.e.logf("warm-up: %v per scenario, %d scenarios", b.o.warmup, len(all))
 	for _, m := range all {
 		if ctx.Err() != nil {
@@ -208,13 +235,18 @@ func (b *bench) measure(ctx context.Context) []row {
 			b.round(ctx, all[(i+r*5)%len(all)], b.o.round, true)
 		}
 	}
+
 	refRow := ref.row()
 	refRow.Note = "net/http + one redigo GET + a page as long as /profile: the floor for a Redis-backed session"
 	refRate := refRow.ReqPerSec
-	rows = append(rows, refRow)
-	for _, m := range []*measured{light.sqlite, light.pg} {
+	rows := []row{refRow}
+	vsRef := func(m *measured) row {
 		r := m.row()
 		r.Ratio, r.RatioTo = ratio(r.ReqPerSec, refRate), "reference"
+		return r
+	}
+	for _, m := range []*measured{light.sqlite, light.pg} {
+		r := vsRef(m)
 		r.Targets = []target{
 			check("≥ 0.85× ref", r.Ratio, func(v float64) bool { return v >= 0.85 }),
 			check("0 SQL/req", r.SQLPerReq, func(v float64) bool { return v == 0 }),
@@ -222,16 +254,13 @@ func (b *bench) measure(ctx context.Context) []row {
 		rows = append(rows, r)
 	}
 	for _, m := range []*measured{profile.sqlite, profile.pg} {
-		r := m.row()
-		r.Ratio, r.RatioTo = ratio(r.ReqPerSec, refRate), "reference"
+		r := vsRef(m)
 		r.Targets = []target{check("≥ 0.6× ref", r.Ratio, func(v float64) bool { return v >= 0.6 })}
 		rows = append(rows, r)
 	}
-	for _, p := range []pair{{empty.sqlite, heavy.sqlite}, {empty.pg, heavy.pg}} {
-		e, h := p.sqlite, p.pg // (empty, heavy) of one backend
-		er := e.row()
-		er.Ratio, er.RatioTo = ratio(er.ReqPerSec, refRate), "reference"
-		hr := h.row()
+	for _, p := range []struct{ empty, heavy *measured }{{empty.sqlite, heavy.sqlite}, {empty.pg, heavy.pg}} {
+		er := vsRef(p.empty)
+		hr := p.heavy.row()
 		hr.Ratio, hr.RatioTo = ratio(hr.ReqPerSec, er.ReqPerSec), "empty history"
 		hr.Targets = []target{check("within 10% of empty", hr.Ratio, func(v float64) bool { return v >= 0.9 && v <= 1/0.9 })}
 		if hr.Ratio == nil && er.Requests > 0 && hr.ReqPerSec > 0 {
@@ -241,16 +270,21 @@ func (b *bench) measure(ctx context.Context) []row {
 		rows = append(rows, er, hr)
 	}
 	for _, m := range []*measured{adminSessions.sqlite, adminSessions.pg, adminAudit.sqlite, adminAudit.pg} {
-		r := m.row()
-		r.Ratio, r.RatioTo = ratio(r.ReqPerSec, refRate), "reference"
+		r := vsRef(m)
 		r.Targets = []target{check("p99 < 50 ms", r.P99ms, func(v float64) bool { return v < 50 })}
 		rows = append(rows, r)
 	}
+	return rows, refRate
+}
 
-	// 2. Steady run: new database connections during o.steady of /profile
-	// after the warm-up (the rounds above). A pool that keeps enough idle
-	// connections opens none; database/sql's default (2 idle) opens and
-	// closes connections all the time under 64 concurrent requests.
+// steadyRuns counts the database connections each Latch opens during
+// o.steady of /profile after the warm-up (the interleaved rounds). A pool
+// that keeps enough idle connections opens none; database/sql's default
+// (2 idle) opens and closes them all the time under 64 concurrent requests,
+// and on PostgreSQL each is a new server process. Target: no more than the
+// pool size (latch_db_max_open_connections).
+func (b *bench) steadyRuns(ctx context.Context, refRate float64) []row {
+	var rows []row
 	for _, s := range []*server{b.sqlite, b.pg} {
 		if ctx.Err() != nil {
 			break
@@ -263,25 +297,29 @@ func (b *bench) measure(ctx context.Context) []row {
 		if v, ok := scrape(ctx, s.metrics, metricMaxOpenConns)[metricMaxOpenConns]; ok {
 			r.PoolSize = ptr(v)
 		}
-		var ok func(float64) bool
-		if r.PoolSize != nil {
-			ok = func(v float64) bool { return v <= *r.PoolSize }
-		}
 		t := target{Goal: "DB conns ≤ pool"}
-		if ok != nil && r.DBConns != nil {
-			t.Met = ptr(ok(*r.DBConns))
+		if r.PoolSize != nil && r.DBConns != nil {
+			t.Met = ptr(*r.DBConns <= *r.PoolSize)
 		}
 		r.Targets = []target{t}
 		rows = append(rows, r)
 	}
+	return rows
+}
 
-	// 3. Redis round trips, counted with MONITOR (commands clients send,
-	// not the ones Lua scripts run), over a fixed number of requests.
-	nGET := uint64(10_000)
-	nLogin := 20
+// roundTrips counts Redis round trips with MONITOR (the commands clients
+// send, not the ones Lua scripts run inside Redis) on each Latch:
+//   - per signed-in GET of the light page over 10,000 requests, one session
+//     per connection, idle refreshes included (target ≤ 1.05, and 0 SQL);
+//   - per successful and per failed login, one at a time, each a distinct
+//     account, default throttling (targets ≤ 3): the throttle's check and
+//     count are most of a login's Redis traffic.
+func (b *bench) roundTrips(ctx context.Context, _ float64) []row {
+	nGET, nLogin := uint64(10_000), 20
 	if b.o.quick {
 		nGET, nLogin = 2_000, 10
 	}
+	var rows []row
 	for _, s := range []*server{b.sqlite, b.pg} {
 		if ctx.Err() != nil {
 			break
@@ -294,7 +332,6 @@ func (b *bench) measure(ctx context.Context) []row {
 		r.Note = fmt.Sprintf("%d sessions (one per connection) signed in at set-up; with the default LATCH_IDLE_TIMEOUT each refreshes at most once a minute", len(s.tripCookies))
 		rows = append(rows, r)
 
-		// Distinct bulk accounts, one login at a time, default throttling on.
 		accounts := func(offset uint64) func(uint64) string {
 			return func(i uint64) string { return bulkEmail(int((offset+i)%uint64(s.seed.BulkUsers)) + 1) }
 		}
@@ -308,17 +345,6 @@ func (b *bench) measure(ctx context.Context) []row {
 		r.Targets = []target{check("≤ 3 rt/login", r.Redis, func(v float64) bool { return v <= 3 })}
 		r.Note = "default throttling; each a distinct account (answered 401 as expected, not counted as errors)"
 		rows = append(rows, r)
-	}
-
-	// 4. Logins per second against raw argon2id hashes per second at the
-	// same cost, in the same run.
-	if ctx.Err() == nil {
-		rows = append(rows, b.loginThroughput(ctx)...)
-	}
-
-	// 5. A login flood next to readers.
-	if ctx.Err() == nil {
-		rows = append(rows, b.loginFlood(ctx)...)
 	}
 	return rows
 }
@@ -361,7 +387,7 @@ func (b *bench) countTrips(ctx context.Context, s *server, name string, conns in
 // (throttling off, so nothing is refused; each login a distinct account;
 // 2 × NumCPU connections so the hashing slots never wait on the network).
 // A login costs one hash; the rest of the request should be small next to it.
-func (b *bench) loginThroughput(ctx context.Context) []row {
+func (b *bench) loginThroughput(ctx context.Context, _ float64) []row {
 	d := 10 * time.Second
 	if b.o.quick {
 		d = 3 * time.Second
@@ -408,7 +434,7 @@ func (b *bench) loginThroughput(ctx context.Context) []row {
 // loginFlood runs 200 connections of failed logins (distinct accounts,
 // throttling off, so each costs a full hash) against latch-sqlite-open
 // while o.conns connections read /profile, and judges the readers.
-func (b *bench) loginFlood(ctx context.Context) []row {
+func (b *bench) loginFlood(ctx context.Context, _ float64) []row {
 	d := 15 * time.Second
 	if b.o.quick {
 		d = 4 * time.Second
