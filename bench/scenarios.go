@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,13 +100,13 @@ func (b *bench) round(ctx context.Context, m *measured, d time.Duration, record 
 	b.settle(ctx, m.srv)
 }
 
-// settle waits (at most 10 s) until s has stopped using CPU: requests the
-// load generator gave up on may still be running inside the server (a
-// query that outlives its client), and they must not be billed to the
-// next server's round.
+// settle waits (at most 3 s, to keep the run's length bounded) until s
+// has stopped using CPU: requests the load generator gave up on may still
+// be running inside the server (a query that outlives its client), and
+// they should not be billed to the next server's round.
 func (b *bench) settle(ctx context.Context, s *server) {
 	pid := s.proc.cmd.Process.Pid
-	err := poll(ctx, 10*time.Second, func() error {
+	err := poll(ctx, 3*time.Second, func() error {
 		t0 := cpuTicks(pid)
 		select {
 		case <-ctx.Done():
@@ -296,6 +297,8 @@ func (b *bench) steadyRuns(ctx context.Context, refRate float64) []row {
 		r.Ratio, r.RatioTo = ratio(r.ReqPerSec, refRate), "reference"
 		if v, ok := scrape(ctx, s.metrics, metricMaxOpenConns)[metricMaxOpenConns]; ok {
 			r.PoolSize = ptr(v)
+		} else if n, err := strconv.Atoi(b.o.dbMaxConns); err == nil {
+			r.PoolSize = ptr(float64(n)) // what -db-max-conns set
 		}
 		t := target{Goal: "DB conns ≤ pool"}
 		if r.PoolSize != nil && r.DBConns != nil {
