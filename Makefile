@@ -2,13 +2,15 @@
 #
 # Variables you can set on the command line:
 #   PKGS=./internal/...        packages for test/bench/lint (default ./...)
-#   TESTFLAGS='-run Foo -v'    extra flags for go test (test and bench)
+#   TESTFLAGS='-run Foo -v'    extra flags for go test (test and bench-go)
+#   BENCHFLAGS=-quick          flags for the bench harness (go run ./bench -help lists them)
 #   LATCH_TEST_REDIS_URL / LATCH_TEST_DATABASE_URL / LATCH_TEST_RACE: see scripts/test-env.sh
 
 SHELL := /bin/bash
 GO ?= go
 PKGS ?= ./...
 TESTFLAGS ?=
+BENCHFLAGS ?=
 BIN := bin/latch
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
@@ -23,10 +25,10 @@ export PATH := $(PATH):/usr/local/go/bin
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test bench lint fmt clean
+.PHONY: help build run test bench bench-go lint fmt clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
 
 build: ## Build the latch binary into bin/latch
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/latch
@@ -38,7 +40,10 @@ run: build ## Build, apply database migrations, then serve (uses LATCH_* env var
 test: ## Set up Redis/PostgreSQL/Chromium if needed, then go test -race -count=1 ./...
 	PKGS='$(PKGS)' TESTFLAGS='$(TESTFLAGS)' bash scripts/test-env.sh test
 
-bench: ## Run benchmarks (go test -bench . -benchmem) against real Redis/PostgreSQL
+bench: build ## Latch (SQLite, PostgreSQL) vs a reference server under load: one table, JSON in bench/out/ (<10 min)
+	bash scripts/test-env.sh exec $(GO) run ./bench -latch $(BIN) $(BENCHFLAGS)
+
+bench-go: ## go test -bench for the pieces (session load, middleware, registry) against real Redis/PostgreSQL
 	PKGS='$(PKGS)' TESTFLAGS='$(TESTFLAGS)' bash scripts/test-env.sh bench
 
 lint: ## gofmt (must list nothing), go vet, staticcheck
