@@ -375,9 +375,6 @@ func (b *bench) countTrips(ctx context.Context, s *server, name string, conns in
 		r.Redis, r.Note = nil, err.Error()
 		return r
 	}
-	// The harness's own INFO (two snapshots) reached MONITOR too.
-	trips -= mix["info"]
-	delete(mix, "info")
 	if m.res.Requests > 0 {
 		r.Redis, r.RedisKind, r.RedisMix = ptr(float64(trips)/float64(m.res.Requests)), "trips", mix
 	}
