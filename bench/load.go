@@ -180,8 +180,12 @@ func loginTarget(base string, account func(i uint64) string, pw string) vegeta.T
 // ---------------------------------------------------------------------------
 // Counting what a server sends to Redis and to its database.
 
+// harnessCommands are the commands the harness itself sends to a server's
+// Redis (Latch sends none of them); commandStats leaves them out.
+var harnessCommands = map[string]bool{"info": true, "monitor": true, "echo": true}
+
 // commandStats returns INFO commandstats of the Redis at redisURL: calls
-// per command, without the harness's own INFO. Commands that Lua scripts
+// per command, without the harness's own (harnessCommands). Commands that Lua scripts
 // run are included (Redis counts them), so this is commands, not round
 // trips; see monitor for those.
 func commandStats(ctx context.Context, redisURL string) (map[string]int64, error) {
@@ -201,7 +205,7 @@ func commandStats(ctx context.Context, redisURL string) (map[string]int64, error
 			continue
 		}
 		name = strings.TrimPrefix(name, "cmdstat_")
-		if name == "info" {
+		if harnessCommands[name] {
 			continue
 		}
 		var n int64
@@ -278,6 +282,9 @@ func (m *monitor) read() {
 		cmd = strings.ToLower(strings.Trim(cmd, `"`))
 		if strings.Contains(args, m.nonce) {
 			return
+		}
+		if harnessCommands[cmd] {
+			continue
 		}
 		m.mu.Lock()
 		m.counts[cmd]++
