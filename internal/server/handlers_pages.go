@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
 )
 
 // home sends signed-in users to their profile and everyone else to login.
@@ -43,12 +44,7 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Events = s.ownEventRows(events, currentUser(ctx))
 	data.Title = "Your profile"
-	data.Session = sessionView{
-		Created:          info.Created,
-		AbsoluteDeadline: info.AbsoluteDeadline,
-		IdleDeadline:     info.IdleDeadline,
-		Remember:         info.Remember,
-	}
+	data.Session = sessionViewOf(info)
 	s.render(w, r, http.StatusOK, "profile", data)
 }
 
@@ -61,13 +57,19 @@ func (s *Server) accountShow(w http.ResponseWriter, r *http.Request) {
 	info, _ := s.sessions.Info(r.Context())
 	data := s.newTemplateData(w, r)
 	data.Title = "Your account"
-	data.Session = sessionView{
+	data.Session = sessionViewOf(info)
+	s.render(w, r, http.StatusOK, "account", data)
+}
+
+// sessionViewOf is the current session as the profile and account pages
+// show it (partials/session.html).
+func sessionViewOf(info session.Info) sessionView {
+	return sessionView{
 		Created:          info.Created,
 		AbsoluteDeadline: info.AbsoluteDeadline,
 		IdleDeadline:     info.IdleDeadline,
 		Remember:         info.Remember,
 	}
-	s.render(w, r, http.StatusOK, "account", data)
 }
 
 // healthz answers 200 "ok" when the database and session store answer

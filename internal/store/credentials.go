@@ -101,13 +101,20 @@ type epochScanner struct{ t *time.Time }
 
 // Scan implements sql.Scanner.
 func (s epochScanner) Scan(src any) error {
+	return scanUnix(src, s.t, func(v int64) time.Time { return time.Unix(v, 0) }, "an epoch")
+}
+
+// scanUnix stores in *t the UTC time that fromInt makes of the integer src
+// (a unix time in the column's unit), or the zero time for 0 or less.
+// what names the column's meaning in the error for a non-integer.
+func scanUnix(src any, t *time.Time, fromInt func(int64) time.Time, what string) error {
 	v, ok := src.(int64)
 	if !ok {
-		return fmt.Errorf("cannot scan %T into an epoch", src)
+		return fmt.Errorf("cannot scan %T into %s", src, what)
 	}
-	*s.t = time.Time{}
+	*t = time.Time{}
 	if v > 0 {
-		*s.t = time.Unix(v, 0).UTC()
+		*t = fromInt(v).UTC()
 	}
 	return nil
 }

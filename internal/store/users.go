@@ -166,14 +166,4 @@ func (s roleScanner) Scan(src any) error {
 type msScanner struct{ t *time.Time }
 
 // Scan implements sql.Scanner.
-func (s msScanner) Scan(src any) error {
-	v, ok := src.(int64)
-	if !ok {
-		return fmt.Errorf("cannot scan %T into a time in ms", src)
-	}
-	*s.t = time.Time{}
-	if v > 0 {
-		*s.t = time.UnixMilli(v).UTC()
-	}
-	return nil
-}
+func (s msScanner) Scan(src any) error { return scanUnix(src, s.t, time.UnixMilli, "a time in ms") }
