@@ -192,7 +192,7 @@ start_latch() {
 	env "${envs[@]}" "$LATCH" serve >"$dir/serve.log" 2>&1 &
 	PIDS+=($!)
 	local addr='' _
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 600); do # a hang guard (60 s): a -race binary on a busy machine starts slowly
 		addr=$(sed -n 's/.*"msg":"listening","addr":"\([^"]*\)".*/\1/p' "$dir/serve.log" | head -n 1)
 		[[ -n $addr ]] && break
 		sleep 0.1
@@ -202,7 +202,7 @@ start_latch() {
 		die "latch ($name) did not start"
 	}
 	LATCH_URL="http://$addr"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		[[ $(curl -s -o /dev/null -w '%{http_code}' "$LATCH_URL/healthz") == 200 ]] && return 0
 		sleep 0.1
 	done
@@ -216,10 +216,10 @@ start_proxy() {
 	"$PROXY" "$1" >"$out" 2>&1 &
 	PIDS+=($!)
 	PROXY_PORT=''
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do # a hang guard (60 s), like start_latch's
 		PROXY_PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
 		[[ -n $PROXY_PORT ]] && return 0
-		sleep 0.05
+		sleep 0.1
 	done
 	cat "$out" >&2
 	die "the proxy did not start"
