@@ -155,6 +155,11 @@ func (e *env) close(keep bool) {
 	os.RemoveAll(e.dir)
 }
 
+// run builds Latch (unless -latch names a binary), starts the stores and
+// servers, seeds, signs in, measures, and prints the table to stdout and
+// as JSON to o.outDir; progress goes to stderr. Everything it started is
+// stopped and removed before it returns. When ctx ends early the rows
+// measured so far are still printed and ctx's error is returned.
 func run(ctx context.Context, o options, stdout io.Writer) error {
 	sz := fullSizes
 	mode := "full"
