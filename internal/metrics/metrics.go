@@ -24,6 +24,7 @@ package metrics
 import (
 	"database/sql"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,11 +67,21 @@ func New(src Sources) *prometheus.Registry {
 	return reg
 }
 
-// Handler serves reg in the Prometheus text (or OpenMetrics) format; an
-// error collecting one metric answers 500 rather than a partial page.
+// Handler serves reg in the Prometheus text (or OpenMetrics) format at
+// GET /metrics (an error collecting one metric answers 500 rather than a
+// partial page), and Go's runtime profiles (net/http/pprof) under
+// /debug/pprof/, so that the "profile that shows it" for a slow page can be
+// taken from a running instance: `go tool pprof
+// http://LATCH_METRICS_ADDR/debug/pprof/profile?seconds=10`. Both are for
+// operators only, which is why this listener is separate from the site's.
 func Handler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

@@ -23,7 +23,7 @@ import (
 )
 
 // Keys of the values Latch keeps in a session. Only integers, booleans and
-// strings are stored (no gob.Register needed), and only identity and
+// strings are stored (valueCodec, codec.go, encodes exactly those), and only identity and
 // timestamps, so two overlapping writers of one session lose nothing that
 // matters: the last writer's copy is as good as the other's.
 const (
@@ -126,6 +126,7 @@ func NewManager(opt Options) *Manager {
 	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
 	sm.IdleTimeout = 0                                                  // idle policy is ours: see Middleware
 	sm.HashTokenInStore = false                                         // our stores hash; scs's hashing breaks Iterate
+	sm.Codec = valueCodec{}                                             // not gob: see codec.go
 	m := &Manager{scs: sm, opt: opt, cookie: CookieName(opt.Secure)}
 	sm.Cookie.Name = m.cookie
 	sm.Cookie.Secure = opt.Secure
