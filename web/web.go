@@ -4,12 +4,16 @@
 // The server parses each page as its own template set, built from
 // base.html, partials/*.html and pages/NAME.html, and executes the
 // template named "base". Every page defines "title" and "main", which the
-// base layout calls. Static files are served under /static/.
+// base layout calls. The templates call the functions of Funcs, so a
+// template set is made with template.New(…).Funcs(web.Funcs()). Static
+// files are served under /static/.
 package web
 
 import (
 	"embed"
+	"html/template"
 	"io/fs"
+	"time"
 )
 
 //go:embed templates static
@@ -32,4 +36,29 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 		panic("web: " + err.Error())
 	}
 	return sub
+}
+
+// Funcs returns the functions the templates call:
+//
+//	timeTag t   the <time> element of t in UTC: machine-readable (RFC 3339)
+//	            in datetime, "2 Jan 2006, 15:04 UTC" as text.
+//
+// timeTag is a function rather than a template of .UTC.Format calls
+// because html/template reaches each method through reflection: on a
+// signed-in page the time elements were a visible share of the rendering
+// cost. Its output holds only digits, letters and punctuation of the two
+// layouts, never input, so it is safe as template.HTML.
+func Funcs() template.FuncMap {
+	return template.FuncMap{"timeTag": timeTag}
+}
+
+func timeTag(t time.Time) template.HTML {
+	u := t.UTC()
+	b := make([]byte, 0, 80)
+	b = append(b, `<time datetime="`...)
+	b = u.AppendFormat(b, time.RFC3339)
+	b = append(b, `">`...)
+	b = u.AppendFormat(b, "2 Jan 2006, 15:04 MST")
+	b = append(b, "</time>"...)
+	return template.HTML(b)
 }

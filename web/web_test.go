@@ -162,7 +162,7 @@ var pages = []string{
 // partial, then pages/NAME.html.
 func parsePage(t *testing.T, name string) *template.Template {
 	t.Helper()
-	ts, err := template.ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
+	ts, err := template.New(name).Funcs(web.Funcs()).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
 	if err != nil {
 		t.Fatalf("parse %s: %v", name, err)
 	}
@@ -778,4 +778,15 @@ func TestAdminAudit(t *testing.T) {
 	)
 	mustNotContain(t, html, "No events match.")
 	checkReferences(t, html)
+}
+
+// TestTimeTag: the <time> element of a time in any zone is in UTC, with an
+// RFC 3339 datetime and the text the pages have always shown.
+func TestTimeTag(t *testing.T) {
+	seoul := time.FixedZone("KST", 9*3600)
+	got := string(web.Funcs()["timeTag"].(func(time.Time) template.HTML)(time.Date(2026, 12, 1, 15, 9, 30, 0, seoul)))
+	want := `<time datetime="2026-12-01T06:09:30Z">1 Dec 2026, 06:09 UTC</time>`
+	if got != want {
+		t.Errorf("timeTag = %q, want %q", got, want)
+	}
 }

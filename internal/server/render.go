@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/web"
 )
 
 // templateData is what every page template receives.
@@ -75,7 +76,7 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 	}
 	pages := make(map[string]*template.Template, len(names))
 	for _, name := range names {
-		t, err := template.New("base").ParseFS(fsys, "base.html", "partials/*.html", name)
+		t, err := template.New("base").Funcs(web.Funcs()).ParseFS(fsys, "base.html", "partials/*.html", name)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}

@@ -177,9 +177,12 @@ func (db *DB) auditSelection(f audit.Filter, armLimit int) (string, []any) {
 		rest = " AND " + strings.Join(where, " AND ")
 	}
 	actor := "SELECT %[1]s FROM audit_events WHERE actor_id = ?" + rest
-	subject := "SELECT %[1]s FROM audit_events WHERE subject_id = ? AND (actor_id IS NULL OR actor_id <> ?)" + rest
+	// The predicate is the one of migration 00012's partial indexes, word
+	// for word, so that this half reads only events others did to the user
+	// instead of walking past the user's own.
+	subject := "SELECT %[1]s FROM audit_events WHERE subject_id = ? AND (actor_id IS NULL OR actor_id <> subject_id)" + rest
 	actorArgs := append([]any{f.UserID}, args...)
-	subjectArgs := append([]any{f.UserID, f.UserID}, args...)
+	subjectArgs := append([]any{f.UserID}, args...)
 	if db.dialect == DialectPostgres && armLimit > 0 {
 		// PostgreSQL merges the two ordered halves (Merge Append, no Sort)
 		// only when each half is itself ordered and limited; SQLite merges
