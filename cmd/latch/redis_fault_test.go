@@ -158,6 +158,13 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 		wg.Wait()
 		rd.stop()
 		rd.start()
+		// The health check first, while the dead connections are still
+		// pooled: a load balancer must not take the instance out.
+		for i := range 20 {
+			if p := ta.newBrowser().get("/healthz"); p.status != http.StatusOK {
+				t.Fatalf("healthz %d after the restart: %d, want 200 (stale pooled connections must be retried)", i, p.status)
+			}
+		}
 		for i := range 20 {
 			if p := br.get("/profile"); p.status != http.StatusOK {
 				t.Fatalf("request %d after the restart: %d, want 200 (stale pooled connections must be retried)", i, p.status)

@@ -20,6 +20,7 @@ import (
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/metrics"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
@@ -274,12 +275,13 @@ func (a *app) pingRedis(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	conn, err := a.pool.GetContext(ctx)
-	if err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	defer conn.Close()
-	if _, err := redis.DoContext(conn, ctx, "PING"); err != nil {
+	// Through redisconn.Do like every other Redis call: after a Redis
+	// restart the pool's idle connections are dead, and a health check
+	// that borrowed them one by one answered 503 once for each while the
+	// site had already recovered.
+	if _, err := redisconn.Do(ctx, a.pool, func(conn redis.Conn) (any, error) {
+		return redis.DoContext(conn, ctx, "PING")
+	}); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
 	return nil

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/redisconn"
 )
 
 // RedisStore is Latch's Redis session store for scs, with the session
@@ -70,55 +70,16 @@ func NewRedisStore(pool *redis.Pool, prefix string, timeout time.Duration) *Redi
 
 func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashToken(token) }
 
-// do runs one command with a connection borrowed under ctx and s.timeout.
-// Every failure is wrapped in ErrUnavailable.
-func (s *RedisStore) do(ctx context.Context, op, cmd string, args ...any) (any, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
-	defer cancel()
-	reply, err := s.withConn(ctx, func(conn redis.Conn) (any, error) {
-		return redis.DoContext(conn, ctx, cmd, args...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
-	}
-	return reply, nil
-}
-
-// maxStaleRetries bounds how many pooled connections a call may find dead
-// (after a Redis restart every idle connection is) before it gives up.
-const maxStaleRetries = 40
-
-// withConn runs fn on a pooled connection. When the connection turns out to
-// be dead before Redis answered (EOF, reset, broken pipe: typical of idle
-// connections after a Redis restart) it is discarded and fn is retried on
-// another, so a restart costs no failed requests. Commands Latch sends are
-// safe to repeat: reads, DEL, and writes guarded by EXISTS.
-func (s *RedisStore) withConn(ctx context.Context, fn func(redis.Conn) (any, error)) (any, error) {
-	for attempt := 0; ; attempt++ {
-		conn, err := s.pool.GetContext(ctx)
-		if err != nil {
-			return nil, err
-		}
-		reply, err := fn(conn)
-		conn.Close()
-		if err == nil || !staleConn(err) || attempt >= maxStaleRetries || ctx.Err() != nil {
-			return reply, err
-		}
-	}
-}
-
-// staleConn reports whether err means the connection was already closed by
-// the server.
-func staleConn(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
 // eval runs a script with EVALSHA, loading it on NOSCRIPT (redigo's
-// Script.DoContext), under the same bounds as do.
+// Script.DoContext), on a connection borrowed under ctx and bounded by
+// s.timeout; a pooled connection that a Redis restart left dead is
+// replaced and the script run again (redisconn.Do: every script Latch runs
+// is safe to repeat, since a write is guarded by EXISTS). Every failure is
+// wrapped in ErrUnavailable.
 func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
 	ctx, cancel := withTimeout(ctx, s.timeout)
 	defer cancel()
-	reply, err := s.withConn(ctx, func(conn redis.Conn) (any, error) {
+	reply, err := redisconn.Do(ctx, s.pool, func(conn redis.Conn) (any, error) {
 		return script.DoContext(ctx, conn, args...)
 	})
 	if err != nil {

@@ -28,8 +28,10 @@ import (
 
 // UserStateTTL is how long a copy lives after its last write. It bounds
 // how long any copy left stale by a failure nobody could see (for example
-// a Redis write lost in a failover) can be served; every change of an
-// account also rewrites its copy.
+// a Redis write lost in a failover, or an UPDATE made by hand that did not
+// move users.state_version) can be served: a populate that finds the same
+// version does not restart it. Every change of an account also rewrites
+// its copy.
 const UserStateTTL = time.Hour
 
 // userStateHoldTTL is how long a held copy lives when the change that held
@@ -68,7 +70,11 @@ local function us_put(k, f, mode, ttl)
     redis.call('HSET', k, 'hold', hold)
   else
     redis.call('HDEL', k, 'hold')
-    if redis.call('HEXISTS', k, 'v') == 1 then redis.call('PEXPIRE', k, ttl) else redis.call('DEL', k) end
+    -- The lifetime restarts only with a write, or when a change's hold
+    -- ends (the hold had shortened it): a populate that finds the same
+    -- version (every sign-in) must not keep an old copy alive.
+    if redis.call('HEXISTS', k, 'v') == 0 then redis.call('DEL', k)
+    elseif wrote == 1 or mode == 'change' then redis.call('PEXPIRE', k, ttl) end
   end
   return wrote
 end

@@ -96,8 +96,18 @@ func TestUserStateVersionGuard(t *testing.T) {
 		t.Fatalf("a stale populate overwrote the copy: %v", m)
 	}
 	same := f.fresh(t)
+	conn := f.pool.Get()
+	if _, err := conn.Do("PEXPIRE", f.prefix+"us:"+strconv.FormatInt(f.u.ID, 10), 60_000); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
 	if written, _ := f.rs.PopulateUserState(ctx, same); written {
 		t.Error("a populate of the same version rewrote the copy")
+	}
+	// Nor did it restart the copy's lifetime: otherwise every sign-in
+	// would keep a copy alive past UserStateTTL.
+	if _, ttl := f.copy(t); ttl > time.Minute {
+		t.Errorf("a populate of the same version restarted the copy's lifetime: %v left, want at most 1m", ttl)
 	}
 	if _, err := f.rs.PopulateUserState(ctx, &user.User{ID: f.u.ID, StateVersion: 9, Role: user.RoleUser}); err != nil {
 		t.Fatal(err)

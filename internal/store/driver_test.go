@@ -110,8 +110,8 @@ func TestSQLiteStatementCacheBusyAndEvicted(t *testing.T) {
 }
 
 // TestPoolNeverChurns: 64 goroutines reading at once open at most the
-// pool's connections, and the pool keeps them (MaxIdle = MaxOpen), so a
-// second burst opens none.
+// pool's connections, and the pool keeps them (MaxIdle = MaxOpen), so two
+// bursts together open no more than the pool holds.
 func TestPoolNeverChurns(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db *DB) {
 		u := mustCreate(t, db, &user.User{Email: "ada@example.com", Name: "Ada", PasswordHash: "$argon2id$x"})
@@ -137,9 +137,12 @@ func TestPoolNeverChurns(t *testing.T) {
 		if opened > uint64(want.MaxOpen) {
 			t.Errorf("a burst of 64 opened %d connections, want at most %d", opened, want.MaxOpen)
 		}
+		// The second burst may need a connection the first did not (its
+		// peak concurrency is up to the scheduler), but never more than
+		// the pool holds in all: none is closed and opened again.
 		burst()
-		if again := db.Counters().ConnectionsOpened - opened; again != 0 {
-			t.Errorf("a second burst opened %d more connections, want 0 (idle ones kept)", again)
+		if total := db.Counters().ConnectionsOpened; total > uint64(want.MaxOpen) {
+			t.Errorf("two bursts opened %d connections in all, want at most %d (idle ones kept)", total, want.MaxOpen)
 		}
 	})
 }
