@@ -76,3 +76,23 @@ func TestArgon2RangesMatchPassword(t *testing.T) {
 		t.Errorf("config's default %+v differs from password.DefaultParams %+v", c.Argon2, def)
 	}
 }
+
+// TestVersionHelp: "latch version --help" prints a usage line (exit 0),
+// not the version, as --help does on every command; plain "latch version"
+// still prints the version.
+func TestVersionHelp(t *testing.T) {
+	for _, flag := range []string{"--help", "-h"} {
+		out := cliEnv{}.run(t, "", "version", flag)
+		if out.code != exitOK || !strings.Contains(out.stderr, "Usage: latch version") || strings.Contains(out.stdout, "latch "+version) {
+			t.Errorf("latch version %s: exit %d, stdout %q, stderr %q; want exit 0 and a usage line", flag, out.code, out.stdout, out.stderr)
+		}
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if out := (cliEnv{}).run(t, "", args...); out.code != exitOK || out.stdout != "latch "+version+"\n" {
+			t.Errorf("latch %s: exit %d, stdout %q; want the version", args[0], out.code, out.stdout)
+		}
+	}
+	if out := (cliEnv{}).run(t, "", "version", "extra"); out.code != exitUsage {
+		t.Errorf("latch version extra: exit %d, want 2", out.code)
+	}
+}

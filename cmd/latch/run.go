@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "sessions":
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "latch %s\n", version)
+		err = cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -401,6 +401,17 @@ func (a *app) serveMetrics(addr string) (stop func(), err error) {
 		}
 	}()
 	return func() { _ = srv.Close() }, nil
+}
+
+// cmdVersion prints "latch VERSION" on stdout; with --help (or -h) it
+// prints its usage on stderr instead, like every other command.
+func cmdVersion(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "version\n\nPrints the version of this latch binary.", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "latch %s\n", version)
+	return nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
