@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/user"
 )
 
 var resetLinkLine = regexp.MustCompile(`^(https?://[^/\s]+)/reset/([A-Za-z0-9_-]{43})\n$`)
@@ -79,6 +81,22 @@ func TestCLIResetLink(t *testing.T) {
 	out = env.run(t, "", "user", "reset-link", "ada@example.com")
 	if out.code != exitError || !strings.Contains(out.stderr, "is disabled") || out.stdout != "" {
 		t.Errorf("disabled account: exit %d, stdout %q, stderr %q; want 1 and why", out.code, out.stdout, out.stderr)
+	}
+}
+
+// TestCLIResetLinkDroppedBySetRole: "latch user reset-link bob" then
+// "latch user set-role bob admin": the link made for the user no longer
+// works for the administrator (README, "Credential epoch").
+func TestCLIResetLinkDroppedBySetRole(t *testing.T) {
+	env := newCLIEnv(t)
+	if out := env.run(t, "a long pass phrase\n", "user", "create", "--email", "bob@example.com", "--name", "Bob", "--password-stdin"); out.code != exitOK {
+		t.Fatalf("user create: exit %d\n%s", out.code, out.stderr)
+	}
+	db := env.openDB(t)
+	_, token := resetLinkOf(t, env.ok(t, "user", "reset-link", "bob@example.com").stdout)
+	env.ok(t, "user", "set-role", "bob@example.com", "admin")
+	if id, err := db.PasswordResetUser(t.Context(), token, time.Now()); !errors.Is(err, user.ErrResetInvalid) {
+		t.Errorf("link after set-role admin: PasswordResetUser = %d, %v; want ErrResetInvalid", id, err)
 	}
 }
 

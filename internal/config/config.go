@@ -88,7 +88,37 @@ type Config struct {
 	// exempt from the account's per-account quota
 	// (LATCH_THROTTLE_KNOWN_IP_WINDOW, default 2160h = 90 days).
 	KnownIPWindow time.Duration
+
+	// Argon2 is the argon2id cost of new password hashes
+	// (LATCH_ARGON2_MEMORY, LATCH_ARGON2_TIME, LATCH_ARGON2_PARALLELISM).
+	Argon2 Argon2
 }
+
+// Argon2 is the argon2id cost (RFC 9106 §3.1) as configured: plain numbers,
+// which cmd/latch turns into password.Params (config imports no behaviour
+// of hashing). The ranges are those internal/password accepts, in a new
+// hash as in a stored one (password.MaxMemory, password.MaxIterations, a
+// uint8 of lanes, 8 KiB per lane); cmd/latch's tests check that they agree.
+type Argon2 struct {
+	// MemoryKiB is the memory of one hash in KiB (LATCH_ARGON2_MEMORY,
+	// Argon2MinMemoryKiB to Argon2MaxMemoryKiB and at least 8 per lane;
+	// default 19456, OWASP's Password Storage Cheat Sheet).
+	MemoryKiB uint32
+	// Time is the number of passes over the memory (LATCH_ARGON2_TIME,
+	// 1 to Argon2MaxTime; default 2).
+	Time uint32
+	// Parallelism is the number of lanes (LATCH_ARGON2_PARALLELISM, 1 to
+	// Argon2MaxParallelism; default 1).
+	Parallelism uint8
+}
+
+// Ranges of the Argon2 settings (see Argon2).
+const (
+	Argon2MinMemoryKiB   = 8       // KiB: RFC 9106 §3.1, 8 KiB per lane
+	Argon2MaxMemoryKiB   = 1 << 20 // KiB (1 GiB): password.MaxMemory
+	Argon2MaxTime        = 100     // passes: password.MaxIterations
+	Argon2MaxParallelism = 255     // lanes: the most an argon2id hash can name
+)
 
 // InvalidError reports one bad variable; its message names the variable so
 // that an operator can fix it without reading code.
@@ -223,6 +253,27 @@ func Load(getenv func(string) string) (Config, error) {
 		*q.dst = v
 	}
 	c.KnownIPWindow = duration("LATCH_THROTTLE_KNOWN_IP_WINDOW", "2160h")
+
+	// A whole decimal number in [lo, hi], else an InvalidError: "2x",
+	// "2.5", "0x10", "+2" and "1e3" are refused, not read as a prefix.
+	number := func(name, def string, lo, hi uint64, unit string) uint64 {
+		raw := get(name, def)
+		n, err := strconv.ParseUint(raw, 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, &InvalidError{name, raw, fmt.Sprintf("must be a whole number from %d to %d%s", lo, hi, unit)})
+			return 0
+		}
+		return n
+	}
+	c.Argon2 = Argon2{
+		MemoryKiB:   uint32(number("LATCH_ARGON2_MEMORY", "19456", Argon2MinMemoryKiB, Argon2MaxMemoryKiB, " (KiB)")),
+		Time:        uint32(number("LATCH_ARGON2_TIME", "2", 1, Argon2MaxTime, " (passes)")),
+		Parallelism: uint8(number("LATCH_ARGON2_PARALLELISM", "1", 1, Argon2MaxParallelism, " (lanes)")),
+	}
+	if a := c.Argon2; a.MemoryKiB > 0 && a.Parallelism > 0 && a.MemoryKiB < 8*uint32(a.Parallelism) {
+		errs = append(errs, &InvalidError{"LATCH_ARGON2_MEMORY", get("LATCH_ARGON2_MEMORY", "19456"),
+			fmt.Sprintf("must be at least 8 KiB per lane: %d KiB for LATCH_ARGON2_PARALLELISM=%d", 8*uint32(a.Parallelism), a.Parallelism)})
+	}
 
 	raw := get("LATCH_LOG_LEVEL", "info")
 	if err := c.LogLevel.UnmarshalText([]byte(raw)); err != nil {

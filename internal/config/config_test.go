@@ -32,6 +32,7 @@ func TestLoadDefaults(t *testing.T) {
 			Register:  throttle.Quota{Count: 10, Period: time.Hour},
 		},
 		KnownIPWindow: 90 * 24 * time.Hour,
+		Argon2:        Argon2{MemoryKiB: 19456, Time: 2, Parallelism: 1},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -85,6 +86,23 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"database max conns not a number", "LATCH_DATABASE_MAX_CONNS", "lots"},
 		{"metrics addr", "LATCH_METRICS_ADDR", "9090"},
 		{"metrics addr is the public one", "LATCH_METRICS_ADDR", "127.0.0.1:8080"},
+		{"argon2 time with a suffix", "LATCH_ARGON2_TIME", "2x"},
+		{"argon2 time with a fraction", "LATCH_ARGON2_TIME", "2.5"},
+		{"argon2 time in hex", "LATCH_ARGON2_TIME", "0x10"},
+		{"argon2 time with a sign", "LATCH_ARGON2_TIME", "+2"},
+		{"argon2 time of zero", "LATCH_ARGON2_TIME", "0"},
+		{"argon2 time too high", "LATCH_ARGON2_TIME", "101"},
+		{"argon2 time negative", "LATCH_ARGON2_TIME", "-1"},
+		{"argon2 time with inner space", "LATCH_ARGON2_TIME", "2 3"},
+		{"argon2 memory with a unit", "LATCH_ARGON2_MEMORY", "64MiB"},
+		{"argon2 memory in exponent form", "LATCH_ARGON2_MEMORY", "1e3"},
+		{"argon2 memory with underscores", "LATCH_ARGON2_MEMORY", "19_456"},
+		{"argon2 memory too low", "LATCH_ARGON2_MEMORY", "7"},
+		{"argon2 memory too high", "LATCH_ARGON2_MEMORY", "1048577"},
+		{"argon2 memory overflowing 64 bits", "LATCH_ARGON2_MEMORY", "99999999999999999999"},
+		{"argon2 parallelism of zero", "LATCH_ARGON2_PARALLELISM", "0"},
+		{"argon2 parallelism too high", "LATCH_ARGON2_PARALLELISM", "256"},
+		{"argon2 parallelism with a suffix", "LATCH_ARGON2_PARALLELISM", "4 lanes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +115,34 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 				t.Errorf("message %q does not name %s", err, tt.key)
 			}
 		})
+	}
+}
+
+func TestArgon2(t *testing.T) {
+	c, err := Load(env(map[string]string{"LATCH_ARGON2_MEMORY": " 65536 ", "LATCH_ARGON2_TIME": "3", "LATCH_ARGON2_PARALLELISM": "4"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Argon2{MemoryKiB: 65536, Time: 3, Parallelism: 4}); c.Argon2 != want {
+		t.Errorf("Argon2 = %+v, want %+v", c.Argon2, want)
+	}
+	c, err = Load(env(map[string]string{"LATCH_ARGON2_MEMORY": "1048576", "LATCH_ARGON2_TIME": "100", "LATCH_ARGON2_PARALLELISM": "255"}))
+	if err != nil {
+		t.Fatalf("the largest values: %v", err)
+	}
+	if want := (Argon2{MemoryKiB: 1 << 20, Time: 100, Parallelism: 255}); c.Argon2 != want {
+		t.Errorf("Argon2 = %+v, want %+v", c.Argon2, want)
+	}
+
+	// Less than 8 KiB per lane, and the message says the range.
+	_, err = Load(env(map[string]string{"LATCH_ARGON2_MEMORY": "16", "LATCH_ARGON2_PARALLELISM": "4"}))
+	var inv *InvalidError
+	if !errors.As(err, &inv) || inv.Var != "LATCH_ARGON2_MEMORY" || !strings.Contains(err.Error(), "32 KiB") {
+		t.Errorf("16 KiB for 4 lanes: err = %v, want LATCH_ARGON2_MEMORY needing 32 KiB", err)
+	}
+	_, err = Load(env(map[string]string{"LATCH_ARGON2_TIME": "2x"}))
+	if err == nil || !strings.Contains(err.Error(), `LATCH_ARGON2_TIME="2x": must be a whole number from 1 to 100`) {
+		t.Errorf("2x: err = %v, want the variable and its range", err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latch/latch/internal/clientnet"
 	"github.com/latch/latch/internal/user"
 	"github.com/realclientip/realclientip-go"
 )
@@ -325,7 +326,11 @@ type clientIPKey struct{}
 // unless that peer is a trusted proxy (Config.TrustedProxies), in which case
 // the rightmost X-Forwarded-For entry that is not a trusted proxy
 // (realclientip-go's RightmostTrustedRangeStrategy; the leftmost entries
-// are whatever the client chose to send and are never believed).
+// are whatever the client chose to send and are never believed). The
+// address is kept as clientnet.Addr writes it (zone dropped, IPv4-mapped
+// unmapped), so what audit events, logs and the throttle see for
+// "10.3.3.3%q10" is "10.3.3.3": a zone in X-Forwarded-For is the client's
+// own text.
 func (s *Server) realIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
@@ -336,6 +341,9 @@ func (s *Server) realIP(next http.Handler) http.Handler {
 			if fwd := s.proxies.ClientIP(r.Header, r.RemoteAddr); fwd != "" {
 				ip = fwd
 			}
+		}
+		if a, ok := clientnet.Addr(ip); ok {
+			ip = a
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip)))
 	})

@@ -24,3 +24,28 @@ func TestRegisterTakenEmailSaysSo(t *testing.T) {
 		t.Errorf("bob's account changed: %+v, %v", u, err)
 	}
 }
+
+// TestRegisterInvisibleOrLoneMarkEmailRefused: an address that differs
+// from another only by an invisible default-ignorable character (combining
+// grapheme joiner, Hangul filler, variation selector) or by a combining
+// mark no letter composes with is a 422 in plain words, and no account.
+func TestRegisterInvisibleOrLoneMarkEmailRefused(t *testing.T) {
+	a := newTestApp(t)
+	c := a.newClient(firefoxAgent)
+	const invisible = "The email address contains invisible formatting characters"
+	const mark = "The email address contains an accent or mark that stands on its own"
+	for _, tt := range []struct{ email, msg string }{
+		{"alice\u034f@example.com", invisible}, // sent as alice%CD%8F@example.com
+		{"alice\u3164@example.com", invisible},
+		{"alice\ufe0f@example.com", invisible},
+		{"alice@exam\u034fple.com", invisible},
+		{"ali\u0307ce@example.com", mark},
+	} {
+		res, body := c.do("POST", "/register", url.Values{"email": {tt.email}, "name": {"Alice"}, "password": {"purple monkey dishwasher"}})
+		wantStatus(t, res, body, http.StatusUnprocessableEntity)
+		mustContain(t, body, tt.msg)
+		if u, err := a.users.UserByEmail(t.Context(), tt.email); err == nil {
+			t.Errorf("%q: account created: %+v", tt.email, u)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/throttle"
+	"github.com/realclientip/realclientip-go"
 )
 
 // fakeHistory is a LoginHistory: the pairs "userID network" in known have
@@ -249,4 +251,56 @@ func TestThrottleUnavailableFailsClosed(t *testing.T) {
 	}
 	res, body = c.do("POST", "/register", url.Values{"email": {"new@example.com"}, "name": {"N"}, "password": {"a long enough password"}})
 	wantStatus(t, res, body, http.StatusServiceUnavailable)
+}
+
+// TestForwardedZonesShareOneQuota: behind a trusted proxy, a client that
+// puts a different zone on its address in X-Forwarded-For each time
+// ("::ffff:10.3.3.3%z1", "10.3.3.3%q2", …) is still one address: with the
+// default account+IP quota (5 per 15 minutes) 5 wrong passwords are
+// answered and the next 3 refused, and the audit events record
+// "10.3.3.3", not the client's text.
+func TestForwardedZonesShareOneQuota(t *testing.T) {
+	a, _, _ := newThrottledApp(t, throttle.DefaultQuotas())
+	_, loopback, _ := net.ParseCIDR("127.0.0.0/8")
+	a.srv.trustedNets = []net.IPNet{*loopback}
+	strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", a.srv.trustedNets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.srv.proxies = strat
+
+	var statuses []int
+	for i := range 8 {
+		fwd := fmt.Sprintf("::ffff:10.3.3.3%%z%d", i)
+		if i%2 == 1 {
+			fwd = fmt.Sprintf("10.3.3.3%%q%d", i)
+		}
+		form := url.Values{"email": {"bob@example.com"}, "password": {"wrong password"}}
+		req, err := http.NewRequestWithContext(t.Context(), "POST", a.ts.URL+"/login", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "198.51.100.99, "+fwd)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	want := []int{401, 401, 401, 401, 401, 429, 429, 429}
+	if fmt.Sprint(statuses) != fmt.Sprint(want) {
+		t.Errorf("statuses = %v, want %v (one address, one account+IP quota)", statuses, want)
+	}
+	for _, ev := range a.audit.all() {
+		if ev.IP != "10.3.3.3" {
+			t.Errorf("audit event %s recorded IP %q, want 10.3.3.3", ev.Type, ev.IP)
+		}
+	}
+	if ev, ok := a.audit.last(audit.LoginFailed); !ok {
+		t.Error("no login.failed audit event")
+	} else if ev.IP != "10.3.3.3" {
+		t.Errorf("login.failed IP = %q, want 10.3.3.3", ev.IP)
+	}
 }

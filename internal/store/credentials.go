@@ -52,8 +52,10 @@ func (db *DB) SetPassword(ctx context.Context, id int64, hash string, at time.Ti
 }
 
 // dropUnusedResetLinksSQL deletes an account's reset links that were not
-// used: a password change or disabling the account makes them meaningless,
-// and they must not work again after the account is enabled.
+// used: a password change, disabling the account or changing its role
+// makes them meaningless (a link made for a user must not become a way
+// into an administrator's account), and they must not work again after
+// the account is enabled.
 const dropUnusedResetLinksSQL = "DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL"
 
 // updateDroppingResetLinks runs query (an UPDATE of account id that must
@@ -69,16 +71,6 @@ func (db *DB) updateDroppingResetLinks(ctx context.Context, id int64, query stri
 			return fmt.Errorf("drop unused reset links: %w", err)
 		}
 		return nil
-	})
-}
-
-// updateUserInvalidating sets one column (a constant chosen by the caller,
-// never input) of account id and moves its credential epoch to at, as one
-// change of the account (changeUser); user.ErrNotFound when no row has
-// that ID.
-func (db *DB) updateUserInvalidating(ctx context.Context, column string, value any, id int64, at time.Time) error {
-	return db.changeUser(ctx, id, func(ctx context.Context, tx *sql.Tx) error {
-		return db.execUserTx(ctx, tx, "UPDATE users SET "+column+" = ?, "+db.epochAssignment()+" WHERE id = ?", value, at.Unix(), id)
 	})
 }
 

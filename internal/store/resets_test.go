@@ -294,7 +294,8 @@ func wantEpoch(t *testing.T, db *DB, id int64, want time.Time) {
 }
 
 // TestResetLinksDroppedByCredentialChanges: disabling the account (even if
-// it is enabled again) and a password change drop unused reset links.
+// it is enabled again), a password change and a role change drop unused
+// reset links.
 func TestResetLinksDroppedByCredentialChanges(t *testing.T) {
 	for name, change := range map[string]func(t *testing.T, db *DB, id int64){
 		"disable then enable": func(t *testing.T, db *DB, id int64) {
@@ -302,6 +303,16 @@ func TestResetLinksDroppedByCredentialChanges(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := db.SetDisabled(t.Context(), id, false); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"role change": func(t *testing.T, db *DB, id int64) {
+			if err := db.SetRole(t.Context(), id, user.RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"role set to the one it has": func(t *testing.T, db *DB, id int64) {
+			if err := db.SetRole(t.Context(), id, user.RoleUser); err != nil {
 				t.Fatal(err)
 			}
 		},

@@ -144,15 +144,18 @@ func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 // SetRole gives account id the role role. Setting the role it already has
 // succeeds. A privilege change must end the account's sessions: SetRole
 // moves the credential epoch to now (see InvalidateSessions), so none
-// issued before it is honoured at its next request; callers also revoke
-// them (session.Registry.RevokeUser) and record the audit event. Errors:
+// issued before it is honoured at its next request, and drops the
+// account's unused reset links in the same transaction (README,
+// "Credential epoch"); callers also revoke the sessions
+// (session.Registry.RevokeUser) and record the audit event. Errors:
 // one wrapping user.ErrInvalid when role is not user.RoleUser or
 // user.RoleAdmin; user.ErrNotFound when there is no such account.
 func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 	if !role.Valid() {
 		return fmt.Errorf("store: set role: unknown role %q: %w", role, user.ErrInvalid)
 	}
-	if err := db.updateUserInvalidating(ctx, "role", string(role), id, db.now()); err != nil {
+	if err := db.updateDroppingResetLinks(ctx, id, "UPDATE users SET role = ?, "+db.epochAssignment()+" WHERE id = ?",
+		string(role), db.now().Unix(), id); err != nil {
 		return fmt.Errorf("store: set role: %w", err)
 	}
 	return nil

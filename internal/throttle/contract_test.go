@@ -302,6 +302,26 @@ func TestLimiterContract(t *testing.T) {
 // TestConcurrentReservationsNeverExceedTheQuota is the regression test of
 // issue 12 item 1 at the limiter: 200 goroutines over two limiters (two
 // instances) reserve attempts at once; exactly the quota is accepted.
+// TestZonesShareOneBucket: a zone ("%z1") is text the client chooses, and
+// an address with any zone, mapped or not, is counted as the address, so
+// varying it does not buy more attempts; neither does varying text that is
+// no address at all.
+func TestZonesShareOneBucket(t *testing.T) {
+	const bob = "bob@example.com"
+	forEachBackend(t, func(t *testing.T, e env) {
+		l := e.newLimiter(testQuotas) // account+IP: 3 per 30 minutes
+		fail(t, l, bob, "10.3.3.3%z1", 1)
+		fail(t, l, bob, "::ffff:10.3.3.3%z2", 1)
+		fail(t, l, bob, "10.3.3.3", 1)
+		for i, ip := range []string{"10.3.3.3%z3", "::ffff:10.3.3.3", "10.3.3.3%q10"} {
+			wantRefused(t, e, l, bob, ip, ScopeAccountIP, 10*time.Minute, fmt.Sprintf("zone variant %d", i))
+		}
+		const carol = "carol@example.com" // bob has used up his account quota
+		fail(t, l, carol, "junk 1", 3)
+		wantRefused(t, e, l, carol, "junk 2", ScopeAccountIP, 10*time.Minute, "other junk")
+	})
+}
+
 func TestConcurrentReservationsNeverExceedTheQuota(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e env) {
 		for _, tc := range []struct {

@@ -210,15 +210,21 @@ func accountName(account string) string {
 	return strings.ToLower(strings.TrimSpace(account))
 }
 
-// networkName is the client network as counted (clientnet.Of). Text that
-// is no IP (it should not happen: the server passes the address it parsed)
-// is hashed so that a key never holds arbitrary client text.
+// networkName is the client network as counted (clientnet.Of: a zone is
+// dropped, so "10.3.3.3%z1" and "::ffff:10.3.3.3%z2" are "10.3.3.3").
+// Text that is no IP (it should not happen: the server passes the address
+// it parsed) is counted under the one shared name invalidNetwork, so that
+// no key holds client text and no client can mint a fresh bucket per
+// variant of what it sends.
 func networkName(ip string) string {
 	if n, ok := clientnet.Of(ip); ok {
 		return n
 	}
-	return "x" + digest(ip)[:32]
+	return invalidNetwork
 }
+
+// invalidNetwork is the network every unparseable client IP counts as.
+const invalidNetwork = "invalid"
 
 // digest is the hex SHA-256 of parts joined by NUL bytes.
 func digest(parts ...string) string {

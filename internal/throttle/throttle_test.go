@@ -64,6 +64,11 @@ func TestNames(t *testing.T) {
 		{"IPv6 same /64", "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", true, networkName},
 		{"IPv6 other /64", "2001:db8:1:2::1", "2001:db8:1:3::1", false, networkName},
 		{"IPv6 zone dropped", "fe80::1%eth0", "fe80::2", true, networkName},
+		{"IPv4 zone dropped", "10.3.3.3%z1", "10.3.3.3", true, networkName},
+		{"IPv4 zones alike", "10.3.3.3%z1", "10.3.3.3%q10", true, networkName},
+		{"IPv4-mapped with zone", "::ffff:10.3.3.3%z1", "10.3.3.3", true, networkName},
+		{"junk shares one name", "not an IP <script>", "other junk", true, networkName},
+		{"junk is no address", "junk", "10.3.3.3", false, networkName},
 	}
 	for _, tt := range tests {
 		if got := tt.nameOf(tt.a) == tt.nameOf(tt.b); got != tt.same {
@@ -72,6 +77,6 @@ func TestNames(t *testing.T) {
 		}
 	}
 	if got := networkName("not an IP <script>"); strings.ContainsAny(got, " <>") {
-		t.Errorf("networkName of junk = %q, want it hashed", got)
+		t.Errorf("networkName of junk = %q, want no client text in it", got)
 	}
 }

@@ -39,6 +39,7 @@ const (
 	msgEmailControl  = "The email address contains invisible control characters; type it again"
 	msgEmailUTF8     = "The email address contains characters that could not be read; type it again"
 	msgEmailFormat   = "The email address contains invisible formatting characters (such as a zero-width space or a text-direction mark); type it again without them"
+	msgEmailMark     = "The email address contains an accent or mark that stands on its own instead of being part of a letter; type the address again without it"
 	msgEmailScripts  = "The email address mixes letters of different alphabets (such as Latin and Cyrillic), which makes it look like another address; use the letters of one alphabet"
 
 	msgNameRequired = "Enter your name"
@@ -61,8 +62,13 @@ const (
 // "a@X.com" are the same account.
 //
 // The address must be valid UTF-8, contain no control characters (Cc) and
-// no invisible format characters (Cf: zero-width space, soft hyphen, the
-// bidirectional controls U+200E/F, U+202A-U+202E, U+2066-U+2069, U+061C, …),
+// no invisible characters (see hasFormat: category Cf such as zero-width
+// space, soft hyphen and the bidirectional controls U+200E/F,
+// U+202A-U+202E, U+2066-U+2069, U+061C; the other Unicode
+// Default_Ignorable_Code_Point characters such as the combining grapheme
+// joiner U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0 and the
+// variation selectors), no combining mark (Mn, Me) left standing alone
+// after NFKC has composed accented letters ("ali\u0307ce", "a\u0336"),
 // be at most MaxEmailBytes bytes after NFKC (local part at most
 // MaxLocalPartBytes), parse with net/mail (RFC 5322, with RFC 6532 UTF-8)
 // and be a bare address: no display name, angle brackets, comments or
@@ -99,6 +105,8 @@ func NormalizeEmail(s string) (email, key string, err error) {
 		return invalid(msgEmailControl)
 	case hasFormat(email):
 		return invalid(msgEmailFormat)
+	case hasMark(email):
+		return invalid(msgEmailMark)
 	}
 	addr, perr := mail.ParseAddress(email)
 	if perr != nil {
@@ -154,8 +162,10 @@ func EmailLookupKeys(s string) []string {
 // ValidateName returns "" when name is acceptable, else a message for the
 // person. The name is judged after trimming white space: it is required, at
 // most MaxNameRunes characters, valid UTF-8 and free of control characters
-// (Cc) and invisible format characters (Cf, bidirectional controls
-// included: see hasFormat). A name may mix scripts ("Zoë 王小明").
+// (Cc) and invisible characters (Cf, bidirectional controls, Hangul fillers,
+// variation selectors and the other default-ignorable code points: see
+// hasFormat). A name may mix scripts ("Zoë 王小明") and carry combining
+// marks.
 func ValidateName(name string) string {
 	if !utf8.ValidString(name) {
 		return msgNameUTF8
@@ -233,13 +243,33 @@ var bidiControls = []*unicode.RangeTable{{R16: []unicode.Range16{
 	{Lo: 0x2066, Hi: 0x2069, Stride: 1},
 }}}
 
-// hasFormat reports whether s contains an invisible format character:
-// Unicode category Cf (zero-width space U+200B, soft hyphen U+00AD, zero-
-// width joiner U+200D, byte order mark U+FEFF, …) or a bidirectional
-// control. Such characters make two different strings look the same.
+// hasFormat reports whether s contains an invisible character: Unicode
+// category Cf (zero-width space U+200B, soft hyphen U+00AD, zero-width
+// joiner U+200D, byte order mark U+FEFF, …), a bidirectional control, or
+// any other Default_Ignorable_Code_Point (Unicode UAX #44, DerivedCoreProperties:
+// Other_Default_Ignorable_Code_Point such as the combining grapheme joiner
+// U+034F and the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, and
+// Variation_Selector U+180B-U+180D, U+180F, U+FE00-U+FE0F,
+// U+E0100-U+E01EF). Such characters make two different strings look the
+// same (UTS #39 §3.1 lists them as not allowed in identifiers). The Hangul
+// fillers count as the Hangul script, so singleScript alone lets
+// "alice\u3164" through.
 func hasFormat(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool {
-		return unicode.Is(unicode.Cf, r) || unicode.In(r, bidiControls...)
+		return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
+			unicode.In(r, bidiControls...)
+	}) >= 0
+}
+
+// hasMark reports whether s contains a non-spacing or enclosing combining
+// mark (Unicode categories Mn, Me). Run it after NFKC, which composes the
+// ordinary accented letters ("e" + U+0301 becomes "é"), so what is left
+// is a mark no precomposed letter has: a dot above "i" (U+0307), a
+// strike-through (U+0336), a combining circle (U+20DD), each making an
+// address that looks like another.
+func hasMark(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return unicode.In(r, unicode.Mn, unicode.Me)
 	}) >= 0
 }
 

@@ -62,6 +62,25 @@ func TestNormalizeEmail(t *testing.T) {
 		{name: "first strong isolate", in: "alice@example.com\u2068", wantMsg: msgEmailFormat},
 		{name: "arabic letter mark", in: "alice\u061c@example.com", wantMsg: msgEmailFormat},
 		{name: "byte order mark", in: "\ufeffalice@example.com", wantMsg: msgEmailFormat},
+		// Default-ignorable characters that are not Cf, and lone combining marks.
+		{name: "combining grapheme joiner", in: "alice\u034f@example.com", wantMsg: msgEmailFormat},
+		{name: "combining grapheme joiner in the domain", in: "alice@exam\u034fple.com", wantMsg: msgEmailFormat},
+		{name: "hangul filler U+3164", in: "alice\u3164@example.com", wantMsg: msgEmailFormat},
+		{name: "halfwidth hangul filler U+FFA0", in: "alice\uffa0@example.com", wantMsg: msgEmailFormat},
+		{name: "hangul choseong filler U+115F", in: "alice\u115f@example.com", wantMsg: msgEmailFormat},
+		{name: "hangul jungseong filler U+1160", in: "alice\u1160@example.com", wantMsg: msgEmailFormat},
+		{name: "hangul filler among hangul", in: "민준\u3164@example.kr", wantMsg: msgEmailFormat},
+		{name: "variation selector 16", in: "alice\ufe0f@example.com", wantMsg: msgEmailFormat},
+		{name: "variation selector 1", in: "alice\ufe00@example.com", wantMsg: msgEmailFormat},
+		{name: "variation selector 17", in: "alice\U000e0100@example.com", wantMsg: msgEmailFormat},
+		{name: "variation selector 256", in: "alice\U000e01ef@example.com", wantMsg: msgEmailFormat},
+		{name: "mongolian variation selector", in: "alice\u180b@example.com", wantMsg: msgEmailFormat},
+		{name: "combining dot above", in: "ali\u0307ce@example.com", wantMsg: msgEmailMark},
+		{name: "combining long stroke overlay", in: "alic\u0336e@example.com", wantMsg: msgEmailMark},
+		{name: "combining mark in the domain", in: "alice@ex\u0338ample.com", wantMsg: msgEmailMark},
+		{name: "enclosing circle", in: "alice\u20dd@example.com", wantMsg: msgEmailMark},
+		{name: "decomposed accent composed by NFKC", in: "Jo\u0308rg@example.com", wantEmail: "Jörg@example.com", wantKey: "jörg@example.com"},
+		{name: "decomposed hangul composed by NFKC", in: "\u1106\u1175\u11ab@example.kr", wantEmail: "민@example.kr", wantKey: "민@example.kr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,6 +155,12 @@ func TestValidateName(t *testing.T) {
 		{name: "soft hyphen", in: "Love\u00adlace", want: msgNameFormat},
 		{name: "right-to-left override", in: "\u202eecalevoL adA", want: msgNameFormat},
 		{name: "pop directional isolate", in: "Ada\u2069", want: msgNameFormat},
+		{name: "combining grapheme joiner", in: "Ada\u034f", want: msgNameFormat},
+		{name: "hangul filler", in: "\u3164", want: msgNameFormat},
+		{name: "hangul filler beside hangul", in: "김민준\uffa0", want: msgNameFormat},
+		{name: "variation selector", in: "Ada\ufe0f", want: msgNameFormat},
+		{name: "supplementary variation selector", in: "Ada\U000e0100", want: msgNameFormat},
+		{name: "combining marks allowed in names", in: "Ade\u0301la\u0336", want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
