@@ -51,6 +51,7 @@ type options struct {
 	pgURL      string
 	outDir     string
 	conns      int
+	adminConns int
 	rounds     int
 	round      time.Duration
 	warmup     time.Duration
@@ -77,6 +78,7 @@ func main() {
 		"PostgreSQL to create a throwaway schema in (default $LATCH_TEST_DATABASE_URL, as scripts/test-env.sh exports it)")
 	flag.StringVar(&o.outDir, "out", "bench/out", "directory for the JSON table")
 	flag.IntVar(&o.conns, "conns", 64, "connections of the closed-loop load")
+	flag.IntVar(&o.adminConns, "admin-conns", 4, "connections of the admin-page rows (a few administrators at once, not 64)")
 	flag.IntVar(&o.rounds, "rounds", 0, "interleaved rounds per scenario (default 3, quick 2)")
 	flag.DurationVar(&o.round, "round", 0, "length of one round (default 3s, quick 1s)")
 	flag.DurationVar(&o.warmup, "warmup", 0, "warm-up per scenario before the rounds (default 2s, quick 500ms)")
