@@ -160,7 +160,7 @@ var pages = []string{
 
 // parsePage parses one page the way the server does: base.html, every
 // partial, then pages/NAME.html.
-func parsePage(t *testing.T, name string) *template.Template {
+func parsePage(t testing.TB, name string) *template.Template {
 	t.Helper()
 	ts, err := template.New(name).Funcs(web.Funcs()).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
 	if err != nil {
@@ -788,5 +788,24 @@ func TestTimeTag(t *testing.T) {
 	want := `<time datetime="2026-12-01T06:09:30Z">1 Dec 2026, 06:09 UTC</time>`
 	if got != want {
 		t.Errorf("timeTag = %q, want %q", got, want)
+	}
+}
+
+// BenchmarkRender times executing the light account page and the profile
+// (with its sample activity) as the server does, into a buffer: the
+// template share of a signed-in request's CPU (README, make bench).
+func BenchmarkRender(b *testing.B) {
+	for _, name := range []string{"account", "profile"} {
+		ts, data := parsePage(b, name), signedIn()
+		b.Run(name, func(b *testing.B) {
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				if err := ts.ExecuteTemplate(&buf, "base", data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(buf.Len()))
+		})
 	}
 }
