@@ -182,7 +182,11 @@ type column struct {
 // templateColumns lists audit_events' columns except id, marking those
 // whose value in template row id is the template account's ID.
 func templateColumns(ctx context.Context, db *sql.DB, pg bool, id, tmplUser int64) ([]column, error) {
-	rows, err := db.QueryContext(ctx, rebind(pg, "SELECT * FROM audit_events WHERE id = ?"), id)
+	dialect := store.DialectSQLite
+	if pg {
+		dialect = store.DialectPostgres
+	}
+	rows, err := db.QueryContext(ctx, store.Rebind(dialect, "SELECT * FROM audit_events WHERE id = ?"), id)
 	if err != nil {
 		return nil, fmt.Errorf("seed: template columns: %w", err)
 	}
@@ -262,23 +266,6 @@ func copyEvents(ctx context.Context, db *sql.DB, pg bool, cols []column, okID, f
 		return fmt.Errorf("seed: events: %w", err)
 	}
 	return nil
-}
-
-func rebind(pg bool, q string) string {
-	if !pg {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // seedSessions creates n active sessions in the Redis at redisURL under
