@@ -76,6 +76,11 @@ func (c *countingStore) UserByID(ctx context.Context, id int64) (*user.User, err
 	c.count("UserByID")
 	return c.db.UserByID(ctx, id)
 }
+func (c *countingStore) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error) {
+	c.count("UsersByIDs")
+	return c.db.UsersByIDs(ctx, ids)
+}
+
 func (c *countingStore) SetPasswordHash(ctx context.Context, id int64, hash string) error {
 	c.count("SetPasswordHash")
 	return c.db.SetPasswordHash(ctx, id, hash)

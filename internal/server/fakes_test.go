@@ -217,6 +217,19 @@ func (f *fakeUsers) UserByID(_ context.Context, id int64) (*user.User, error) {
 	return nil, user.ErrNotFound
 }
 
+func (f *fakeUsers) UsersByIDs(_ context.Context, ids []int64) (map[int64]*user.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	found := map[int64]*user.User{}
+	for _, id := range ids {
+		if v, ok := f.users[id]; ok {
+			cp := *v
+			found[id] = &cp
+		}
+	}
+	return found, nil
+}
+
 func (f *fakeUsers) SetPasswordHash(_ context.Context, id int64, hash string) error {
 	return f.update(id, func(u *user.User) { u.PasswordHash = hash })
 }

@@ -28,6 +28,10 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u *user.User) error
 	UserByEmail(ctx context.Context, email string) (*user.User, error)
 	UserByID(ctx context.Context, id int64) (*user.User, error)
+	// UsersByIDs returns the accounts among ids that exist, keyed by ID,
+	// in one query (the names on an admin page); 0 and unknown IDs are
+	// left out.
+	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error)
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
 	// SetPassword replaces the hash of a new password and moves the
 	// account's credential epoch (User.SessionsValidAfter) to at, in one

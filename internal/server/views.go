@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -321,50 +320,25 @@ func userOrID(users map[int64]userRef, id int64) userRef {
 	return userRef{ID: id}
 }
 
-// usersByIDs is the batch lookup of the SQL store (store.DB.UsersByIDs):
-// the accounts among ids that exist, keyed by ID, in one query. userRefs
-// uses it when the UserStore has it.
-type usersByIDs interface {
-	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error)
-}
-
 // userRefs looks up the accounts in ids, for naming them in a list (at
-// most two per row of a page): in one query when the store can
-// (usersByIDs), else one indexed read per distinct account. An account
+// most two per row of a page) in one query (UserStore.UsersByIDs). An account
 // that no longer exists gets a userRef with only its ID; any other store
 // error is returned.
 func (s *Server) userRefs(ctx context.Context, ids ...int64) (map[int64]userRef, error) {
-	refs := make(map[int64]userRef, len(ids))
-	if batch, ok := s.users.(usersByIDs); ok {
-		found, err := batch.UsersByIDs(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if id == 0 {
-				continue
-			}
-			if u, ok := found[id]; ok {
-				refs[id] = userRef{ID: u.ID, Email: u.Email, Name: u.Name}
-			} else {
-				refs[id] = userRef{ID: id}
-			}
-		}
-		return refs, nil
+	found, err := s.users.UsersByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
+	refs := make(map[int64]userRef, len(ids))
 	for _, id := range ids {
-		if _, done := refs[id]; done || id == 0 {
+		if id == 0 {
 			continue
 		}
-		u, err := s.users.UserByID(ctx, id)
-		if errors.Is(err, user.ErrNotFound) {
+		if u, ok := found[id]; ok {
+			refs[id] = userRef{ID: u.ID, Email: u.Email, Name: u.Name}
+		} else {
 			refs[id] = userRef{ID: id}
-			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		refs[id] = userRef{ID: u.ID, Email: u.Email, Name: u.Name}
 	}
 	return refs, nil
 }

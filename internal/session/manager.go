@@ -90,7 +90,8 @@ type Options struct {
 }
 
 // Manager wraps an scs.SessionManager. scs keeps the session data in the
-// request context and does the loading, encoding and token generation
+// request context and does the loading, encoding (through Latch's codec,
+// codec.go) and token generation
 // (32 bytes from crypto/rand, 256 bits); it stays the session manager
 // (rather than code of Latch's own) because those parts are small, right
 // and maintained, and its exported Load/Commit/RenewToken and CtxStore
