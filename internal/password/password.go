@@ -29,6 +29,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latch/latch/internal/slots"
 )
 
 // Errors returned by Hasher methods; match them with errors.Is.
@@ -162,10 +164,9 @@ type limits struct {
 // for concurrent use. Create it with NewHasher.
 type Hasher struct {
 	params Params
-	wait   time.Duration
-	// sem holds one token per hash in progress; its capacity is the
-	// maximum number of concurrent hashes.
-	sem    chan struct{}
+	// slots holds one slot per hash in progress (maxConcurrent), waited
+	// for at most the configured wait, by any number of callers.
+	slots  *slots.Pool
 	limits limits
 	// dummy is an argon2id hash, made with params, of a random password
 	// nobody knows; VerifyDummy checks against it.
@@ -196,8 +197,7 @@ func NewHasher(p Params, maxConcurrent int, wait time.Duration) *Hasher {
 	}
 	h := &Hasher{
 		params: p,
-		wait:   wait,
-		sem:    make(chan struct{}, maxConcurrent),
+		slots:  slots.New(maxConcurrent, -1, wait),
 		limits: limits{maxMemory: MaxMemory, maxIterations: MaxIterations, maxBcryptCost: MaxBcryptCost},
 		pace:   newPacer(),
 	}
@@ -303,30 +303,18 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 	return ph.params != h.params
 }
 
-// acquire takes a hashing slot, waiting at most h.wait or until ctx ends.
+// acquire takes a hashing slot, waiting at most the Hasher's wait or
+// until ctx ends.
+// Errors wrap ErrBusy.
 func (h *Hasher) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := h.slots.Acquire(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	timer := time.NewTimer(h.wait)
-	defer timer.Stop()
-	select {
-	case h.sem <- struct{}{}:
-		return nil
-	case <-timer.C:
-		return ErrBusy
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
-	}
+	return nil
 }
 
 // release frees a slot taken by acquire.
-func (h *Hasher) release() { <-h.sem }
+func (h *Hasher) release() { h.slots.Release() }
 
 // phc is a decoded argon2id PHC string.
 type phc struct {

@@ -330,20 +330,20 @@ func TestBusy(t *testing.T) {
 	for _, c := range calls {
 		t.Run(c.name+"/wait expires", func(t *testing.T) {
 			h := NewHasher(fastParams, 1, 1) // 1 slot, 1ns wait
-			h.sem <- struct{}{}              // hold the only slot
+			holdSlot(t, h)                   // hold the only slot
 			err := c.call(t.Context(), h)
 			if !errors.Is(err, ErrBusy) {
 				t.Errorf("err = %v, want ErrBusy", err)
 			}
-			<-h.sem
+			h.slots.Release()
 			if err := c.call(t.Context(), h); err != nil {
 				t.Errorf("after the slot was freed: err = %v, want nil", err)
 			}
 		})
 		t.Run(c.name+"/context cancelled", func(t *testing.T) {
 			h := NewHasher(fastParams, 1, 24*time.Hour) // would wait a day
-			h.sem <- struct{}{}
-			defer func() { <-h.sem }()
+			holdSlot(t, h)
+			defer h.slots.Release()
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			err := c.call(ctx, h)
@@ -354,8 +354,8 @@ func TestBusy(t *testing.T) {
 	}
 	t.Run("malformed hash fails before waiting", func(t *testing.T) {
 		h := NewHasher(fastParams, 1, 24*time.Hour)
-		h.sem <- struct{}{}
-		defer func() { <-h.sem }()
+		holdSlot(t, h)
+		defer h.slots.Release()
 		_, err := h.Verify(t.Context(), "pw", "garbage")
 		if !errors.Is(err, ErrMalformedHash) {
 			t.Errorf("err = %v, want ErrMalformedHash", err)
@@ -368,7 +368,7 @@ func TestBusy(t *testing.T) {
 				t.Fatalf("sequential Hash: %v", err)
 			}
 		}
-		if n := len(h.sem); n != 0 {
+		if n := h.slots.InUse(); n != 0 {
 			t.Errorf("%d slots still held after all calls returned", n)
 		}
 	})
@@ -473,4 +473,13 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// holdSlot takes one of h's hashing slots for the test (release it with
+// h.slots.Release).
+func holdSlot(t *testing.T, h *Hasher) {
+	t.Helper()
+	if err := h.slots.Acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }

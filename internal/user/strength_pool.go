@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/trustelem/zxcvbn"
+
+	"github.com/latch/latch/internal/slots"
 )
 
 // ErrStrengthBusy means a StrengthChecker had no free slot: its queue was
@@ -51,11 +53,7 @@ type StrengthOptions struct {
 // use; create it with NewStrengthChecker.
 type StrengthChecker struct {
 	judge Judge
-	// slots holds one token per check in progress.
-	slots chan struct{}
-	// queue holds one token per check waiting for a slot.
-	queue chan struct{}
-	wait  time.Duration
+	pool  *slots.Pool // NumCPU checks at once, a bounded queue, a bounded wait
 }
 
 // NewStrengthChecker returns a StrengthChecker configured by o.
@@ -75,12 +73,7 @@ func NewStrengthChecker(o StrengthOptions) *StrengthChecker {
 	if o.Wait <= 0 {
 		o.Wait = DefaultStrengthWait
 	}
-	return &StrengthChecker{
-		judge: o.Judge,
-		slots: make(chan struct{}, o.MaxConcurrent),
-		queue: make(chan struct{}, o.MaxQueued),
-		wait:  o.Wait,
-	}
+	return &StrengthChecker{judge: o.Judge, pool: slots.New(o.MaxConcurrent, o.MaxQueued, o.Wait)}
 }
 
 // Check is CheckPasswordStrength run in one of c's slots: it returns "" when
@@ -96,35 +89,13 @@ func (c *StrengthChecker) Check(ctx context.Context, pw string, hints ...string)
 	return judgeStrength(c.judge, pw, hints), nil
 }
 
-// acquire takes a slot: at once when one is free, else after waiting in the
-// queue at most c.wait or until ctx ends; with the queue full it fails at
-// once.
+// acquire takes a checking slot (see StrengthOptions for the bounds).
+// Errors wrap ErrStrengthBusy.
 func (c *StrengthChecker) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := c.pool.Acquire(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrStrengthBusy, err)
 	}
-	select {
-	case c.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case c.queue <- struct{}{}:
-	default:
-		return ErrStrengthBusy
-	}
-	defer func() { <-c.queue }()
-	timer := time.NewTimer(c.wait)
-	defer timer.Stop()
-	select {
-	case c.slots <- struct{}{}:
-		return nil
-	case <-timer.C:
-		return ErrStrengthBusy
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrStrengthBusy, ctx.Err())
-	}
+	return nil
 }
 
-// release frees a slot taken by acquire.
-func (c *StrengthChecker) release() { <-c.slots }
+func (c *StrengthChecker) release() { c.pool.Release() }

@@ -65,7 +65,7 @@ func TestStrengthCheckerBoundsConcurrency(t *testing.T) {
 	for range 3 {
 		check()
 	}
-	for len(c.queue) < 3 { // until the three are queued
+	for c.pool.Queued() < 3 { // until the three are queued
 		waitBriefly()
 	}
 	for range 3 {
@@ -87,8 +87,8 @@ func TestStrengthCheckerBoundsConcurrency(t *testing.T) {
 	if got := j.most.Load(); got != 2 {
 		t.Errorf("at most %d checks ran at once, want 2", got)
 	}
-	if len(c.slots) != 0 || len(c.queue) != 0 {
-		t.Errorf("after all checks: %d slots, %d queued still taken", len(c.slots), len(c.queue))
+	if c.pool.InUse() != 0 || c.pool.Queued() != 0 {
+		t.Errorf("after all checks: %d slots, %d queued still taken", c.pool.InUse(), c.pool.Queued())
 	}
 }
 
@@ -111,14 +111,14 @@ func TestStrengthCheckerContext(t *testing.T) {
 		_, err := c.Check(ctx, "correct horse battery staple")
 		queued <- err
 	}()
-	for len(c.queue) < 1 {
+	for c.pool.Queued() < 1 {
 		waitBriefly()
 	}
 	cancel()
 	if err := <-queued; !errors.Is(err, ErrStrengthBusy) || !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled while queued: %v, want ErrStrengthBusy and context.Canceled", err)
 	}
-	if len(c.queue) != 0 {
+	if c.pool.Queued() != 0 {
 		t.Errorf("the cancelled check is still queued")
 	}
 	if _, err := c.Check(ctx, "correct horse battery staple"); !errors.Is(err, ErrStrengthBusy) {
