@@ -17,14 +17,23 @@ import (
 // restart every idle one is) one operation may meet before it gives up.
 const MaxStaleRetries = 40
 
+// Source lends Redis connections: a *redis.Pool for one Redis (plain or
+// behind Sentinel), or a cluster client adapter. GetContext returns a
+// connection the caller closes; a full pool waits at most until ctx ends.
+type Source interface {
+	GetContext(ctx context.Context) (redis.Conn, error)
+}
+
+var _ Source = (*redis.Pool)(nil)
+
 // Do runs fn on a connection borrowed from pool under ctx
-// (redis.Pool.GetContext, so a full pool waits at most until ctx ends) and
+// (Source.GetContext, so a full pool waits at most until ctx ends) and
 // closes it. When the connection turns out to be dead before Redis
 // answered (Stale), fn runs again on another one, at most MaxStaleRetries
 // times and while ctx lasts: a restart then costs no failed request. fn
 // must be safe to repeat after such a failure (Redis did not run it).
 // It returns fn's reply and error, or the pool's error.
-func Do(ctx context.Context, pool *redis.Pool, fn func(redis.Conn) (any, error)) (any, error) {
+func Do(ctx context.Context, pool Source, fn func(redis.Conn) (any, error)) (any, error) {
 	for attempt := 0; ; attempt++ {
 		conn, err := pool.GetContext(ctx)
 		if err != nil {

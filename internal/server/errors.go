@@ -19,6 +19,21 @@ import (
 // This file is the one place where errors become status codes and pages.
 // People see plain words; the log gets the detail.
 
+// handlerFunc is a handler that returns its failure instead of answering
+// it; handle turns the error into the response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to http.HandlerFunc (pkgsite's errorHandler): when h
+// returns an error, nothing has been written yet and serverError answers it
+// from the table in this file.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.serverError(w, r, err)
+		}
+	}
+}
+
 // retryAfterSeconds is the Retry-After value sent with 503 answers.
 const retryAfterSeconds = "2"
 

@@ -48,7 +48,7 @@ import (
 // build index key names, so the store needs a single Redis (or a Sentinel
 // set), not Redis Cluster.
 type RedisStore struct {
-	pool    *redis.Pool
+	pool    redisconn.Source
 	prefix  string
 	timeout time.Duration
 }
@@ -61,7 +61,7 @@ const DefaultRedisPrefix = "latch:"
 // NewRedisStore returns a store on pool. prefix "" means DefaultRedisPrefix;
 // timeout bounds each operation, including the wait for a pooled connection
 // (0 = only the caller's context).
-func NewRedisStore(pool *redis.Pool, prefix string, timeout time.Duration) *RedisStore {
+func NewRedisStore(pool redisconn.Source, prefix string, timeout time.Duration) *RedisStore {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}

@@ -74,7 +74,7 @@ return 0
 // the database their URL names), borrowed under the caller's context and
 // bounded as a whole by timeout (LATCH_REDIS_TIMEOUT; 0 = the context
 // only). It needs Redis 5 or later.
-func NewRedis(pool *redis.Pool, prefix string, timeout time.Duration, q Quotas) (*Limiter, error) {
+func NewRedis(pool redisconn.Source, prefix string, timeout time.Duration, q Quotas) (*Limiter, error) {
 	if pool == nil {
 		return nil, errors.New("throttle: nil redis pool")
 	}
@@ -82,7 +82,7 @@ func NewRedis(pool *redis.Pool, prefix string, timeout time.Duration, q Quotas) 
 }
 
 type redisBackend struct {
-	pool    *redis.Pool
+	pool    redisconn.Source
 	prefix  string
 	timeout time.Duration
 }
