@@ -30,6 +30,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/slots"
 )
 
@@ -37,12 +38,13 @@ import (
 var (
 	// ErrBusy means no hashing slot became free within the Hasher's wait
 	// time or before the context ended. When the context ended, the error
-	// also matches ctx.Err().
-	ErrBusy = errors.New("password: too many hashes in progress")
+	// also matches ctx.Err(). Its kind is fail.Busy.
+	ErrBusy = fail.New(fail.Busy, "password: too many hashes in progress")
 	// ErrMalformedHash means a stored hash is not a PHC argon2id or bcrypt
 	// string this package accepts, or its parameters are outside the limits
-	// below. It says nothing about the password.
-	ErrMalformedHash = errors.New("password: malformed hash")
+	// below. It says nothing about the password. Its kind is
+	// fail.Internal: a stored hash Latch cannot read is a fault, not input.
+	ErrMalformedHash = fail.New(fail.Internal, "password: malformed hash")
 )
 
 // Defaults, from the OWASP Password Storage Cheat Sheet (argon2id, first

@@ -19,6 +19,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -44,9 +45,9 @@ const (
 const maxUserAgentBytes = 512
 
 // ErrMalformedCookie means the request carried a session cookie whose value
-// cannot be a Latch token (wrong length or alphabet). The server answers 400
-// and clears the cookie.
-var ErrMalformedCookie = errors.New("malformed session cookie")
+// cannot be a Latch token (wrong length or alphabet). Its kind is
+// fail.Invalid; the server answers 400 and clears the cookie.
+var ErrMalformedCookie = fail.New(fail.Invalid, "malformed session cookie")
 
 // Options configures a Manager. Durations are wall-clock durations.
 type Options struct {

@@ -4,25 +4,27 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/user"
 )
 
 // Errors returned by Latch's session stores and Manager.
 var (
 	// ErrUnavailable wraps every failure to reach the session store (Redis
-	// down or stalled, SQL errors). The server answers 503 with Retry-After.
-	ErrUnavailable = errors.New("session store unavailable")
+	// down or stalled, SQL errors). Its kind is fail.Unavailable; the server answers
+	// 503 with Retry-After.
+	ErrUnavailable = fail.New(fail.Unavailable, "session store unavailable")
 
 	// ErrGone is returned by an update-only commit when the session no longer
 	// exists in the store: it was revoked (logout, admin kill) or expired
 	// while the request was in flight. The write is refused so that a revoked
 	// session can never be brought back ("resurrection", NOTES-scs.md).
-	ErrGone = errors.New("session no longer exists")
+	// Its kind is fail.Unauthorized: the person is signed out.
+	ErrGone = fail.New(fail.Unauthorized, "session no longer exists")
 
 	// ErrRotated is returned by Store.Rotate (and Manager.Reauthenticate)
 	// when the old session no longer exists because a parallel
@@ -30,8 +32,9 @@ var (
 	// last rotatedMarkerTTL, and the rotated session still exists: a double
 	// submission. The request that gets it must not perform its action and
 	// leaves the cookie alone (the winner's response carries the new one);
-	// unlike ErrGone it does not sign the person out (issue 12.10).
-	ErrRotated = errors.New("session token was rotated by a parallel request")
+	// unlike ErrGone it does not sign the person out (issue 12.10). Its kind
+	// is fail.Conflict.
+	ErrRotated = fail.New(fail.Conflict, "session token was rotated by a parallel request")
 )
 
 // rotatedMarkerTTL is how long after a rotation the old token is known to

@@ -3,21 +3,23 @@
 // a bounded wait for one, and an optional bound on how many callers may
 // wait. Work an anonymous client can trigger then costs bounded CPU, and
 // a burst beyond the bound is refused at once instead of queueing without
-// end. It imports nothing of Latch.
+// end. It imports nothing of Latch but internal/fail (ErrBusy is of kind
+// fail.Busy).
 package slots
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latch/latch/internal/fail"
 )
 
 // ErrBusy means no slot was free within the wait (or the queue of waiting
 // callers was full, or the caller's context ended first). Callers wrap it
 // in their own error (password.ErrBusy, user.ErrStrengthBusy), which the
-// server answers with 503 and Retry-After.
-var ErrBusy = errors.New("slots: all busy")
+// server answers with 503 and Retry-After. Its kind is fail.Busy.
+var ErrBusy = fail.New(fail.Busy, "slots: all busy")
 
 // Pool is a set of slots. It is safe for concurrent use.
 type Pool struct {

@@ -56,19 +56,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/latch/latch/internal/clientnet"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/user"
 )
 
 // ErrUnavailable wraps every failure to reach the counters (Redis down,
 // too slow, or refusing). The server answers it with 503: it fails closed,
 // since a login needs the same Redis for its session anyway, and failing open
-// would hand an attacker who can slow Redis down unlimited guesses.
-var ErrUnavailable = errors.New("throttle: counter store unavailable")
+// would hand an attacker who can slow Redis down unlimited guesses. Its
+// kind is fail.Unavailable.
+var ErrUnavailable = fail.New(fail.Unavailable, "throttle: counter store unavailable")
 
 // Scope names the quota that refused an attempt.
 type Scope string
@@ -94,6 +95,16 @@ type Verdict struct {
 
 // Limited reports whether the attempt is refused.
 func (v Verdict) Limited() bool { return v.RetryAfter > 0 }
+
+// Err returns nil when v accepted the attempt, else an error of kind
+// fail.Throttled naming the quota, whose fail.RetryAfterOf is v.RetryAfter
+// (the server answers it with 429 and Retry-After).
+func (v Verdict) Err() error {
+	if !v.Limited() {
+		return nil
+	}
+	return fail.Throttle("throttle: "+string(v.Scope)+" quota used up", v.RetryAfter)
+}
 
 // samplePeriod is how often a refused login per account and network is
 // audited: once a minute.

@@ -1,8 +1,9 @@
 package user
 
 import (
-	"errors"
 	"time"
+
+	"github.com/latch/latch/internal/fail"
 )
 
 // NewDevice is an account's newest sign-in from a browser, OS and network
@@ -22,5 +23,6 @@ type NewDevice struct {
 // sessions (Redis) could not be written afterwards. The change stands: the
 // copy was held before the change, so until it is written or expires every
 // request reads the account from SQL (fail closed). Callers report it and
-// carry on.
-var ErrStateCopyNotWritten = errors.New("account changed, but its state copy beside the sessions was not updated")
+// carry on. Its kind is fail.Unavailable (the store beside the sessions
+// failed).
+var ErrStateCopyNotWritten = fail.New(fail.Unavailable, "account changed, but its state copy beside the sessions was not updated")

@@ -2,21 +2,21 @@ package user
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"time"
 
 	"github.com/trustelem/zxcvbn"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/slots"
 )
 
 // ErrStrengthBusy means a StrengthChecker had no free slot: its queue was
 // full, or no slot became free within its wait time or before the context
 // ended (then the error also matches ctx.Err()). The server answers 503
-// with Retry-After, as for password.ErrBusy.
-var ErrStrengthBusy = errors.New("user: too many password strength checks in progress")
+// with Retry-After, as for password.ErrBusy. Its kind is fail.Busy.
+var ErrStrengthBusy = fail.New(fail.Busy, "user: too many password strength checks in progress")
 
 // Defaults of StrengthOptions.
 const (

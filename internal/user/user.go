@@ -2,12 +2,14 @@
 // sentinel errors every store returns, and the validation rules for the
 // fields a person types in (email address, name, password).
 //
-// It imports no other internal package, so every layer can depend on it.
+// It imports only leaf packages of Latch (internal/fail for the kinds of its
+// errors, internal/slots for the strength pool), so every layer can depend on it.
 package user
 
 import (
-	"errors"
 	"time"
+
+	"github.com/latch/latch/internal/fail"
 )
 
 // Role is what a user may do. The zero value is not a valid role; stores treat
@@ -61,19 +63,21 @@ type User struct {
 	NewDevice NewDevice
 }
 
-// Sentinel errors returned (wrapped) by stores; match them with errors.Is.
+// Sentinel errors returned (wrapped) by stores; match them with errors.Is,
+// or their kind with errors.Is(err, fail.NotFound) and so on.
 var (
-	// ErrNotFound means no user matches the ID or email address.
-	ErrNotFound = errors.New("user not found")
+	// ErrNotFound means no user matches the ID or email address (kind
+	// fail.NotFound).
+	ErrNotFound = fail.New(fail.NotFound, "user not found")
 	// ErrEmailTaken means another account already uses the email address,
-	// compared case-insensitively.
-	ErrEmailTaken = errors.New("email already registered")
-	// ErrInvalid is matched by every *ValidationError.
-	ErrInvalid = errors.New("invalid user input")
+	// compared case-insensitively (kind fail.Conflict).
+	ErrEmailTaken = fail.New(fail.Conflict, "email already registered")
+	// ErrInvalid is matched by every *ValidationError (kind fail.Invalid).
+	ErrInvalid = fail.New(fail.Invalid, "invalid user input")
 	// ErrResetInvalid means a password reset link cannot be used: its
 	// token is unknown, it has expired, or it has been used already. The
-	// three are deliberately not told apart.
-	ErrResetInvalid = errors.New("password reset link is unknown, expired or used")
+	// three are deliberately not told apart (kind fail.NotFound).
+	ErrResetInvalid = fail.New(fail.NotFound, "password reset link is unknown, expired or used")
 )
 
 // ValidationError says which field is wrong and why, in words meant for the
