@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,14 +11,20 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 )
 
-// This file is the one place where errors become status codes and pages.
-// People see plain words; the log gets the detail.
+// This file is the one place where errors become status codes and pages:
+// answerOf is the table from an error's kind (internal/fail) to the status,
+// the page's words and the log line's level, for 4xx and 5xx alike. People
+// see plain words; the log gets the detail. Handlers return their failure
+// (through handle) instead of answering it; a handler that re-renders its
+// form with a message next to a field takes the form's status from here
+// too (statusOf).
 
 // handlerFunc is a handler that returns its failure instead of answering
 // it; handle turns the error into the response.
@@ -34,57 +41,207 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// retryAfterSeconds is the Retry-After value sent with 503 answers.
+// Errors the server itself returns, each with its row in answerOf.
+var (
+	errFormTooLarge   = fail.New(fail.Invalid, "server: form larger than the limit")
+	errFormUnreadable = fail.New(fail.Invalid, "server: form could not be parsed")
+	errFormText       = fail.New(fail.Invalid, "server: NUL or invalid UTF-8 in a form field")
+	errURLText        = fail.New(fail.Invalid, "server: NUL or invalid UTF-8 in the URL")
+	errNoPage         = fail.New(fail.NotFound, "server: no such page")
+	errCrossOrigin    = fail.New(fail.Forbidden, "server: cross-origin request rejected")
+	errCSRF           = fail.New(fail.Forbidden, "server: csrf token rejected")
+	errNotAdmin       = fail.New(fail.Forbidden, "server: admin page refused")
+)
+
+// retryAfterSeconds is the Retry-After value sent with 503 answers whose
+// error carries no hint of its own (fail.RetryAfterOf).
 const retryAfterSeconds = "2"
 
-// serverError answers an unexpected error. Known dependency failures get
-// 503 with Retry-After (the store, the hashing pool or the password
-// strength pool is overloaded or down: trying again later helps); anything else is a logged 500.
-func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+// answer is one row of the table: how the site answers an error.
+type answer struct {
+	status     int        // the HTTP status
+	message    string     // what the person is shown, in plain words
+	level      slog.Level // of the log line; 4xx answers are never logged at error level
+	log        string     // the log line's message
+	retryAfter string     // the Retry-After header in seconds; "" for none
+	toLogin    bool       // the session ended: 303 to /login instead of a page
+}
+
+// answerOf is THE table from an error to its answer. The kind
+// (fail.KindOf) picks the row; within a kind, some sentinels have rows of
+// their own (per-cause words, 413 and 422 for form input, the session that
+// ended). A message attached by the handler (withMessage) replaces the
+// row's words, never its status.
+func (s *Server) answerOf(err error) answer {
+	a := s.kindAnswer(err)
+	var m *messageError
+	if errors.As(err, &m) {
+		a.message = m.message
+	}
+	return a
+}
+
+func (s *Server) kindAnswer(err error) answer {
+	switch kind := fail.KindOf(err); kind {
+	case fail.Invalid:
+		switch {
+		case errors.Is(err, errFormTooLarge):
+			return clientAnswer(http.StatusRequestEntityTooLarge, slog.LevelInfo, "The form you sent is too large.")
+		case errors.Is(err, errFormUnreadable):
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "The form you sent could not be read. Reload the page and try again.")
+		case errors.Is(err, errFormText):
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
+				"The form contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Remove it and try again.")
+		case errors.Is(err, errURLText):
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
+				"The address of this page contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Check the link and try again.")
+		case errors.Is(err, session.ErrMalformedCookie):
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
+				"Your browser sent a session cookie that Latch did not issue. It has been removed; reload the page to continue.")
+		case errors.Is(err, user.ErrInvalid): // a field of a form (user.ValidationError): the form is shown again
+			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, "Some of what you entered needs to be changed. Go back and check the form.")
+		}
+		return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "Latch could not understand this request. Reload the page and try again.")
+	case fail.NotFound:
+		return clientAnswer(http.StatusNotFound, slog.LevelDebug, "There is no page at this address.")
+	case fail.Conflict:
+		if errors.Is(err, user.ErrEmailTaken) { // the registration form's email field
+			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, msgEmailTaken)
+		}
+		return clientAnswer(http.StatusConflict, slog.LevelInfo, "This was changed by another request meanwhile, so nothing was done. Reload the page and try again.")
+	case fail.Unauthorized:
+		if errors.Is(err, session.ErrGone) {
+			// The session was revoked while this request ran (e.g. an admin kill
+			// during re-authentication): the person is signed out; nothing was done.
+			return answer{status: http.StatusSeeOther, level: slog.LevelInfo, log: "session ended during the request", toLogin: true}
+		}
+		return clientAnswer(http.StatusUnauthorized, slog.LevelInfo, loginFailed)
+	case fail.Forbidden:
+		return clientAnswer(http.StatusForbidden, slog.LevelWarn, forbiddenMessage(err))
+	case fail.Throttled:
+		// RFC 6585: Retry-After in whole seconds, rounded up, at least 1;
+		// the page says the same. Refusals are logged (sampled) where they
+		// are decided (refuseLogin), so that an attack cannot flood the log.
+		n := waitSeconds(fail.RetryAfterOf(err))
+		unit := "seconds"
+		if n == 1 {
+			unit = "second"
+		}
+		a := clientAnswer(http.StatusTooManyRequests, slog.LevelDebug, fmt.Sprintf("Too many attempts. Try again in %d %s.", n, unit))
+		a.retryAfter = strconv.Itoa(n)
+		return a
+	case fail.Unavailable:
+		switch {
+		case errors.Is(err, session.ErrUnavailable), errors.Is(err, user.ErrStateCopyNotWritten):
+			return unavailableAnswer(err, slog.LevelError, "session store unavailable",
+				"Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
+		case errors.Is(err, throttle.ErrUnavailable):
+			return unavailableAnswer(err, slog.LevelError, "throttle counters unavailable",
+				"Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
+		}
+		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
+	case fail.Busy:
+		switch {
+		case errors.Is(err, password.ErrBusy):
+			return unavailableAnswer(err, slog.LevelWarn, "password hashing saturated",
+				"Latch is busy checking other sign-ins. Please try again in a few seconds.")
+		case errors.Is(err, user.ErrStrengthBusy):
+			return unavailableAnswer(err, slog.LevelWarn, "password strength checks saturated",
+				"Latch is busy checking other new passwords. Please try again in a few seconds.")
+		}
+		return unavailableAnswer(err, slog.LevelWarn, "server busy", "Latch is busy right now. Please try again in a few seconds.")
+	}
+	// TRANSITIONAL (removed at merge, once the store's driver wrapper
+	// classifies driver errors as fail.Unavailable): the injected
+	// Config.DatabaseUnavailable predicate.
+	if s.dbDown(err) {
+		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
+	}
+	return answer{status: http.StatusInternalServerError, level: slog.LevelError, log: "internal error",
+		message: "Something went wrong on our side. It has been logged; please try again."}
+}
+
+// msgDatabaseUnavailable is the page for a database that is down or slow.
+const msgDatabaseUnavailable = "Latch cannot reach its database right now. Please try again in a few seconds."
+
+// clientAnswer is a 4xx row.
+func clientAnswer(status int, level slog.Level, message string) answer {
+	return answer{status: status, level: level, log: "request refused", message: message}
+}
+
+// unavailableAnswer is a 503 row (a dependency is down, or a bounded pool
+// is full: trying again later helps), with Retry-After from err's hint or
+// retryAfterSeconds.
+func unavailableAnswer(err error, level slog.Level, log, message string) answer {
+	a := answer{status: http.StatusServiceUnavailable, level: level, log: log, message: message, retryAfter: retryAfterSeconds}
+	if d := fail.RetryAfterOf(err); d > 0 {
+		a.retryAfter = strconv.Itoa(waitSeconds(d))
+	}
+	return a
+}
+
+// forbiddenMessage is the 403 page's words for err.
+func forbiddenMessage(err error) string {
 	switch {
-	case errors.Is(err, session.ErrGone):
-		// The session was revoked while this request ran (e.g. an admin kill
-		// during re-authentication): the person is signed out; nothing was done.
-		s.log.Info("session ended during the request", "route", r.URL.Path, "client_ip", clientIP(r))
+	case errors.Is(err, errCrossOrigin):
+		return "This form was sent from another site, so it was refused. Go back to the page, reload it and try again."
+	case errors.Is(err, errCSRF):
+		return "This form has expired or did not come from Latch, so nothing was changed. Go back, reload the page and try again."
+	case errors.Is(err, errNotAdmin):
+		return "This page is for administrators only."
+	}
+	return "You are not allowed to do this."
+}
+
+// statusOf is the HTTP status the table gives err: for a handler that
+// answers a failure by showing its form again with a message next to a
+// field (422 for user.ErrInvalid and user.ErrEmailTaken, 401 for a wrong
+// password, …).
+func (s *Server) statusOf(err error) int { return s.answerOf(err).status }
+
+// messageError attaches what the person is shown to an error (withMessage).
+type messageError struct {
+	err     error
+	message string
+}
+
+func (e *messageError) Error() string { return e.err.Error() }
+func (e *messageError) Unwrap() error { return e.err }
+
+// withMessage returns err with message as the words of its error page,
+// for a handler that knows better than its kind what went wrong ("None of
+// your active sessions has this name"). The status stays the table's.
+// withMessage(nil, …) is nil.
+func withMessage(err error, message string) error {
+	if err == nil {
+		return nil
+	}
+	return &messageError{err: err, message: message}
+}
+
+// serverError answers err from the table (answerOf): it logs one line at
+// the row's level (route, client IP, the principal's ID when there is one,
+// the error's detail) and writes the page, with Retry-After for 429 and
+// 503, or sends the person to log in when the session ended.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a := s.answerOf(err)
+	attrs := []any{"route", truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
+		"kind", fail.KindOf(err).String(), "err", err}
+	if a.status >= 500 {
+		attrs = append(attrs, "method", r.Method)
+	}
+	if u := currentUser(r.Context()); u != nil {
+		attrs = append(attrs, "user_id", u.ID)
+	}
+	s.log.Log(r.Context(), a.level, a.log, attrs...)
+	if a.toLogin {
 		s.redirectToLogin(w, r)
-	case errors.Is(err, session.ErrUnavailable):
-		s.log.Error("session store unavailable", "route", r.URL.Path, "err", err)
-		s.unavailable(w, r, "Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
-	case errors.Is(err, throttle.ErrUnavailable):
-		s.log.Error("throttle counters unavailable", "route", r.URL.Path, "err", err)
-		s.unavailable(w, r, "Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
-	case s.dbDown(err):
-		s.log.Error("database unavailable", "route", r.URL.Path, "err", err)
-		s.unavailable(w, r, "Latch cannot reach its database right now. Please try again in a few seconds.")
-	case errors.Is(err, password.ErrBusy):
-		s.log.Warn("password hashing saturated", "route", r.URL.Path)
-		s.unavailable(w, r, "Latch is busy checking other sign-ins. Please try again in a few seconds.")
-	case errors.Is(err, user.ErrStrengthBusy):
-		s.log.Warn("password strength checks saturated", "route", r.URL.Path)
-		s.unavailable(w, r, "Latch is busy checking other new passwords. Please try again in a few seconds.")
-	default:
-		s.log.Error("internal error", "route", r.URL.Path, "method", r.Method, "err", err)
-		s.renderError(w, r, http.StatusInternalServerError, "Something went wrong on our side. It has been logged; please try again.")
+		return
 	}
-}
-
-// unavailable answers 503 with Retry-After.
-func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, msg string) {
-	w.Header().Set("Retry-After", retryAfterSeconds)
-	s.renderError(w, r, http.StatusServiceUnavailable, msg)
-}
-
-// tooManyAttempts answers 429 (RFC 6585) for a throttled login or
-// registration: Retry-After is wait in whole seconds, rounded up, at least 1,
-// and the page says the same in plain words.
-func (s *Server) tooManyAttempts(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-	n := waitSeconds(wait)
-	w.Header().Set("Retry-After", strconv.Itoa(n))
-	unit := "seconds"
-	if n == 1 {
-		unit = "second"
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
 	}
-	s.clientError(w, r, http.StatusTooManyRequests, fmt.Sprintf("Too many attempts. Try again in %d %s.", n, unit))
+	s.renderError(w, r, a.status, a.message)
 }
 
 // waitSeconds is d in whole seconds, rounded up, at least 1.
@@ -92,23 +249,22 @@ func waitSeconds(d time.Duration) int {
 	return max(1, int((d+time.Second-1)/time.Second))
 }
 
-// sessionError is the session manager's OnError.
+// sessionError is the session manager's OnError: the table answers it
+// (session.ErrMalformedCookie: 400; session.ErrUnavailable: 503).
 func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, session.ErrMalformedCookie) {
-		s.clientError(w, r, http.StatusBadRequest,
-			"Your browser sent a session cookie that Latch did not issue. It has been removed; reload the page to continue.")
-		return
-	}
 	s.serverError(w, r, err)
 }
 
-// clientError answers a 4xx with an error page.
+// clientError answers a 4xx with an error page, for answers that are not
+// an error of a kind (405 in methodNotAllowed). Handlers return an error
+// instead, so that the status comes from the table.
 func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.renderError(w, r, status, msg)
 }
 
+// notFound answers 404 (the router's NotFound handler).
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.clientError(w, r, http.StatusNotFound, "There is no page at this address.")
+	s.serverError(w, r, errNoPage)
 }
 
 // methodNotAllowed answers 405 with the Allow header RFC 9110 §15.5.6
@@ -129,25 +285,22 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes
 }
 
 // parseForm parses an urlencoded POST body and rejects bodies that are too
-// large (413), malformed (400), not valid UTF-8 or holding a NUL byte
-// (400: no store can keep either, and PostgreSQL answers an error). It
-// reports whether the handler may go on; when not, the response has been
-// written. limitBody calls it for every POST on the dynamic routes, before
-// the session is loaded, so no handler sees such a field.
-func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+// large (errFormTooLarge: 413), malformed (errFormUnreadable: 400), not
+// valid UTF-8 or holding a NUL byte (errFormText, 400: no store can keep
+// either, and PostgreSQL answers an error). It writes nothing; the caller
+// returns the error to the table. limitBody calls it for every POST on the
+// dynamic routes, before the session is loaded, so no handler sees such a
+// field; parsing again is a no-op.
+func parseForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.clientError(w, r, http.StatusRequestEntityTooLarge, "The form you sent is too large.")
-			return false
+			return fmt.Errorf("%w: %w", errFormTooLarge, err)
 		}
-		s.clientError(w, r, http.StatusBadRequest, "The form you sent could not be read. Reload the page and try again.")
-		return false
+		return fmt.Errorf("%w: %w", errFormUnreadable, err)
 	}
 	if !cleanValues(r.Form) {
-		s.clientError(w, r, http.StatusBadRequest,
-			"The form contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Remove it and try again.")
-		return false
+		return errFormText
 	}
-	return true
+	return nil
 }

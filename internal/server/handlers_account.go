@@ -55,17 +55,18 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.renderPasswordForm(w, r, http.StatusUnprocessableEntity, errs)
 		return
 	}
-	checked, ok, answered := s.checkOwnPassword(w, r, u, current, "changing the password")
-	if answered {
-		return
-	}
-	if !ok {
-		s.renderPasswordForm(w, r, http.StatusUnauthorized,
+	checked, err := s.checkOwnPassword(r, u, current, "changing the password")
+	if errors.Is(err, errWrongPassword) {
+		s.renderPasswordForm(w, r, s.statusOf(err),
 			map[string]string{"current_password": "That is not your current password. Try again"})
 		return
+	} else if err != nil {
+		s.serverError(w, r, err)
+		return
 	}
-	msg, ok := s.newPassword(w, r, pw, user.PasswordHints(u.Email, u.Name))
-	if !ok {
+	msg, err := s.newPassword(r, pw, user.PasswordHints(u.Email, u.Name))
+	if err != nil {
+		s.serverError(w, r, err)
 		return
 	}
 	if msg != "" {

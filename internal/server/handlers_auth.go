@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
@@ -50,9 +51,9 @@ func orProfile(next string) string {
 // address, else only its length (auditEmail: a password typed into the
 // wrong box must not reach the audit log), and the account when one has
 // it; LoginSucceeded with the new session's handle.
-func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
+func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(r); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	email := strings.TrimSpace(r.PostForm.Get("email"))
@@ -60,33 +61,34 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	remember := r.PostForm.Get("remember") != ""
 	next := localPath(r.PostForm.Get("next"))
 
-	fail := func(status int, msg string) {
+	// refused shows the form again with msg, at err's status (errors.go).
+	refused := func(err error, msg string) error {
 		data := s.newTemplateData(w, r)
 		data.Title = "Log in"
 		data.Form = formData{Email: truncate(email, 254), Remember: remember}
 		data.FormError = msg
 		data.Next = next
-		s.render(w, r, status, "login", data)
+		s.render(w, r, s.statusOf(err), "login", data)
+		return nil
 	}
 	if email == "" || pw == "" {
-		fail(http.StatusUnprocessableEntity, "Enter your email address and your password.")
-		return
+		return refused(errLoginIncomplete, "Enter your email address and your password.")
 	}
-	reservation, allowed := s.reserveLogin(w, r, email) // throttle.go: 429 before any hashing when over a limit
-	if !allowed {
-		return
+	// throttle.go: 429 before any hashing when over a limit.
+	reservation, err := s.reserveLogin(r, email)
+	if err != nil {
+		return err
 	}
 
 	u, err := s.users.UserByEmail(ctx, email)
-	if err != nil && !errors.Is(err, user.ErrNotFound) {
-		s.refundLogin(r, reservation) // no password was checked
-		s.serverError(w, r, err)
-		return
-	}
-	if err != nil {
+	if errors.Is(err, user.ErrNotFound) {
 		// Unknown email: clear the error too, or a too-long password (no
 		// hashing below) would answer 500 for unknown emails only.
 		u, err = nil, nil
+	}
+	if err != nil {
+		s.refundLogin(r, reservation) // no password was checked
+		return err
 	}
 	var ok bool
 	started, verified := time.Now(), len(pw) <= user.MaxPasswordBytes
@@ -99,8 +101,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.refundLogin(r, reservation) // no password was checked
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	if !ok || u.Disabled {
 		e := audit.Event{Type: audit.LoginFailed, Email: auditEmail(email)}
@@ -119,16 +120,14 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 		if verified {
 			s.passwords.PadFailure(ctx, time.Since(started)) // as long as the slowest kind of hash
 		}
-		fail(http.StatusUnauthorized, loginFailed) // the reservation stays counted
-		return
+		return refused(errLoginFailed, loginFailed) // the reservation stays counted
 	}
 	s.refundLogin(r, reservation) // throttle.go: only failures count
 
 	// The per-user session limit and the account's state copy are written
 	// with the new session, in one store step (session.Options.MaxSessionsPerUser).
 	if err := s.sessions.LoginUser(ctx, u, remember); err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	s.sessions.BindCredentials(ctx, epochOf(u)) // the epoch read with the hash just verified
 	e := audit.Event{Type: audit.LoginSucceeded, ActorID: u.ID, SubjectID: u.ID, Email: email,
@@ -143,7 +142,15 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
+	return nil
 }
+
+// Errors of the login form, answered by showing it again: an empty field
+// (422), a failed login (401: one message for every cause).
+var (
+	errLoginIncomplete = fmt.Errorf("server: login form incomplete: %w", user.ErrInvalid)
+	errLoginFailed     = fail.New(fail.Unauthorized, "server: login failed")
+)
 
 // verifyLogin checks pw against stored, the account's hash ("" when no
 // account has the email: then against the dummy hash, VerifyDummy, so that
@@ -217,17 +224,12 @@ const msgEmailTaken = "An account with this email address already exists. Log in
 
 // newPassword judges how guessable a new password pw is, given hints (the
 // account's user.PasswordHints), in the server's bounded strength pool. It
-// returns "" and true when pw is good enough, a message for the person and
-// true when not, and false when it has answered the request (503 with
-// Retry-After when the pool is full: user.ErrStrengthBusy). Call it after
-// the cheap rules (user.ValidatePassword) and any quota.
-func (s *Server) newPassword(w http.ResponseWriter, r *http.Request, pw string, hints []string) (string, bool) {
-	msg, err := s.strength.Check(r.Context(), pw, hints...)
-	if err != nil {
-		s.serverError(w, r, err)
-		return "", false
-	}
-	return msg, true
+// returns "" when pw is good enough, else a message for the person. It
+// writes nothing; the error is user.ErrStrengthBusy when the pool is full
+// (kind fail.Busy: 503 with Retry-After). Call it after the cheap rules
+// (user.ValidatePassword) and any quota.
+func (s *Server) newPassword(r *http.Request, pw string, hints []string) (string, error) {
+	return s.strength.Check(r.Context(), pw, hints...)
 }
 
 // registerShow renders the registration form.
@@ -249,7 +251,8 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 // the strength check (a few milliseconds, in the bounded pool: newPassword),
 // then hashing (the bounded hashing pool).
 func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
+	if err := parseForm(r); err != nil {
+		s.serverError(w, r, err)
 		return
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
@@ -267,12 +270,14 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 		fail(errs)
 		return
 	}
-	if !s.registerAllowed(w, r) { // throttle.go: per-IP quota, counted before the strength check and hashing
+	if err := s.countRegistration(r); err != nil { // throttle.go: per-IP quota, counted before the strength check and hashing
+		s.serverError(w, r, err)
 		return
 	}
 	email, _, _ = user.NormalizeEmail(email) // valid: checked above; NFKC, as the store keeps it
-	msg, ok := s.newPassword(w, r, pw, user.PasswordHints(email, name))
-	if !ok {
+	msg, err := s.newPassword(r, pw, user.PasswordHints(email, name))
+	if err != nil {
+		s.serverError(w, r, err)
 		return
 	}
 	if msg != "" {
@@ -302,14 +307,14 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 // route's middleware) and expires the cookie. If the store cannot be
 // reached the session is not ended and the user sees 503, not a false
 // "logged out".
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	id, handle := s.sessions.UserID(r.Context()), s.sessions.Handle(r.Context())
 	if err := s.sessions.Logout(r.Context()); err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.Logout, Via: audit.ViaSelf, ActorID: id, SubjectID: id, SessionHandle: handle})
 	s.setFlash(w, flashLoggedOut)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }

@@ -122,7 +122,8 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	if !s.parseForm(w, r) {
+	if err := parseForm(r); err != nil {
+		s.serverError(w, r, err)
 		return
 	}
 	ctx := r.Context()
@@ -133,7 +134,9 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostForm.Get("password")
 	msg := user.ValidatePassword(pw)
 	if msg == "" {
-		if msg, ok = s.newPassword(w, r, pw, user.PasswordHints(u.Email, u.Name)); !ok {
+		var err error
+		if msg, err = s.newPassword(r, pw, user.PasswordHints(u.Email, u.Name)); err != nil {
+			s.serverError(w, r, err)
 			return
 		}
 	}

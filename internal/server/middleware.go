@@ -62,16 +62,14 @@ func noStore(next http.Handler) http.Handler {
 func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Warn("cross-origin request rejected", "route", r.URL.Path, "client_ip", clientIP(r),
-			"origin", truncate(r.Header.Get("Origin"), 200), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-		s.clientError(w, r, http.StatusForbidden,
-			"This form was sent from another site, so it was refused. Go back to the page, reload it and try again.")
+		s.serverError(w, r, fmt.Errorf("%w (origin %q, sec-fetch-site %q)", errCrossOrigin,
+			truncate(r.Header.Get("Origin"), 200), truncate(r.Header.Get("Sec-Fetch-Site"), 50)))
 	}))
 	return cop.Handler(next)
 }
 
 // limitBody caps request bodies at maxFormBytes; reading more fails with
-// *http.MaxBytesError, which parseForm turns into 413.
+// *http.MaxBytesError, which parseForm turns into errFormTooLarge (413).
 //
 // It also reads and parses a POST form here, before the session is loaded:
 // a client that sends the headers, waits, and sends the rest of the body
@@ -81,8 +79,11 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if r.Method == http.MethodPost && !s.parseForm(w, r) {
-			return
+		if r.Method == http.MethodPost {
+			if err := parseForm(r); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -90,7 +91,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 
 // rejectBadURL answers 400 for a request whose path or query string holds
 // a NUL byte or text that is not valid UTF-8, after percent-decoding, on
-// every route and before any handler or store sees it: PostgreSQL refuses
+// (errURLText) on every route and before any handler or store sees it: PostgreSQL refuses
 // both in text ("invalid byte sequence for encoding UTF8"), which made
 // /admin/users?q=%00 a 500, and no page of Latch has a use for them. Form
 // fields get the same rule in parseForm (limitBody, on the dynamic routes).
@@ -102,9 +103,7 @@ func (s *Server) rejectBadURL(next http.Handler) http.Handler {
 			bad = !cleanValues(q)
 		}
 		if bad {
-			s.log.Info("request refused: NUL or invalid UTF-8 in the URL", "route", truncate(r.URL.Path, 200), "client_ip", clientIP(r))
-			s.clientError(w, r, http.StatusBadRequest,
-				"The address of this page contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Check the link and try again.")
+			s.serverError(w, r, errURLText) // 400, logged at info level with the route
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -188,6 +187,8 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		}
 		stale := err == nil && s.staleCredentials(ctx, u)
 		if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) || stale {
+			// The account is gone or disabled, or the session predates its
+			// credentials: the session ends here (not an error page).
 			if err := s.sessions.Logout(ctx); err != nil {
 				s.serverError(w, r, err)
 				return
@@ -254,14 +255,12 @@ func (s *Server) requireCSRFToken(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !s.parseForm(w, r) {
+		if err := parseForm(r); err != nil {
+			s.serverError(w, r, err)
 			return
 		}
 		if !s.sessions.ValidCSRF(r.Context(), r.PostForm.Get("csrf_token")) {
-			s.log.Warn("csrf token rejected", "route", r.URL.Path, "client_ip", clientIP(r),
-				"user_id", s.sessions.UserID(r.Context()))
-			s.clientError(w, r, http.StatusForbidden,
-				"This form has expired or did not come from Latch, so nothing was changed. Go back, reload the page and try again.")
+			s.serverError(w, r, errCSRF) // 403, logged at warn level with the route, client IP and user ID
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -392,9 +391,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := currentUser(r.Context())
 		if u == nil || u.Role != user.RoleAdmin {
-			s.log.Warn("admin page refused", "route", r.URL.Path, "user_id", s.sessions.UserID(r.Context()),
-				"client_ip", clientIP(r))
-			s.clientError(w, r, http.StatusForbidden, "This page is for administrators only.")
+			s.serverError(w, r, errNotAdmin) // 403, logged at warn level with the route, client IP and user ID
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path"
 	"slices"
 	"strings"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
@@ -51,7 +53,8 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 			s.serverError(w, r, errors.New("requireRecentAuth: no user in context (route lacks requireUser)"))
 			return
 		}
-		if !s.parseForm(w, r) {
+		if err := parseForm(r); err != nil {
+			s.serverError(w, r, err)
 			return
 		}
 		if !r.PostForm.Has(reauthField) {
@@ -60,21 +63,21 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 		}
 		pw := r.PostForm.Get(reauthField)
 		if pw == "" {
-			s.renderReauth(w, r, http.StatusUnprocessableEntity, "Enter your password.")
+			s.renderReauth(w, r, s.statusOf(errPasswordMissing), "Enter your password.")
 			return
 		}
-		checked, ok, answered := s.checkOwnPassword(w, r, u, pw, "confirming an action")
-		if answered {
-			return
+		checked, err := s.checkOwnPassword(r, u, pw, "confirming an action")
+		if err == nil {
+			err = s.sessions.Reauthenticate(ctx)
 		}
-		if !ok {
-			s.renderReauth(w, r, http.StatusUnauthorized, "That password is not correct. Try again.")
+		switch {
+		case errors.Is(err, errWrongPassword):
+			s.renderReauth(w, r, s.statusOf(err), "That password is not correct. Try again.")
 			return
-		}
-		if err := s.sessions.Reauthenticate(ctx); errors.Is(err, session.ErrRotated) {
+		case errors.Is(err, session.ErrRotated):
 			s.sentTwice(w, r, reauthCancel(r))
 			return
-		} else if err != nil {
+		case err != nil:
 			s.serverError(w, r, err)
 			return
 		}
@@ -87,6 +90,14 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 	})
 }
 
+// errWrongPassword is checkOwnPassword's error for a wrong password
+// (401: the form is shown again); errPasswordMissing a password field left
+// empty (422).
+var (
+	errWrongPassword   = fail.New(fail.Unauthorized, "server: wrong password from a signed-in session")
+	errPasswordMissing = fmt.Errorf("server: password field empty: %w", user.ErrInvalid)
+)
+
 // checkOwnPassword checks pw against the signed-in user u's password, for
 // a form a signed-in person sends (the sudo-mode prompt, the password
 // change), under the same throttle quotas as the login form, through the
@@ -95,41 +106,41 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 // principal carries no password hash, so the account is read from SQL
 // here; checked is that record (its credential epoch is the one read with
 // the hash, for BindCredentials). A record without a hash, or of a
-// disabled account, fails closed: 500 or a wrong password, never a
-// verification. It returns answered when it has written the response
-// itself (429, 503, 500); otherwise ok. A wrong password stays counted,
-// and is logged and audited as login.failed with "wrong password when
-// <doing>".
-func (s *Server) checkOwnPassword(w http.ResponseWriter, r *http.Request, u *user.User, pw, doing string) (checked *user.User, ok, answered bool) {
-	reservation, allowed := s.reserveLogin(w, r, u.Email) // throttle.go: reserved before hashing, like a login
-	if !allowed {
-		return nil, false, true
+// disabled account, fails closed: an error (500) or a wrong password,
+// never a verification. It writes nothing. Errors: errWrongPassword for a
+// wrong password (the reservation stays counted; logged and audited as
+// login.failed with "wrong password when <doing>"); reserveLogin's
+// (fail.Throttled, fail.Unavailable); the store's and the hasher's (then
+// the reservation is refunded: no password was checked).
+func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing string) (checked *user.User, err error) {
+	reservation, err := s.reserveLogin(r, u.Email) // throttle.go: reserved before hashing, like a login
+	if err != nil {
+		return nil, err
 	}
-	checked, err := s.users.UserByID(r.Context(), u.ID)
+	checked, err = s.users.UserByID(r.Context(), u.ID)
 	if err == nil && checked.PasswordHash == "" {
 		err = errors.New("check own password: the account record has no password hash")
 	}
 	if err != nil {
 		s.refundLogin(r, reservation) // no password was checked
-		s.serverError(w, r, err)
-		return nil, false, true
+		return nil, err
 	}
+	ok := false
 	if len(pw) <= user.MaxPasswordBytes && !checked.Disabled { // hashing cost must not scale with input
 		if ok, err = s.passwords.Verify(r.Context(), pw, checked.PasswordHash); err != nil {
 			s.refundLogin(r, reservation) // no password was checked
-			s.serverError(w, r, err)
-			return nil, false, true
+			return nil, err
 		}
 	}
-	if ok {
-		s.refundLogin(r, reservation)
-	} else { // the reservation stays counted
+	if !ok { // the reservation stays counted
 		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", r.URL.Path,
 			"client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
+		return nil, errWrongPassword
 	}
-	return checked, ok, false
+	s.refundLogin(r, reservation)
+	return checked, nil
 }
 
 // sentTwice answers the loser of a double-submitted password confirmation

@@ -34,7 +34,7 @@ func (s *Server) Handler() http.Handler {
 		r.Use(s.crossOrigin, s.limitBody, s.sessions.Middleware, noStore, s.afterSessionLoad)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginShow)
-		r.Post("/login", s.loginCheck)
+		r.Post("/login", s.handle(s.loginCheck))
 		r.Get("/register", s.registerShow)
 		r.Post("/register", s.registerCheck)
 		r.Get("/reset/{token}", s.resetShow) // public: the one-time token is the credential
@@ -44,7 +44,7 @@ func (s *Server) Handler() http.Handler {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
 			r.Get("/account", s.accountShow)
-			r.Post("/logout", s.logout)
+			r.Post("/logout", s.handle(s.logout))
 			r.Get("/sessions", s.sessionsShow)
 			// Asks for the current password itself: that is the re-authentication.
 			r.Get("/account/password", s.passwordShow)

@@ -17,8 +17,9 @@ import (
 // every password check (the login form, the sudo-mode prompt, the
 // password-change form) first reserves an attempt with reserveLogin,
 // before the password is verified, and hands it back with refundLogin
-// when the password was right; registerAllowed counts a registration
-// before the account is created.
+// when the password was right; countRegistration counts a registration
+// before the account is created. A refusal is an error of kind
+// fail.Throttled, which errors.go answers with 429 and Retry-After.
 
 // LoginLimiter reserves login attempts and counts registrations
 // (*throttle.Limiter).
@@ -64,54 +65,48 @@ type Throttle struct {
 
 // reserveLogin reserves one login attempt for email from the client's
 // network before any password is hashed (throttle.Limiter.ReserveLogin:
-// one Redis round trip). ok reports whether the password may be checked;
-// when not, it has answered: 429 with Retry-After when a quota is used up
-// (cheap: no hashing), 503 when the counters cannot be reached (fail
-// closed). When only the per-account quota refused, a network the account
-// signed in from within the known-IP window still gets through: the
-// network is looked up (SQL) and the attempt reserved again with the
-// per-account quota exempt (a second round trip, only then); the
-// per-account-and-network and per-network quotas hold for it too. The
-// caller hands an accepted reservation back with refundLogin when the
-// password was right.
-func (s *Server) reserveLogin(w http.ResponseWriter, r *http.Request, email string) (res throttle.Reservation, ok bool) {
+// one Redis round trip). It writes nothing: a nil error means the password
+// may be checked; otherwise the error is of kind fail.Throttled when a
+// quota is used up (429 with Retry-After: cheap, no hashing; see
+// refuseLogin), fail.Unavailable when the counters cannot be reached (503:
+// fail closed), or the store's when the known network cannot be looked up.
+// When only the per-account quota refused, a network the account signed in
+// from within the known-IP window still gets through: the network is
+// looked up (SQL) and the attempt reserved again with the per-account
+// quota exempt (a second round trip, only then); the per-account-and-network
+// and per-network quotas hold for it too. The caller hands an accepted
+// reservation back with refundLogin when the password was right.
+func (s *Server) reserveLogin(r *http.Request, email string) (throttle.Reservation, error) {
 	lim := s.throttle.Limiter
 	if lim == nil {
-		return throttle.Reservation{}, true
+		return throttle.Reservation{}, nil
 	}
 	ctx, ip := r.Context(), clientIP(r)
 	res, err := lim.ReserveLogin(ctx, email, ip, false)
-	if err != nil {
-		s.serverError(w, r, err)
-		return res, false
-	}
-	if !res.Limited() {
-		return res, true
+	if err != nil || !res.Limited() {
+		return res, err
 	}
 	var subject int64
 	if res.Scope == throttle.ScopeAccount {
 		var known bool
 		subject, known, err = s.knownNetwork(ctx, email, ip)
 		if err != nil {
-			s.serverError(w, r, err)
-			return res, false
+			return res, err
 		}
 		if known {
 			exempt, err := lim.ReserveLogin(ctx, email, ip, true)
 			if err != nil {
-				s.serverError(w, r, err)
-				return exempt, false
+				return exempt, err
 			}
 			if !exempt.Limited() {
 				s.log.Info("login allowed from a known network despite the account quota", "user_id", subject, "client_ip", ip)
-				return exempt, true
+				return exempt, nil
 			}
 			exempt.Audit = exempt.Audit || res.Audit // the first step may have taken this minute's sample
 			res = exempt                             // another quota filled up meanwhile
 		}
 	}
-	s.refuseLogin(w, r, email, subject, res)
-	return res, false
+	return res, s.refuseLogin(r, email, subject, res)
 }
 
 // refundLogin hands back the attempt res reserved, after the password was
@@ -173,12 +168,13 @@ func (s *Server) rememberNetwork(r *http.Request, userID int64) {
 	}
 }
 
-// refuseLogin answers a throttled login with 429. The first refusal per
-// account and network in a minute (res.Audit, decided in the same step as
-// the refusal) is audited (login.failed, detail "throttled …") and
+// refuseLogin audits a throttled login and returns its error (kind
+// fail.Throttled, with the wait: 429 with Retry-After). The first refusal
+// per account and network in a minute (res.Audit, decided in the same step
+// as the refusal) is audited (login.failed, detail "throttled …") and
 // logged; the rest only get the request log line, so an attack cannot
 // flood the audit log. subject is the account when already looked up.
-func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, email string, subject int64, res throttle.Reservation) {
+func (s *Server) refuseLogin(r *http.Request, email string, subject int64, res throttle.Reservation) error {
 	ctx, ip := r.Context(), clientIP(r)
 	if res.Audit {
 		if subject == 0 {
@@ -191,26 +187,25 @@ func (s *Server) refuseLogin(w http.ResponseWriter, r *http.Request, email strin
 			"retry_after_s", waitSeconds(res.RetryAfter))
 		s.record(r, audit.Event{Type: audit.LoginFailed, SubjectID: subject, Email: auditEmail(email), Detail: detail})
 	}
-	s.tooManyAttempts(w, r, res.RetryAfter)
+	return res.Err()
 }
 
-// registerAllowed counts a registration attempt from the client's IP
-// before the password is hashed and reports whether it may go on; when
-// not, it has answered (429, or 503 when the counters cannot be reached).
-func (s *Server) registerAllowed(w http.ResponseWriter, r *http.Request) bool {
+// countRegistration counts a registration attempt from the client's IP
+// before the password is hashed. It writes nothing: nil means the
+// registration may go on; otherwise the error is of kind fail.Throttled
+// (429 with Retry-After) or fail.Unavailable when the counters cannot be
+// reached (503).
+func (s *Server) countRegistration(r *http.Request) error {
 	lim := s.throttle.Limiter
 	if lim == nil {
-		return true
+		return nil
 	}
 	v, err := lim.Register(r.Context(), clientIP(r))
 	if err != nil {
-		s.serverError(w, r, err)
-		return false
+		return err
 	}
-	if !v.Limited() {
-		return true
+	if v.Limited() {
+		s.log.Info("registration throttled", "client_ip", clientIP(r), "retry_after_s", waitSeconds(v.RetryAfter))
 	}
-	s.log.Info("registration throttled", "client_ip", clientIP(r), "retry_after_s", waitSeconds(v.RetryAfter))
-	s.tooManyAttempts(w, r, v.RetryAfter)
-	return false
+	return v.Err()
 }

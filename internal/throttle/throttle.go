@@ -60,7 +60,8 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/clientnet"
-	"github.com/latch/latch/internal/fail"
+	// Imported as failure: the package's tests have a helper named fail.
+	failure "github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -69,7 +70,7 @@ import (
 // since a login needs the same Redis for its session anyway, and failing open
 // would hand an attacker who can slow Redis down unlimited guesses. Its
 // kind is fail.Unavailable.
-var ErrUnavailable = fail.New(fail.Unavailable, "throttle: counter store unavailable")
+var ErrUnavailable = failure.New(failure.Unavailable, "throttle: counter store unavailable")
 
 // Scope names the quota that refused an attempt.
 type Scope string
@@ -103,7 +104,7 @@ func (v Verdict) Err() error {
 	if !v.Limited() {
 		return nil
 	}
-	return fail.Throttle("throttle: "+string(v.Scope)+" quota used up", v.RetryAfter)
+	return failure.Throttle("throttle: "+string(v.Scope)+" quota used up", v.RetryAfter)
 }
 
 // samplePeriod is how often a refused login per account and network is
