@@ -18,6 +18,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/config"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/metrics"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/redisconn"
@@ -84,25 +85,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "latch: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
-	var uerr usageError
-	switch {
-	case err == nil || errors.Is(err, flag.ErrHelp):
+	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
-	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
-		return exitUsage
-	default:
-		fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
-		return exitError
 	}
+	fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
+	return exitStatus(err)
+}
+
+// exitStatus is the exit status for a command's error, by its kind
+// (internal/fail): fail.Invalid (bad arguments or configuration:
+// usageError) is exitUsage; every other kind (not found, unavailable, …)
+// is exitError.
+func exitStatus(err error) int {
+	if fail.KindOf(err) == fail.Invalid {
+		return exitUsage
+	}
+	return exitError
 }
 
 // usageError marks errors the operator must fix in arguments or
-// configuration (exit status 2).
+// configuration: of kind fail.Invalid (exit status 2), whatever the kind
+// of the error it holds.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
+func (e usageError) Unwrap() error { return fail.Wrap(fail.Invalid, e.err, "") }
 
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

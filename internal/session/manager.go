@@ -215,7 +215,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 
 		slot := &loadedUser{}
 		ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
-		if err != nil && !errors.Is(err, ErrUnavailable) {
+		if err != nil && !errors.Is(err, fail.Unavailable) {
 			// The stored bytes do not decode: drop them and go on anonymous.
 			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
 				err = derr
