@@ -297,7 +297,9 @@ func parseForm(r *http.Request) error {
 		if errors.As(err, &tooBig) {
 			return fmt.Errorf("%w: %w", errFormTooLarge, err)
 		}
-		return fmt.Errorf("%w: %w", errFormUnreadable, err)
+		// Not the parser's error: it quotes the form's text, which may hold
+		// a password, and the error is logged.
+		return errFormUnreadable
 	}
 	if !cleanValues(r.Form) {
 		return errFormText

@@ -175,3 +175,22 @@ func TestClientErrorsNeverLogAtErrorLevel(t *testing.T) {
 		t.Errorf("a 4xx answer was logged at error level:\n%s", logs)
 	}
 }
+
+// TestUnreadableFormKeepsItsTextOutOfTheLog: a login form that does not
+// parse is a 400 whose log line does not quote the form (the parser's
+// error does, and the text may be a password).
+func TestUnreadableFormKeepsItsTextOutOfTheLog(t *testing.T) {
+	a := newTestApp(t)
+	res, err := a.ts.Client().Post(a.ts.URL+"/login", "application/x-www-form-urlencoded",
+		strings.NewReader("email=bob%40example.com&password=Sec%zZret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", res.StatusCode)
+	}
+	if logs := a.logs.String(); strings.Contains(logs, "%zZ") || !strings.Contains(logs, "form could not be parsed") {
+		t.Errorf("log quotes the form, or has no line for it:\n%s", logs)
+	}
+}

@@ -50,7 +50,10 @@ func orProfile(next string) string {
 // are audited: LoginFailed with the email field when it is an email
 // address, else only its length (auditEmail: a password typed into the
 // wrong box must not reach the audit log), and the account when one has
-// it; LoginSucceeded with the new session's handle.
+// it; LoginSucceeded with the new session's handle. An empty field or a
+// failed login shows the form again, at the status errors.go gives it
+// (422, 401); any other failure is returned to the table (429 when
+// throttled, 503 when a dependency is down or the hashing pool is full).
 func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
@@ -306,7 +309,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 // logout ends the session on the server (POST only, CSRF-checked by the
 // route's middleware) and expires the cookie. If the store cannot be
 // reached the session is not ended and the user sees 503, not a false
-// "logged out".
+// "logged out" (the error is returned to the table).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	id, handle := s.sessions.UserID(r.Context()), s.sessions.Handle(r.Context())
 	if err := s.sessions.Logout(r.Context()); err != nil {
