@@ -47,6 +47,7 @@ var (
 	errFormUnreadable = fail.New(fail.Invalid, "server: form could not be parsed")
 	errFormText       = fail.New(fail.Invalid, "server: NUL or invalid UTF-8 in a form field")
 	errURLText        = fail.New(fail.Invalid, "server: NUL or invalid UTF-8 in the URL")
+	errMethod         = fail.New(fail.Invalid, "server: method not allowed")
 	errNoPage         = fail.New(fail.NotFound, "server: no such page")
 	errCrossOrigin    = fail.New(fail.Forbidden, "server: cross-origin request rejected")
 	errCSRF           = fail.New(fail.Forbidden, "server: csrf token rejected")
@@ -95,6 +96,8 @@ func (s *Server) kindAnswer(err error) answer {
 		case errors.Is(err, errURLText):
 			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
 				"The address of this page contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Check the link and try again.")
+		case errors.Is(err, errMethod): // methodNotAllowed sets the Allow header RFC 9110 §15.5.6 requires
+			return clientAnswer(http.StatusMethodNotAllowed, slog.LevelDebug, "This page does not accept that kind of request.")
 		case errors.Is(err, session.ErrMalformedCookie):
 			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
 				"Your browser sent a session cookie that Latch did not issue. It has been removed; reload the page to continue.")
@@ -115,7 +118,7 @@ func (s *Server) kindAnswer(err error) answer {
 			// during re-authentication): the person is signed out; nothing was done.
 			return answer{status: http.StatusSeeOther, level: slog.LevelInfo, log: "session ended during the request", toLogin: true}
 		}
-		return clientAnswer(http.StatusUnauthorized, slog.LevelInfo, loginFailed)
+		return clientAnswer(http.StatusUnauthorized, slog.LevelInfo, "Latch could not confirm who you are. Log in and try again.")
 	case fail.Forbidden:
 		return clientAnswer(http.StatusForbidden, slog.LevelWarn, forbiddenMessage(err))
 	case fail.Throttled:
@@ -255,9 +258,11 @@ func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error)
 	s.serverError(w, r, err)
 }
 
-// clientError answers a 4xx with an error page, for answers that are not
-// an error of a kind (405 in methodNotAllowed). Handlers return an error
-// instead, so that the status comes from the table.
+// clientError answers a 4xx with an error page and msg, bypassing the
+// table. Deprecated: return an error of a kind instead (withMessage for
+// the words), so that the status comes from the table; kept only while the
+// handlers of handlers_admin.go, handlers_sessions.go and views.go move to
+// handle.
 func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	s.renderError(w, r, status, msg)
 }
@@ -281,7 +286,7 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	s.clientError(w, r, http.StatusMethodNotAllowed, "This page does not accept that kind of request.")
+	s.serverError(w, r, errMethod)
 }
 
 // parseForm parses an urlencoded POST body and rejects bodies that are too

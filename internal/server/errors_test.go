@@ -57,6 +57,7 @@ func TestErrorTable(t *testing.T) {
 		{"form unreadable", formError(t, "a=%zz", 1000), 400, "", "The form you sent could not be read.", "", slog.LevelInfo},
 		{"form with NUL", formError(t, "a=%00", 1000), 400, "", "The form contains a character that is not allowed", "", slog.LevelInfo},
 		{"URL with NUL", errURLText, 400, "", "The address of this page contains a character that is not allowed", "", slog.LevelInfo},
+		{"method not allowed", errMethod, 405, "", "This page does not accept that kind of request.", "", slog.LevelDebug},
 		{"malformed session cookie", session.ErrMalformedCookie, 400, "", "Your browser sent a session cookie that Latch did not issue.", "", slog.LevelInfo},
 		{"field error", &user.ValidationError{Field: "email", Message: "Enter an email address"}, 422, "", "needs to be changed", "", slog.LevelDebug},
 		{"empty login field", errLoginIncomplete, 422, "", "needs to be changed", "", slog.LevelDebug},
@@ -71,8 +72,8 @@ func TestErrorTable(t *testing.T) {
 		{"rotated", session.ErrRotated, 409, "", "changed by another request meanwhile", "", slog.LevelInfo},
 		{"email taken", fmt.Errorf("store: create user: %w", user.ErrEmailTaken), 422, "", msgEmailTaken, "", slog.LevelDebug},
 
-		{"unauthorized", errLoginFailed, 401, "", loginFailed, "", slog.LevelInfo},
-		{"wrong password", errWrongPassword, 401, "", loginFailed, "", slog.LevelInfo},
+		{"unauthorized", errLoginFailed, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},
+		{"wrong password", errWrongPassword, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},
 		{"session gone", fmt.Errorf("commit: %w", session.ErrGone), 303, "", "", "/login", slog.LevelInfo},
 
 		{"forbidden", fail.New(fail.Forbidden, "test: refused"), 403, "", "You are not allowed to do this.", "", slog.LevelWarn},
