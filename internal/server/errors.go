@@ -82,8 +82,9 @@ func (s *Server) answerOf(err error) answer {
 	return a
 }
 
+// kindAnswer is answerOf without the handler's words.
 func (s *Server) kindAnswer(err error) answer {
-	switch kind := fail.KindOf(err); kind {
+	switch fail.KindOf(err) {
 	case fail.Invalid:
 		switch {
 		case errors.Is(err, errFormTooLarge):
