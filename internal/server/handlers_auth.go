@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -63,7 +64,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		data := s.newTemplateData(w, r)
 		data.Title = "Log in"
-		data.Form = formData{Email: truncate(email, 254), Remember: remember}
+		data.Form = formData{Email: text.Truncate(email, 254), Remember: remember}
 		data.FormError = msg
 		data.Next = next
 		s.render(w, r, status, "login", data)
@@ -259,7 +260,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	fail := func(errs map[string]string) {
 		data := s.newTemplateData(w, r)
 		data.Title = "Create an account"
-		data.Form = formData{Email: truncate(email, 254), Name: truncate(name, 200)}
+		data.Form = formData{Email: text.Truncate(email, 254), Name: text.Truncate(name, 200)}
 		data.FieldErrors = errs
 		s.render(w, r, http.StatusUnprocessableEntity, "register", data)
 	}

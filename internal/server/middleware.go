@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latch/latch/internal/clientnet"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 	"github.com/realclientip/realclientip-go"
 )
@@ -63,7 +64,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("cross-origin request rejected", "route", r.URL.Path, "client_ip", clientIP(r),
-			"origin", truncate(r.Header.Get("Origin"), 200), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+			"origin", text.Truncate(r.Header.Get("Origin"), 200), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
 		s.clientError(w, r, http.StatusForbidden,
 			"This form was sent from another site, so it was refused. Go back to the page, reload it and try again.")
 	}))
@@ -102,7 +103,7 @@ func (s *Server) rejectBadURL(next http.Handler) http.Handler {
 			bad = !cleanValues(q)
 		}
 		if bad {
-			s.log.Info("request refused: NUL or invalid UTF-8 in the URL", "route", truncate(r.URL.Path, 200), "client_ip", clientIP(r))
+			s.log.Info("request refused: NUL or invalid UTF-8 in the URL", "route", text.Truncate(r.URL.Path, 200), "client_ip", clientIP(r))
 			s.clientError(w, r, http.StatusBadRequest,
 				"The address of this page contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Check the link and try again.")
 			return
@@ -298,7 +299,7 @@ func (s *Server) logRequest(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Info("request", "method", r.Method, "route", truncate(r.URL.Path, 200), "status", rec.status,
+		s.log.Info("request", "method", r.Method, "route", text.Truncate(r.URL.Path, 200), "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r))
 	})
 }
@@ -370,19 +371,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 character,
-// replacing invalid UTF-8 first (it also serves header values).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // requireAdmin lets only administrators through; everyone else gets a 403

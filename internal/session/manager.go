@@ -6,19 +6,17 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/latch/latch/internal/randtoken"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -171,20 +169,20 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// validToken reports whether v can be an scs token: 43 characters of the
-// URL-safe base64 alphabet (32 random bytes, unpadded).
-func validToken(v string) bool {
-	if len(v) != 43 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// tokenBytes is the randomness in an scs session token (32 bytes from
+// crypto/rand, 43 characters of URL-safe base64: scs's generateToken).
+const tokenBytes = 32
+
+// handleBytes is the randomness in a session handle (22 characters).
+const handleBytes = 16
+
+// csrfBytes is the randomness in a session's CSRF token (43 characters).
+const csrfBytes = 32
+
+// ValidHandle reports whether h can be a session handle (Record.Handle):
+// 22 characters of the URL-safe base64 alphabet. Callers look up only
+// handles that pass.
+func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 
 // Middleware loads the session named by the request's cookie, enforces the
 // idle and absolute timeouts, calls next, and commits changes before the
@@ -204,7 +202,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		w.Header().Add("Vary", "Cookie")
 		var token string
 		if c, err := r.Cookie(m.cookie); err == nil && c.Value != "" {
-			if !validToken(c.Value) {
+			if !randtoken.Valid(c.Value, tokenBytes) {
 				m.clearCookie(w)
 				m.opt.OnError(w, r, ErrMalformedCookie)
 				return
@@ -226,7 +224,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: truncateUTF8(r.UserAgent(), maxUserAgentBytes),
+		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
 			loaded: slot}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
@@ -332,14 +330,8 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	if err := m.scs.Clear(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
-	csrf, err := randomString(32)
-	if err != nil {
-		return fmt.Errorf("session: login: %w", err)
-	}
-	handle, err := randomString(16)
-	if err != nil {
-		return fmt.Errorf("session: login: %w", err)
-	}
+	csrf := randtoken.New(csrfBytes)
+	handle := randtoken.New(handleBytes)
 	st := stateFrom(ctx)
 	st.created = true
 	now := m.opt.Clock()
@@ -590,27 +582,6 @@ func (m *Manager) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a character and
-// replaces invalid UTF-8.
-func truncateUTF8(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func randomString(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // writeCookie sets the session cookie: HttpOnly, SameSite=Lax, Path=/, no

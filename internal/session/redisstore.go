@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/redisconn"
 )
 
@@ -77,7 +78,7 @@ func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashTok
 // is safe to repeat, since a write is guarded by EXISTS). Every failure is
 // wrapped in ErrUnavailable.
 func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	reply, err := redisconn.Do(ctx, s.pool, func(conn redis.Conn) (any, error) {
 		return script.DoContext(ctx, conn, args...)
