@@ -36,6 +36,13 @@ const (
 	keyIP       = "ip"   // string, client IP at login
 	keyUA       = "ua"   // string, User-Agent at login (capped)
 	keyCred     = "cred" // int64, the account's credential epoch bound at login (see BindCredentials)
+
+	// keyNoticeSeen is the time (int64 unix milliseconds, like keyCreated,
+	// so that a new-device sign-in in the same second as this session's own
+	// login is still told apart: issue 11) of the newest "new sign-in"
+	// notice this session has shown, so that each notice is shown once per
+	// session (notice.go, internal/server/newdevice.go).
+	keyNoticeSeen = "nsm"
 )
 
 // maxUserAgentBytes caps the User-Agent kept with a session.
@@ -94,9 +101,9 @@ type Options struct {
 // (rather than code of Latch's own) because those parts are small, right
 // and maintained, and its exported Load/Commit/RenewToken and CtxStore
 // interface let Latch add the rest around it without forking it. Latch
-// does not use scs's LoadAndSave middleware because (NOTES-scs.md): with
-// IdleTimeout set it writes the whole session and a Set-Cookie on every
-// request; its error path answers 500 and can keep a redirect's Location
+// does not use scs's LoadAndSave middleware because (as read from scs
+// v2.9.0's source, the newest release): with IdleTimeout set it writes the
+// whole session and a Set-Cookie on every request; its error path answers 500 and can keep a redirect's Location
 // header; it has no way to tell a store that a write must not re-create a
 // deleted session; and it sends `Cache-Control: no-cache="Set-Cookie"`
 // rather than no-store.

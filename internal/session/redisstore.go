@@ -15,8 +15,8 @@ import (
 )
 
 // RedisStore is Latch's Redis session store for scs, with the session
-// registry. It replaces github.com/alexedwards/scs/redisstore, which
-// (NOTES-scs.md):
+// registry. It replaces github.com/alexedwards/scs/redisstore, which (as
+// read from its source, the pseudo-version go.mod names):
 //   - ignores the request context (no CtxStore) and so cannot bound a call to
 //     a stalled Redis;
 //   - writes with MULTI/SET/PEXPIREAT/EXEC (four commands) and re-creates a
@@ -26,7 +26,8 @@ import (
 // redigo stays the client (rather than a client with its own pool and
 // script helpers) because scs's stores and Latch's throttle already use it,
 // its Script.DoContext gives EVALSHA with a NOSCRIPT fallback, and its pool
-// takes a context on borrow (NOTES-scs.md).
+// takes a context on borrow (Pool.GetContext, redigo v1.9.3; Pool.Get with
+// Wait set would wait forever).
 //
 // Here every operation is one Redis command (one EVALSHA of a Lua script,
 // which Redis runs atomically) on a pooled connection borrowed with

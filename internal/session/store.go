@@ -21,7 +21,10 @@ var (
 	// ErrGone is returned by an update-only commit when the session no longer
 	// exists in the store: it was revoked (logout, admin kill) or expired
 	// while the request was in flight. The write is refused so that a revoked
-	// session can never be brought back ("resurrection", NOTES-scs.md).
+	// session can never be brought back: scs's own stores write the whole
+	// session unconditionally, so a request that loaded it before the revoke
+	// and commits after it re-creates the deleted key and the old cookie
+	// works again ("resurrection").
 	ErrGone = errors.New("session no longer exists")
 
 	// ErrRotated is returned by Store.Rotate (and Manager.Reauthenticate)

@@ -19,7 +19,8 @@ const (
 	maxPageSize     = 500
 )
 
-// auditColumns is the column list AuditEvents selects, in scanAuditEvent order.
+// auditColumns is the column list AuditEvents selects, in the order its
+// rows.Scan reads them.
 const auditColumns = "id, time, type, via, actor_id, subject_id, email, ip, user_agent, session_handle, detail"
 
 // InsertAuditEvent stores e and sets e.ID to the new row's ID.
