@@ -129,12 +129,12 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 		return s.DeleteCtx(ctx, token)
 	}
 	mode := "update"
-	if isCreate(ctx) {
+	if IsCreate(ctx) {
 		mode = "create"
 	}
 	args := []any{s.key(token), mode, b, expiry.UnixMilli(), s.prefix, HashToken(token)}
 	opts := createOptsFrom(ctx)
-	if rec, ok := recordFrom(ctx); ok && rec.Handle != "" {
+	if rec, ok := RecordFrom(ctx); ok && rec.Handle != "" {
 		remember := 0
 		if rec.Remember {
 			remember = 1

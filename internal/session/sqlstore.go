@@ -70,9 +70,9 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 	}
 	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
-	rec, hasRec := recordFrom(ctx)
+	rec, hasRec := RecordFrom(ctx)
 	cols := recordColumns(rec, hasRec)
-	if isCreate(ctx) {
+	if IsCreate(ctx) {
 		return s.create(ctx, token, b, expiry, rec, hasRec, cols)
 	}
 	query, args := `UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`,

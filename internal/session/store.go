@@ -77,7 +77,9 @@ func WithCreate(ctx context.Context) context.Context {
 	return context.WithValue(ctx, createKey{}, true)
 }
 
-func isCreate(ctx context.Context) bool {
+// IsCreate reports whether ctx was marked WithCreate: the one CommitCtx
+// that may create a session. Every Store's CommitCtx must honour it.
+func IsCreate(ctx context.Context) bool {
 	v, _ := ctx.Value(createKey{}).(bool)
 	return v
 }
