@@ -22,8 +22,8 @@ import (
 // Manager too (testApp.seedSession), never by hand, so a Manager that
 // stopped recording would leave the devices pages empty and fail them.
 // (The real stores are tested against Redis and SQL in internal/session;
-// they check expiry against the wall clock, which the fixed test clock
-// here is far behind.)
+// they check expiry against the wall clock, not the fixed test clock t0
+// these tests run on.)
 
 // errFake is what a fake returns when told to fail: like the real session
 // stores, it wraps session.ErrUnavailable.
