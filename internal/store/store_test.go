@@ -28,10 +28,11 @@ var openers = []struct {
 	{DialectPostgres, func(tb testing.TB) string { return storetest.PostgresURL(tb) }},
 }
 
-// mustOpen opens url, migrates it and closes it when the test ends.
-func mustOpen(tb testing.TB, url string) *DB {
+// mustOpen opens url with opts, migrates it and closes it when the test
+// ends.
+func mustOpen(tb testing.TB, url string, opts ...Option) *DB {
 	tb.Helper()
-	db, err := Open(tb.Context(), url)
+	db, err := Open(tb.Context(), url, opts...)
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
