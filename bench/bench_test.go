@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/redistest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
@@ -22,30 +21,12 @@ import (
 // cheap makes argon2id fast for tests; the harness itself uses Latch's defaults.
 var cheap = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-// throwawayRedis starts a redis-server for the test (skipped without the
-// binary, except under CI, where it fails).
-func throwawayRedis(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server not installed and CI is set")
-		}
-		t.Skip("redis-server not installed")
-	}
-	p, url, err := startRedis(t.Context(), t.TempDir(), "redis")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.stop)
-	return url
-}
-
 // TestMonitorCountsRoundTripsCommandStatsCountsCommands pins the difference
 // the table relies on: a script with two inner commands plus a GET is two
 // round trips (MONITOR) but four commands (INFO commandstats).
 func TestMonitorCountsRoundTripsCommandStatsCountsCommands(t *testing.T) {
 	ctx := t.Context()
-	url := throwawayRedis(t)
+	url := redistest.StartServer(t).URL() // a Redis of the test's own: INFO counts only its commands
 	before, err := commandStats(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +141,7 @@ func TestSeedDB(t *testing.T) {
 // like sessions made by a browser sign-in.
 func TestSeedSessions(t *testing.T) {
 	ctx := t.Context()
-	url := throwawayRedis(t)
+	url := redistest.StartServer(t).URL() // a Redis of the test's own: INFO counts only its commands
 	if err := seedSessions(ctx, url, "latch:", 120, seeded{FirstBulkID: 10, BulkUsers: 40}); err != nil {
 		t.Fatal(err)
 	}

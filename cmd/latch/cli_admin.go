@@ -250,7 +250,7 @@ func cmdSessionsRevoke(ctx context.Context, args []string, getenv func(string) s
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		for _, a := range args {
-			if strings.HasPrefix(a, "-") && validHandleArg(a) && !errors.Is(err, flag.ErrHelp) {
+			if strings.HasPrefix(a, "-") && session.ValidHandle(a) && !errors.Is(err, flag.ErrHelp) {
 				return usageError{fmt.Errorf("%w (put -- before a handle that starts with -: latch sessions revoke -- %s)", err, a)}
 			}
 		}
@@ -268,7 +268,7 @@ func cmdSessionsRevoke(ctx context.Context, args []string, getenv func(string) s
 		if err := checkEmailArg(*email); err != nil {
 			return err
 		}
-	} else if !validHandleArg(pos[0]) {
+	} else if !session.ValidHandle(pos[0]) {
 		return usageError{fmt.Errorf("%q is not a session handle (22 letters, digits, - or _; see \"latch sessions list\")", pos[0])}
 	}
 	env, err := openAdminEnv(ctx, getenv)
@@ -533,20 +533,6 @@ func checkEmailArg(email string) error {
 func legacyAddress(email string) bool {
 	a, err := mail.ParseAddress(strings.TrimSpace(email))
 	return err == nil && a.Name == "" && user.EmailLookupKeys(email) != nil
-}
-
-// validHandleArg reports whether h looks like a session handle: 22
-// characters from the URL-safe base64 alphabet (session.Record).
-func validHandleArg(h string) bool {
-	if len(h) != 22 {
-		return false
-	}
-	for _, c := range []byte(h) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // countSessions is "1 session" or "N sessions".

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
@@ -299,7 +300,7 @@ func TestCLISessions(t *testing.T) {
 			var adaHandles []string
 			remembered := 0
 			for _, s := range all {
-				if !validHandleArg(s.Handle) || s.Created.IsZero() || s.LastSeen.IsZero() || s.IP == "" {
+				if !session.ValidHandle(s.Handle) || s.Created.IsZero() || s.LastSeen.IsZero() || s.IP == "" {
 					t.Errorf("incomplete session %+v", s)
 				}
 				switch s.UserID {

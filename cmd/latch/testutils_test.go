@@ -56,8 +56,9 @@ type testApp struct {
 
 type appOption func(*config.Config)
 
-// startApp runs Latch on b's stores. Apps started with the same shared
-// config (see sharedConfig) form a multi-instance deployment.
+// startApp runs Latch on b's stores. Apps started with one config
+// (testConfig, then startAppWithConfig for each) share its stores and form
+// a multi-instance deployment.
 func startApp(t *testing.T, b backend, opts ...appOption) *testApp {
 	t.Helper()
 	cfg := testConfig(t, b)

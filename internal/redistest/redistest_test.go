@@ -36,4 +36,3 @@ func TestSentinelSeesItsMaster(t *testing.T) {
 		t.Fatalf("sentinel master = %v, want port %d", addr, m.Port)
 	}
 }
-

@@ -14,6 +14,7 @@ import (
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 )
@@ -229,7 +230,7 @@ func withMessage(err error, message string) error {
 // 503, or sends the person to log in when the session ended.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a := s.answerOf(err)
-	attrs := []any{"route", truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
+	attrs := []any{"route", text.Truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
 		"kind", fail.KindOf(err).String(), "err", err}
 	if a.status >= 500 {
 		attrs = append(attrs, "method", r.Method)

@@ -14,22 +14,29 @@ import (
 	"github.com/latch/latch/internal/user"
 )
 
-// Hand-written fakes for the server's dependencies. The session data itself
-// goes through the real session.Manager into fakeSessions' map; the
-// registry side (handles, listing, revocation) is a list of records the
-// test controls, since the real stores are tested against Redis and SQL
-// elsewhere.
+// Hand-written fakes for the server's dependencies. fakeSessions is an
+// in-memory session store whose registry side (handles, listing,
+// revocation) holds only what the code under test wrote: the record the
+// session.Manager passes with each commit (session.RecordFrom), as Latch's
+// real stores keep it. Tests add other devices' sessions through the
+// Manager too (testApp.seedSession), never by hand, so a Manager that
+// stopped recording would leave the devices pages empty and fail them.
+// (The real stores are tested against Redis and SQL in internal/session;
+// they check expiry against the wall clock, not the fixed test clock t0
+// these tests run on.)
 
 // errFake is what a fake returns when told to fail: like the real session
 // stores, it wraps session.ErrUnavailable.
 var errFake = fmt.Errorf("fake: %w", session.ErrUnavailable)
 
-// fakeSessions is an in-memory scs store plus a registry of records.
+// fakeSessions is an in-memory scs store plus a registry of records, both
+// keyed by session token.
 type fakeSessions struct {
 	mu      sync.Mutex
 	data    map[string][]byte
-	records []session.Record
-	err     error // returned by every registry method when set
+	records map[string]session.Record
+	order   []string // tokens with a record, oldest first
+	err     error    // returned by every registry method when set
 
 	lastQuery  session.Query
 	revokeUser []string // "uid/except" of each RevokeUser call
@@ -37,7 +44,9 @@ type fakeSessions struct {
 
 var _ session.Store = (*fakeSessions)(nil)
 
-func newFakeSessions() *fakeSessions { return &fakeSessions{data: map[string][]byte{}} }
+func newFakeSessions() *fakeSessions {
+	return &fakeSessions{data: map[string][]byte{}, records: map[string]session.Record{}}
+}
 
 func (f *fakeSessions) Delete(token string) error { return f.DeleteCtx(context.Background(), token) }
 func (f *fakeSessions) Find(token string) ([]byte, bool, error) {
@@ -53,8 +62,16 @@ func (f *fakeSessions) DeleteCtx(ctx context.Context, token string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.data, token)
+	f.deleteLocked(token)
 	return nil
+}
+
+func (f *fakeSessions) deleteLocked(token string) {
+	delete(f.data, token)
+	if _, ok := f.records[token]; ok {
+		delete(f.records, token)
+		f.order = slices.DeleteFunc(f.order, func(t string) bool { return t == token })
+	}
 }
 
 func (f *fakeSessions) FindCtx(_ context.Context, token string) ([]byte, bool, error) {
@@ -64,23 +81,54 @@ func (f *fakeSessions) FindCtx(_ context.Context, token string) ([]byte, bool, e
 	return b, ok, nil
 }
 
-func (f *fakeSessions) CommitCtx(_ context.Context, token string, b []byte, _ time.Time) error {
+// CommitCtx creates a session only when ctx says so (session.WithCreate)
+// and otherwise updates one that still exists (else session.ErrGone), as
+// the real stores do; the record the Manager passes replaces the
+// session's registry record.
+func (f *fakeSessions) CommitCtx(ctx context.Context, token string, b []byte, _ time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.data[token]; !ok && !session.IsCreate(ctx) {
+		return session.ErrGone
+	}
 	f.data[token] = b
+	if rec, ok := session.RecordFrom(ctx); ok && rec.Handle != "" {
+		if _, had := f.records[token]; !had {
+			f.order = append(f.order, token)
+		}
+		f.records[token] = rec
+	}
 	return nil
 }
 
-func (f *fakeSessions) add(recs ...session.Record) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.records = append(f.records, recs...)
-}
-
+// has reports whether a session with this handle is in the registry.
 func (f *fakeSessions) has(handle string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.ContainsFunc(f.records, func(r session.Record) bool { return r.Handle == handle })
+	_, ok := f.tokenOfLocked(handle)
+	return ok
+}
+
+func (f *fakeSessions) tokenOfLocked(handle string) (string, bool) {
+	for _, t := range f.order {
+		if f.records[t].Handle == handle {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// matchLocked returns the records match selects, newest activity first
+// (as the real stores list them; ties in creation order).
+func (f *fakeSessions) matchLocked(match func(session.Record) bool) []session.Record {
+	var out []session.Record
+	for _, t := range f.order {
+		if r := f.records[t]; match(r) {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b session.Record) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out
 }
 
 func (f *fakeSessions) UserSessions(_ context.Context, userID int64) ([]session.Record, error) {
@@ -89,13 +137,7 @@ func (f *fakeSessions) UserSessions(_ context.Context, userID int64) ([]session.
 	if f.err != nil {
 		return nil, f.err
 	}
-	var out []session.Record
-	for _, r := range f.records {
-		if r.UserID == userID {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return f.matchLocked(func(r session.Record) bool { return r.UserID == userID }), nil
 }
 
 func (f *fakeSessions) Sessions(_ context.Context, q session.Query) (session.Page, error) {
@@ -105,12 +147,9 @@ func (f *fakeSessions) Sessions(_ context.Context, q session.Query) (session.Pag
 		return session.Page{}, f.err
 	}
 	f.lastQuery = q
-	var match []session.Record
-	for _, r := range f.records {
-		if (q.UserID == 0 || r.UserID == q.UserID) && (q.IP == "" || r.IP == q.IP) {
-			match = append(match, r)
-		}
-	}
+	match := f.matchLocked(func(r session.Record) bool {
+		return (q.UserID == 0 || r.UserID == q.UserID) && (q.IP == "" || r.IP == q.IP)
+	})
 	page := session.Page{Total: len(match)}
 	if q.Offset < len(match) {
 		page.Records = match[q.Offset:min(len(match), q.Offset+q.Limit)]
@@ -118,19 +157,20 @@ func (f *fakeSessions) Sessions(_ context.Context, q session.Query) (session.Pag
 	return page, nil
 }
 
+// Revoke ends the session with this handle: its data and its record.
 func (f *fakeSessions) Revoke(_ context.Context, handle string) (session.Record, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return session.Record{}, false, f.err
 	}
-	for i, r := range f.records {
-		if r.Handle == handle {
-			f.records = slices.Delete(f.records, i, i+1)
-			return r, true, nil
-		}
+	t, ok := f.tokenOfLocked(handle)
+	if !ok {
+		return session.Record{}, false, nil
 	}
-	return session.Record{}, false, nil
+	r := f.records[t]
+	f.deleteLocked(t)
+	return r, true, nil
 }
 
 func (f *fakeSessions) RevokeUser(_ context.Context, userID int64, except string) ([]session.Record, error) {
@@ -140,20 +180,19 @@ func (f *fakeSessions) RevokeUser(_ context.Context, userID int64, except string
 		return nil, f.err
 	}
 	f.revokeUser = append(f.revokeUser, strconv.FormatInt(userID, 10)+"/"+except)
-	var ended, kept []session.Record
-	for _, r := range f.records {
-		if r.UserID == userID && r.Handle != except {
+	var ended []session.Record
+	for _, t := range slices.Clone(f.order) {
+		if r := f.records[t]; r.UserID == userID && r.Handle != except {
 			ended = append(ended, r)
-		} else {
-			kept = append(kept, r)
+			f.deleteLocked(t)
 		}
 	}
-	f.records = kept
 	return ended, nil
 }
 
 func (f *fakeSessions) Sweep(context.Context) (int, error) { return 0, nil }
 
+// Rotate moves the session of oldToken, data and record, to newToken.
 func (f *fakeSessions) Rotate(_ context.Context, oldToken, newToken string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -163,6 +202,11 @@ func (f *fakeSessions) Rotate(_ context.Context, oldToken, newToken string) erro
 	}
 	delete(f.data, oldToken)
 	f.data[newToken] = b
+	if r, ok := f.records[oldToken]; ok {
+		delete(f.records, oldToken)
+		f.records[newToken] = r
+		f.order[slices.Index(f.order, oldToken)] = newToken
+	}
 	return nil
 }
 

@@ -29,9 +29,7 @@ func TestPasswordChange(t *testing.T) {
 	a := newTestApp(t)
 	bob := a.login("bob@example.com", false)
 	other := a.login("bob@example.com", true)
-	a.sessions.add(session.Record{Handle: "phone00000000000000000", UserID: bobID, IP: "203.0.113.7",
-		UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-		Created:   t0, LastSeen: t0})
+	a.seedSession(bobID, "203.0.113.7", iPhoneAgent, false)
 	// Past the re-authentication window: the form asks for the current
 	// password itself, so there is no separate "Confirm your password"
 	// prompt.

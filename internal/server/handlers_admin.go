@@ -251,7 +251,7 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusNotFound,
 			"There is no active session with this name. It may have ended already; reload the list to see the current sessions.")
 	}
-	if !validHandle(handle) {
+	if !session.ValidHandle(handle) {
 		gone()
 		return
 	}

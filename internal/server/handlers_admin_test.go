@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,10 +14,9 @@ import (
 
 func TestAdminAccess(t *testing.T) {
 	gets := []string{"/admin", "/admin/sessions", "/admin/users", "/admin/users/2", "/admin/audit", "/admin/nothing-here"}
-	posts := []string{"/admin/sessions/" + bobPhone + "/kill", "/admin/users/2/kill-sessions", "/admin/users/2/disable", "/admin/users/2/enable"}
-
 	a := newTestApp(t)
-	addSessions(a)
+	bobPhone, _, _ := addSessions(a)
+	posts := []string{"/admin/sessions/" + bobPhone + "/kill", "/admin/users/2/kill-sessions", "/admin/users/2/disable", "/admin/users/2/enable"}
 	anon := a.newClient(firefoxAgent)
 	for _, p := range gets {
 		res, body := anon.get(p)
@@ -60,6 +58,7 @@ func TestAdminAccess(t *testing.T) {
 }
 
 func TestAdminActions(t *testing.T) {
+	var bobPhone, bobLaptop, adminOther string // each case's, set by addSessions
 	tests := []struct {
 		name     string
 		path     func(admin *client) string
@@ -69,9 +68,12 @@ func TestAdminActions(t *testing.T) {
 		message  string
 		check    func(t *testing.T, a *testApp, admin *client)
 		event    *audit.Event // the event recorded, without ID/Time/IP/UserAgent
+		// eventSession is the session the event names, when not the
+		// admin's own (its handle is known once the case has seeded it).
+		eventSession func() string
 	}{
 		{
-			name: "kill a session", path: fixed("/admin/sessions/" + bobPhone + "/kill"),
+			name: "kill a session", path: func(*client) string { return "/admin/sessions/" + bobPhone + "/kill" },
 			form:   url.Values{"next": {"/admin/sessions?ip=203.0.113.7&page=2"}},
 			status: http.StatusSeeOther, location: "/admin/sessions?ip=203.0.113.7&page=2",
 			check: func(t *testing.T, a *testApp, _ *client) {
@@ -80,15 +82,16 @@ func TestAdminActions(t *testing.T) {
 				}
 			},
 			event: &audit.Event{Type: audit.SessionRevoked, Via: audit.ViaAdmin, ActorID: adminID, SubjectID: bobID,
-				SessionHandle: bobPhone, Detail: "Safari 17 on iOS, 203.0.113.7"},
+				Detail: "Safari 17 on iOS, 203.0.113.7"},
+			eventSession: func() string { return bobPhone },
 		},
 		{
-			name: "kill a session, next off-site", path: fixed("/admin/sessions/" + bobPhone + "/kill"),
+			name: "kill a session, next off-site", path: func(*client) string { return "/admin/sessions/" + bobPhone + "/kill" },
 			form:   url.Values{"next": {"//evil.example/admin/"}},
 			status: http.StatusSeeOther, location: "/admin/sessions",
 		},
 		{
-			name: "kill own other session", path: fixed("/admin/sessions/" + adminOther + "/kill"),
+			name: "kill own other session", path: func(*client) string { return "/admin/sessions/" + adminOther + "/kill" },
 			status: http.StatusSeeOther, location: "/admin/sessions",
 		},
 		{
@@ -156,7 +159,7 @@ func TestAdminActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestApp(t)
-			addSessions(a)
+			bobPhone, bobLaptop, adminOther = addSessions(a)
 			admin := a.login("admin@example.com", false)
 			before := len(a.audit.all())
 			res, body := admin.post(tt.path(admin), tt.form)
@@ -188,8 +191,9 @@ func TestAdminActions(t *testing.T) {
 				t.Errorf("IP %q, User-Agent %q", got.IP, got.UserAgent)
 			}
 			want := *tt.event
-			if want.SessionHandle == "" {
-				want.SessionHandle = admin.handle // the admin's session, for actions not about one session
+			want.SessionHandle = admin.handle // the admin's session, for actions not about one session
+			if tt.eventSession != nil {
+				want.SessionHandle = tt.eventSession()
 			}
 			got.ID, got.Time, got.IP, got.UserAgent = 0, time.Time{}, "", ""
 			if got != want {
@@ -241,9 +245,8 @@ func TestAdminListsBadInput(t *testing.T) {
 func TestAdminSessionsFilterAndPaging(t *testing.T) {
 	a := newTestApp(t)
 	admin := a.login("admin@example.com", false)
-	for i := range 120 {
-		a.sessions.add(session.Record{Handle: fmt.Sprintf("many%018d", i), UserID: bobID, IP: "2001:db8::1",
-			Created: t0, LastSeen: t0, UserAgent: firefoxAgent})
+	for range 120 {
+		a.seedSession(bobID, "2001:db8::1", firefoxAgent, false)
 	}
 
 	res, body := admin.get("/admin/sessions?email=BOB%40example.com&ip=2001:0db8:0:0::1&page=3")

@@ -12,6 +12,7 @@ import (
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -42,9 +43,15 @@ func orProfile(next string) string {
 
 // loginCheck verifies email and password. The attempt is first reserved
 // against the throttle quotas (reserveLogin: one atomic step, before any
-// hashing), and handed back when the password is right. Every failure does
-// the same hashing work and takes as long (verifyLogin) and shows the same
-// message. Success issues a new session token (fixation), written with the
+// hashing), and handed back when the password is right. Every failure
+// shows the same message, and every failed password check does the same
+// hashing work and takes as long (verifyLogin, then PadFailure) whatever
+// the cause (unknown email, wrong password, disabled account). The one
+// exception is a password longer than user.MaxPasswordBytes: it is refused
+// without hashing (hashing cost must not scale with input), so sooner, but
+// that depends on the password's length alone and tells nothing about the
+// account. An empty email or password is answered 422 before the throttle.
+// Success issues a new session token (fixation), written with the
 // account's state copy and the per-user session limit in one store step
 // (session.Manager.LoginUser), and answers 303 to next or /profile. Both
 // are audited: LoginFailed with the email field when it is an email
@@ -68,7 +75,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	refused := func(err error, msg string) error {
 		data := s.newTemplateData(w, r)
 		data.Title = "Log in"
-		data.Form = formData{Email: truncate(email, 254), Remember: remember}
+		data.Form = formData{Email: text.Truncate(email, 254), Remember: remember}
 		data.FormError = msg
 		data.Next = next
 		s.render(w, r, s.statusOf(err), "login", data)
@@ -265,7 +272,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	fail := func(errs map[string]string) {
 		data := s.newTemplateData(w, r)
 		data.Title = "Create an account"
-		data.Form = formData{Email: truncate(email, 254), Name: truncate(name, 200)}
+		data.Form = formData{Email: text.Truncate(email, 254), Name: text.Truncate(name, 200)}
 		data.FieldErrors = errs
 		s.render(w, r, http.StatusUnprocessableEntity, "register", data)
 	}

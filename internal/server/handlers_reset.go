@@ -10,6 +10,7 @@ import (
 	"github.com/realclientip/realclientip-go"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/randtoken"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -63,21 +64,6 @@ func (s *Server) hideResetToken(next http.Handler) http.Handler {
 func resetToken(r *http.Request) string {
 	token, _ := r.Context().Value(resetTokenKey{}).(string)
 	return token
-}
-
-// validResetToken reports whether token can be one Latch made: 43
-// characters of the URL-safe base64 alphabet. Anything else is not looked
-// up.
-func validResetToken(token string) bool {
-	if len(token) != 43 {
-		return false
-	}
-	for _, c := range []byte(token) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // resetView is the /reset/{token} page.
@@ -188,7 +174,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 func (s *Server) resetAccount(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
 	ctx := r.Context()
 	token := resetToken(r)
-	if !validResetToken(token) {
+	if !randtoken.Valid(token, 32) { // store.CreatePasswordReset: 32 random bytes
 		s.resetInvalid(w, r)
 		return nil, false
 	}

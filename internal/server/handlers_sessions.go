@@ -38,7 +38,7 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 		s.clientError(w, r, http.StatusNotFound,
 			"None of your active sessions has this name. It may have ended already; reload Your devices to see the current list.")
 	}
-	if !validHandle(handle) {
+	if !session.ValidHandle(handle) {
 		notYours()
 		return
 	}

@@ -5,28 +5,25 @@ import (
 	"testing"
 
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/session"
 )
 
-// Handles of sessions the tests put in the fake registry.
-const (
-	bobPhone   = "bobphone00000000000000"
-	bobLaptop  = "boblaptop0000000000000"
-	adminOther = "adminother000000000000"
-)
+// iPhoneAgent is the User-Agent of Safari 17 on iOS.
+const iPhoneAgent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
 
-func addSessions(a *testApp) {
-	a.sessions.add(
-		session.Record{Handle: bobPhone, UserID: bobID, IP: "203.0.113.7", Created: t0, LastSeen: t0,
-			UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"},
-		session.Record{Handle: bobLaptop, UserID: bobID, IP: "2001:db8::1", Created: t0, LastSeen: t0, UserAgent: hostileAgent, Remember: true},
-		session.Record{Handle: adminOther, UserID: adminID, IP: "198.51.100.4", Created: t0, LastSeen: t0, UserAgent: firefoxAgent},
-	)
+// addSessions signs bob in on a phone and on a laptop (remember me, a
+// hostile User-Agent) and the admin in on another browser, through the
+// session manager (seedSession), and returns the three sessions' handles.
+func addSessions(a *testApp) (bobPhone, bobLaptop, adminOther string) {
+	a.t.Helper()
+	bobPhone = a.seedSession(bobID, "203.0.113.7", iPhoneAgent, false)
+	bobLaptop = a.seedSession(bobID, "2001:db8::1", hostileAgent, true)
+	adminOther = a.seedSession(adminID, "198.51.100.4", firefoxAgent, false)
+	return bobPhone, bobLaptop, adminOther
 }
 
 func TestSessionsPage(t *testing.T) {
 	a := newTestApp(t)
-	addSessions(a)
+	bobPhone, bobLaptop, adminOther := addSessions(a)
 	c := a.login("bob@example.com", false)
 	res, body := c.get("/sessions")
 	wantStatus(t, res, body, http.StatusOK)
@@ -44,6 +41,7 @@ func TestSessionsPage(t *testing.T) {
 }
 
 func TestSessionRevoke(t *testing.T) {
+	var bobPhone, adminOther string // each case's, set by addSessions
 	tests := []struct {
 		name    string
 		handle  func(c *client) string
@@ -60,7 +58,7 @@ func TestSessionRevoke(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestApp(t)
-			addSessions(a)
+			bobPhone, _, adminOther = addSessions(a)
 			c := a.login("bob@example.com", false)
 			handle := tt.handle(c)
 			res, body := c.post("/sessions/"+handle+"/revoke", nil)
@@ -91,7 +89,7 @@ func TestSessionRevoke(t *testing.T) {
 
 func TestSessionsRevokeOthers(t *testing.T) {
 	a := newTestApp(t)
-	addSessions(a)
+	bobPhone, bobLaptop, adminOther := addSessions(a)
 	c := a.login("bob@example.com", false)
 	res, body := c.post("/sessions/revoke-others", nil)
 	wantRedirect(t, res, body, "/sessions")

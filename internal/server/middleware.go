@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latch/latch/internal/clientnet"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 	"github.com/realclientip/realclientip-go"
 )
@@ -63,7 +64,7 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, fmt.Errorf("%w (origin %q, sec-fetch-site %q)", errCrossOrigin,
-			truncate(r.Header.Get("Origin"), 200), truncate(r.Header.Get("Sec-Fetch-Site"), 50)))
+			text.Truncate(r.Header.Get("Origin"), 200), text.Truncate(r.Header.Get("Sec-Fetch-Site"), 50)))
 	}))
 	return cop.Handler(next)
 }
@@ -297,7 +298,7 @@ func (s *Server) logRequest(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Info("request", "method", r.Method, "route", truncate(r.URL.Path, 200), "status", rec.status,
+		s.log.Info("request", "method", r.Method, "route", text.Truncate(r.URL.Path, 200), "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r))
 	})
 }
@@ -369,19 +370,6 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 character,
-// replacing invalid UTF-8 first (it also serves header values).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // requireAdmin lets only administrators through; everyone else gets a 403

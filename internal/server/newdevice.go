@@ -8,6 +8,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/clientnet"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -50,7 +51,7 @@ func (d signInDevice) Key() string { return d.Label + "|" + d.Network }
 // browser new; the network is the prefix of the client IP (see
 // networkOf).
 func (s *Server) signInDeviceOf(r *http.Request) signInDevice {
-	label := s.deviceName(truncate(r.UserAgent(), audit.MaxUserAgentBytes), false)
+	label := s.deviceName(text.Truncate(r.UserAgent(), audit.MaxUserAgentBytes), false)
 	return signInDevice{Label: label, Network: networkOf(clientIP(r))}
 }
 

@@ -1,11 +1,8 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
 	"testing"
-
-	"github.com/latch/latch/internal/session"
 )
 
 // TestAdminListSaysMoreThanWhenCountIsBounded: the admin sessions list asks
@@ -15,9 +12,8 @@ import (
 func TestAdminListSaysMoreThanWhenCountIsBounded(t *testing.T) {
 	a := newTestApp(t)
 	admin := a.login("admin@example.com", false)
-	for i := range 1200 {
-		a.sessions.add(session.Record{Handle: fmt.Sprintf("many%018d", i), UserID: bobID, IP: "192.0.2.1",
-			Created: t0, LastSeen: t0, UserAgent: firefoxAgent})
+	for range 1200 {
+		a.seedSession(bobID, "192.0.2.1", firefoxAgent, false)
 	}
 	res, body := admin.get("/admin/sessions")
 	wantStatus(t, res, body, http.StatusOK)

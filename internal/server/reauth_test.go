@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/session"
 )
 
 // TestRecentAuthWindow: the sensitive action runs without a prompt only
@@ -30,7 +29,7 @@ func TestRecentAuthWindow(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestApp(t)
 			c := a.login("bob@example.com", tt.remember)
-			a.sessions.add(session.Record{Handle: "otherdevice00000000000", UserID: bobID, IP: "203.0.113.7"})
+			other := a.seedSession(bobID, "203.0.113.7", "", false)
 			for _, d := range tt.steps {
 				a.clock.Advance(d)
 				res, body := c.get("/profile")
@@ -40,13 +39,13 @@ func TestRecentAuthWindow(t *testing.T) {
 			if tt.prompted {
 				wantStatus(t, res, body, http.StatusOK)
 				mustContain(t, body, "<h1>Confirm your password</h1>")
-				if !a.sessions.has("otherdevice00000000000") {
+				if !a.sessions.has(other) {
 					t.Error("the action ran before the password was confirmed")
 				}
 				return
 			}
 			wantRedirect(t, res, body, "/sessions")
-			if a.sessions.has("otherdevice00000000000") {
+			if a.sessions.has(other) {
 				t.Error("the action did not run")
 			}
 		})

@@ -47,6 +47,25 @@ func (a *testApp) useJudge(j *spyJudge, slots int) {
 	a.srv.strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge, MaxConcurrent: slots, MaxQueued: -1, Wait: time.Hour})
 }
 
+// fillStrengthPool gives a's server a strength pool of one slot and no
+// queue, and holds that slot with a check that blocks until release is
+// called (release returns once the check has ended).
+func (a *testApp) fillStrengthPool(t *testing.T) (release func()) {
+	t.Helper()
+	blocked := &spyJudge{entered: make(chan struct{}, 1), block: make(chan struct{})}
+	a.useJudge(blocked, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = a.srv.strength.Check(t.Context(), "anything at all here")
+	}()
+	<-blocked.entered
+	return func() {
+		close(blocked.block)
+		<-done
+	}
+}
+
 // TestRegisterJudgesStrengthAfterQuota is the regression test for issue
 // 12.2: the strength check ran before the registration quota, and an
 // invalid email meant the quota never counted, so anyone could make Latch
@@ -152,18 +171,10 @@ func TestPasswordChangeJudgesAfterCurrentPassword(t *testing.T) {
 		t.Errorf("judge called %d times, want 1", n)
 	}
 
-	blocked := &spyJudge{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	a.useJudge(blocked, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = a.srv.strength.Check(t.Context(), "anything at all here")
-	}()
-	<-blocked.entered
+	release := a.fillStrengthPool(t)
 	res, body = bob.post("/account/password", url.Values{"current_password": {"pw-bob"}, "password": {newPassword}})
 	wantStatus(t, res, body, http.StatusServiceUnavailable)
-	close(blocked.block)
-	<-done
+	release()
 }
 
 // TestResetJudgesInThePool: a reset link's new password is judged in the
@@ -184,18 +195,10 @@ func TestResetJudgesInThePool(t *testing.T) {
 		t.Errorf("judge called %d times for an unusable link and a too-short password", n)
 	}
 
-	blocked := &spyJudge{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	a.useJudge(blocked, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = a.srv.strength.Check(t.Context(), "anything at all here")
-	}()
-	<-blocked.entered
+	release := a.fillStrengthPool(t)
 	res, body = visitor.do("POST", "/reset/"+token, url.Values{"password": {newPassword}})
 	wantStatus(t, res, body, http.StatusServiceUnavailable)
-	close(blocked.block)
-	<-done
+	release()
 
 	a.useJudge(j, 1)
 	res, body = visitor.do("POST", "/reset/"+token, url.Values{"password": {newPassword}})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -128,9 +129,9 @@ func (a *testApp) newClient(agent string) *client {
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-// login signs c in and registers its session in the fake registry (the
-// handle comes from the LoginSucceeded audit event, as the real stores'
-// records would carry it).
+// login signs c in through the login form. c.handle is the handle of
+// the new session as the LoginSucceeded audit event names it; the session
+// reaches the registry only through what the session manager records.
 func (a *testApp) login(email string, remember bool) *client {
 	a.t.Helper()
 	return a.loginWith(email, firefoxAgent, remember)
@@ -153,13 +154,36 @@ func (a *testApp) loginWith(email, agent string, remember bool) *client {
 		a.t.Fatalf("login %s: no LoginSucceeded event with a handle: %+v", email, ev)
 	}
 	c.handle = ev.SessionHandle
-	u, _ := a.users.UserByEmail(a.t.Context(), email)
-	a.sessions.add(session.Record{
-		Handle: c.handle, UserID: u.ID, Created: a.clock.Now(), LastSeen: a.clock.Now(),
-		IP: "127.0.0.1", UserAgent: c.agent, Remember: remember,
-	})
 	c.refreshCSRF()
 	return c
+}
+
+// seedSession signs account userID in on another device, from ip with
+// User-Agent agent, through the session manager under test (its
+// Middleware and Login, as the login form would after the password
+// check, but with no audit event), and returns the new session's handle.
+// Tests use it for the other sessions the devices and admin pages list.
+func (a *testApp) seedSession(userID int64, ip, agent string, remember bool) string {
+	a.t.Helper()
+	m := a.srv.sessions
+	var handle string
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Login(r.Context(), userID, remember); err != nil {
+			a.t.Errorf("seed session: %v", err)
+			return
+		}
+		handle = m.Handle(r.Context())
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	req := httptest.NewRequestWithContext(a.t.Context(), http.MethodPost, "/seed", nil)
+	req.RemoteAddr = net.JoinHostPort(ip, "40000")
+	req.Header.Set("User-Agent", agent)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent || handle == "" || !a.sessions.has(handle) {
+		a.t.Fatalf("seed session for account %d: status %d, handle %q not in the registry", userID, rec.Code, handle)
+	}
+	return handle
 }
 
 // refreshCSRF reads the CSRF token from the profile page.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -158,28 +159,13 @@ func pageURL(r *http.Request, n int) string {
 // queryText returns query parameter key trimmed, as valid UTF-8, and cut
 // to at most n bytes.
 func queryText(q url.Values, key string, n int) string {
-	return truncate(strings.TrimSpace(q.Get(key)), n)
+	return text.Truncate(strings.TrimSpace(q.Get(key)), n)
 }
 
 // parseID reads a positive account id from a URL segment.
 func parseID(raw string) (int64, bool) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	return id, err == nil && id > 0
-}
-
-// validHandle reports whether h can be a session handle: 22 URL-safe base64
-// characters (session.Record). Anything else is not looked up.
-func validHandle(h string) bool {
-	if len(h) != 22 {
-		return false
-	}
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func plural(n int, one, many string) string {

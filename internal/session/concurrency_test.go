@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/session/sessiontest"
-	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
 )
 
@@ -22,14 +20,7 @@ import (
 // embedded store on SQLite and on PostgreSQL.
 func sessionStores() map[string]func(t *testing.T) session.Store {
 	sqlStore := func(t *testing.T, url string) session.Store {
-		db, err := store.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if err := db.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		db := session.OpenTestDB(t, url)
 		return session.NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second)
 	}
 	return map[string]func(t *testing.T) session.Store{

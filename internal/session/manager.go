@@ -6,20 +6,18 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/randtoken"
+	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -39,6 +37,13 @@ const (
 	keyIP       = "ip"   // string, client IP at login
 	keyUA       = "ua"   // string, User-Agent at login (capped)
 	keyCred     = "cred" // int64, the account's credential epoch bound at login (see BindCredentials)
+
+	// keyNoticeSeen is the time (int64 unix milliseconds, like keyCreated,
+	// so that a new-device sign-in in the same second as this session's own
+	// login is still told apart: issue 11) of the newest "new sign-in"
+	// notice this session has shown, so that each notice is shown once per
+	// session (notice.go, internal/server/newdevice.go).
+	keyNoticeSeen = "nsm"
 )
 
 // maxUserAgentBytes caps the User-Agent kept with a session.
@@ -97,9 +102,9 @@ type Options struct {
 // (rather than code of Latch's own) because those parts are small, right
 // and maintained, and its exported Load/Commit/RenewToken and CtxStore
 // interface let Latch add the rest around it without forking it. Latch
-// does not use scs's LoadAndSave middleware because (NOTES-scs.md): with
-// IdleTimeout set it writes the whole session and a Set-Cookie on every
-// request; its error path answers 500 and can keep a redirect's Location
+// does not use scs's LoadAndSave middleware because (as read from scs
+// v2.9.0's source, the newest release): with IdleTimeout set it writes the
+// whole session and a Set-Cookie on every request; its error path answers 500 and can keep a redirect's Location
 // header; it has no way to tell a store that a write must not re-create a
 // deleted session; and it sends `Cache-Control: no-cache="Set-Cookie"`
 // rather than no-store.
@@ -172,20 +177,20 @@ func stateFrom(ctx context.Context) *requestState {
 	return st
 }
 
-// validToken reports whether v can be an scs token: 43 characters of the
-// URL-safe base64 alphabet (32 random bytes, unpadded).
-func validToken(v string) bool {
-	if len(v) != 43 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// tokenBytes is the randomness in an scs session token (32 bytes from
+// crypto/rand, 43 characters of URL-safe base64: scs's generateToken).
+const tokenBytes = 32
+
+// handleBytes is the randomness in a session handle (22 characters).
+const handleBytes = 16
+
+// csrfBytes is the randomness in a session's CSRF token (43 characters).
+const csrfBytes = 32
+
+// ValidHandle reports whether h can be a session handle (Record.Handle):
+// 22 characters of the URL-safe base64 alphabet. Callers look up only
+// handles that pass.
+func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 
 // Middleware loads the session named by the request's cookie, enforces the
 // idle and absolute timeouts, calls next, and commits changes before the
@@ -205,7 +210,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		w.Header().Add("Vary", "Cookie")
 		var token string
 		if c, err := r.Cookie(m.cookie); err == nil && c.Value != "" {
-			if !validToken(c.Value) {
+			if !randtoken.Valid(c.Value, tokenBytes) {
 				m.clearCookie(w)
 				m.opt.OnError(w, r, ErrMalformedCookie)
 				return
@@ -227,7 +232,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: truncateUTF8(r.UserAgent(), maxUserAgentBytes),
+		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
 			loaded: slot}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
@@ -333,14 +338,8 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	if err := m.scs.Clear(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
-	csrf, err := randomString(32)
-	if err != nil {
-		return fmt.Errorf("session: login: %w", err)
-	}
-	handle, err := randomString(16)
-	if err != nil {
-		return fmt.Errorf("session: login: %w", err)
-	}
+	csrf := randtoken.New(csrfBytes)
+	handle := randtoken.New(handleBytes)
 	st := stateFrom(ctx)
 	st.created = true
 	now := m.opt.Clock()
@@ -591,27 +590,6 @@ func (m *Manager) clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// truncateUTF8 cuts s to at most n bytes without splitting a character and
-// replaces invalid UTF-8.
-func truncateUTF8(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func randomString(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // writeCookie sets the session cookie: HttpOnly, SameSite=Lax, Path=/, no

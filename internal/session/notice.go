@@ -5,15 +5,6 @@ import (
 	"time"
 )
 
-// keyNoticeSeen holds the time (int64 unix milliseconds) of the newest
-// "new sign-in" notice this session has shown, so that each notice is shown
-// once per session. Milliseconds, like the login time (keyCreated), so that
-// a new-device sign-in in the same second as this session's own login is
-// still told apart (issue 11). It is kept beside the keys in manager.go, in
-// its own file because only the new-device notice
-// (internal/server/newdevice.go) uses it.
-const keyNoticeSeen = "nsm"
-
 // NoticeSeen returns the time of the newest notice the current session has
 // been shown (see MarkNoticeSeen), in UTC with millisecond precision; zero
 // when none has been, and for an anonymous request.

@@ -260,7 +260,13 @@ func newestFirst(recs []Record) {
 }
 
 func (s *RedisStore) list(ctx context.Context, op, index string) ([]Record, error) {
-	reply, err := s.eval(ctx, op, listScript, s.prefix, index, time.Now().UnixMilli())
+	return s.evalRecords(ctx, op, listScript, s.prefix, index, time.Now().UnixMilli())
+}
+
+// evalRecords runs a script that replies with record fields (eval) and
+// returns the records, newest activity first.
+func (s *RedisStore) evalRecords(ctx context.Context, op string, script *redis.Script, args ...any) ([]Record, error) {
+	reply, err := s.eval(ctx, op, script, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -336,16 +342,7 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 
 // RevokeUser implements Registry in one script.
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	reply, err := s.eval(ctx, "revoke user", revokeUserScript, s.prefix, userID, except)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := parseRecords(reply)
-	if err != nil {
-		return nil, err
-	}
-	newestFirst(recs)
-	return recs, nil
+	return s.evalRecords(ctx, "revoke user", revokeUserScript, s.prefix, userID, except)
 }
 
 // sweepBatch bounds the work of one sweep script, so Redis is never

@@ -10,12 +10,13 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/redisconn"
 )
 
 // RedisStore is Latch's Redis session store for scs, with the session
-// registry. It replaces github.com/alexedwards/scs/redisstore, which
-// (NOTES-scs.md):
+// registry. It replaces github.com/alexedwards/scs/redisstore, which (as
+// read from its source, the pseudo-version go.mod names):
 //   - ignores the request context (no CtxStore) and so cannot bound a call to
 //     a stalled Redis;
 //   - writes with MULTI/SET/PEXPIREAT/EXEC (four commands) and re-creates a
@@ -25,7 +26,8 @@ import (
 // redigo stays the client (rather than a client with its own pool and
 // script helpers) because scs's stores and Latch's throttle already use it,
 // its Script.DoContext gives EVALSHA with a NOSCRIPT fallback, and its pool
-// takes a context on borrow (NOTES-scs.md).
+// takes a context on borrow (Pool.GetContext, redigo v1.9.3; Pool.Get with
+// Wait set would wait forever).
 //
 // Here every operation is one Redis command (one EVALSHA of a Lua script,
 // which Redis runs atomically) on a pooled connection borrowed with
@@ -77,7 +79,7 @@ func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashTok
 // is safe to repeat, since a write is guarded by EXISTS). Every failure is
 // wrapped in ErrUnavailable.
 func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	reply, err := redisconn.Do(ctx, s.pool, func(conn redis.Conn) (any, error) {
 		return script.DoContext(ctx, conn, args...)
@@ -127,12 +129,12 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 		return s.DeleteCtx(ctx, token)
 	}
 	mode := "update"
-	if isCreate(ctx) {
+	if IsCreate(ctx) {
 		mode = "create"
 	}
 	args := []any{s.key(token), mode, b, expiry.UnixMilli(), s.prefix, HashToken(token)}
 	opts := createOptsFrom(ctx)
-	if rec, ok := recordFrom(ctx); ok && rec.Handle != "" {
+	if rec, ok := RecordFrom(ctx); ok && rec.Handle != "" {
 		remember := 0
 		if rec.Remember {
 			remember = 1

@@ -68,13 +68,18 @@ type Registry interface {
 
 type recordKey struct{}
 
-// withRecord passes the registry record of the session being written or
-// deleted from the Manager to the store (scs's store API has no room for it).
+// withRecord passes the registry record of the session being written from
+// the Manager to the store's CommitCtx (see RecordFrom).
 func withRecord(ctx context.Context, rec Record) context.Context {
 	return context.WithValue(ctx, recordKey{}, rec)
 }
 
-func recordFrom(ctx context.Context) (Record, bool) {
+// RecordFrom returns the registry record that the Manager passes with a
+// CommitCtx (scs's store API has no room for it), and whether there is one.
+// Every Store keeps its registry from it (Latch's stores do; a fake store in
+// another package's tests must too, so that what it lists is what the
+// Manager recorded).
+func RecordFrom(ctx context.Context) (Record, bool) {
 	rec, ok := ctx.Value(recordKey{}).(Record)
 	return rec, ok
 }

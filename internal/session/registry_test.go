@@ -12,7 +12,6 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/session/sessiontest"
-	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
 )
 
@@ -51,14 +50,7 @@ func redisRegistry(t testing.TB) registryFixture {
 }
 
 func sqlRegistry(t testing.TB, url string) registryFixture {
-	db, err := store.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := OpenTestDB(t, url)
 	return registryFixture{
 		store: NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second),
 		indexEntries: func(t testing.TB) int {

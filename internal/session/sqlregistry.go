@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/latch/latch/internal/deadline"
 )
 
 // recordColumns returns the registry columns of a sessions row, in the
@@ -43,7 +45,7 @@ func scanRecords(rows *sql.Rows) ([]Record, error) {
 }
 
 func (s *SQLStore) query(ctx context.Context, op, query string, args ...any) ([]Record, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -78,7 +80,7 @@ func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	if len(recs) < q.Limit && (len(recs) > 0 || q.Offset == 0) {
 		return Page{Records: recs, Total: q.Offset + len(recs)}, nil // a short page is the last: no count needed
 	}
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	var total int
 	count, args := s.sessionsCountQuery(q, now)
@@ -160,7 +162,7 @@ func (s *SQLStore) RevokeUser(ctx context.Context, userID int64, except string) 
 
 // Sweep implements Registry: it deletes expired rows.
 func (s *SQLStore) Sweep(ctx context.Context) (int, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE expiry <= ?`), time.Now().UnixMilli())
 	if err != nil {

@@ -48,14 +48,7 @@ func TestSQLSessionsPlans(t *testing.T) {
 			if dialect == store.DialectPostgres {
 				url = storetest.PostgresURL(t)
 			}
-			db, err := store.Open(t.Context(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if err := db.Migrate(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			db := OpenTestDB(t, url)
 			seedSessions(t, db, 20000, 2000)
 			st := NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second)
 			pg := dialect == store.DialectPostgres

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/store"
 )
 
@@ -47,7 +48,7 @@ func unavailable(op string, err error) error {
 
 // FindCtx returns the data of an unexpired session.
 func (s *SQLStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	var b []byte
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM sessions WHERE token_hash = ? AND expiry > ?`),
@@ -67,11 +68,11 @@ func (s *SQLStore) CommitCtx(ctx context.Context, token string, b []byte, expiry
 	if !expiry.After(time.Now()) {
 		return s.DeleteCtx(ctx, token)
 	}
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
-	rec, hasRec := recordFrom(ctx)
+	rec, hasRec := RecordFrom(ctx)
 	cols := recordColumns(rec, hasRec)
-	if isCreate(ctx) {
+	if IsCreate(ctx) {
 		return s.create(ctx, token, b, expiry, rec, hasRec, cols)
 	}
 	query, args := `UPDATE sessions SET data = ?, expiry = ? WHERE token_hash = ? AND expiry > ?`,
@@ -159,7 +160,7 @@ func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
 	if KeepOnRenew(ctx) {
 		return nil
 	}
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE token_hash = ?`), HashToken(token)); err != nil {
 		return unavailable("delete", err)
@@ -171,7 +172,7 @@ func (s *SQLStore) DeleteCtx(ctx context.Context, token string) error {
 // records the old token's hash and the time (rotated_from, rotated_at); when
 // no row has the old token, one indexed read tells ErrRotated from ErrGone.
 func (s *SQLStore) Rotate(ctx context.Context, oldToken, newToken string) error {
-	ctx, cancel := withTimeout(ctx, s.timeout)
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	now := time.Now().UnixMilli()
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE sessions SET token_hash = ?, rotated_from = ?, rotated_at = ?

@@ -22,7 +22,10 @@ var (
 	// ErrGone is returned by an update-only commit when the session no longer
 	// exists in the store: it was revoked (logout, admin kill) or expired
 	// while the request was in flight. The write is refused so that a revoked
-	// session can never be brought back ("resurrection", NOTES-scs.md).
+	// session can never be brought back: scs's own stores write the whole
+	// session unconditionally, so a request that loaded it before the revoke
+	// and commits after it re-creates the deleted key and the old cookie
+	// works again ("resurrection").
 	// Its kind is fail.Unauthorized: the person is signed out.
 	ErrGone = fail.New(fail.Unauthorized, "session no longer exists")
 
@@ -77,7 +80,9 @@ func WithCreate(ctx context.Context) context.Context {
 	return context.WithValue(ctx, createKey{}, true)
 }
 
-func isCreate(ctx context.Context) bool {
+// IsCreate reports whether ctx was marked WithCreate: the one CommitCtx
+// that may create a session. Every Store's CommitCtx must honour it.
+func IsCreate(ctx context.Context) bool {
 	v, _ := ctx.Value(createKey{}).(bool)
 	return v
 }
@@ -110,12 +115,4 @@ func createOptsFrom(ctx context.Context) *createOpts {
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
-}
-
-// withTimeout bounds one store operation; d <= 0 means no extra bound.
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if d <= 0 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
 }

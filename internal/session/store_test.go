@@ -56,27 +56,14 @@ func newRedisFixture(t *testing.T) storeFixture {
 }
 
 func newSQLiteFixture(t *testing.T) storeFixture {
-	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return sqlFixture(t, db)
+	return sqlFixture(session.OpenTestDB(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db")))
 }
 
 func newPostgresFixture(t *testing.T) storeFixture {
-	db, err := store.Open(t.Context(), storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return sqlFixture(t, db)
+	return sqlFixture(session.OpenTestDB(t, storetest.PostgresURL(t)))
 }
 
-func sqlFixture(t *testing.T, db *store.DB) storeFixture {
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+func sqlFixture(db *store.DB) storeFixture {
 	rows := func(t *testing.T) (keys []string, dump []byte) {
 		rs, err := db.SQL().QueryContext(context.Background(), `SELECT token_hash, data FROM sessions`)
 		if err != nil {

@@ -29,14 +29,7 @@ type stateFixture struct {
 
 func newStateFixture(t *testing.T) *stateFixture {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	db := session.OpenTestDB(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
 	f := &stateFixture{db: db, pool: sessiontest.RedisPool(t), prefix: sessiontest.Prefix(t)}
 	f.rs = session.NewRedisStore(f.pool, f.prefix, 5*time.Second)
 	db.SetUserStateCache(f.rs)

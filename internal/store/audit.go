@@ -7,9 +7,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/deadline"
+	"github.com/latch/latch/internal/text"
 )
 
 // Page sizes of the listing methods (AuditEvents, Users).
@@ -18,7 +19,8 @@ const (
 	maxPageSize     = 500
 )
 
-// auditColumns is the column list AuditEvents selects, in scanAuditEvent order.
+// auditColumns is the column list AuditEvents selects, in the order its
+// rows.Scan reads them.
 const auditColumns = "id, time, type, via, actor_id, subject_id, email, ip, user_agent, session_handle, detail"
 
 // InsertAuditEvent stores e and sets e.ID to the new row's ID.
@@ -33,7 +35,7 @@ const auditColumns = "id, time, type, via, actor_id, subject_id, email, ip, user
 // values afterwards. Errors: a wrapped database error, e.g. when the
 // audit_events table is missing because `latch migrate` has not been run.
 func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if !slices.Contains(audit.Types, e.Type) {
 		return fmt.Errorf("store: insert audit event: unknown type %q", e.Type)
@@ -89,7 +91,7 @@ func (db *DB) InsertAuditEvent(ctx context.Context, e *audit.Event) error {
 // WHERE would make both databases read all of the user's events, or the
 // whole time index, and sort. Tests check the plans (EXPLAIN) at size.
 func (db *DB) AuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, int, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	offset, limit := pageBounds(f.Offset, f.Limit)
 	query, qargs := db.auditPageQuery(f)
@@ -236,16 +238,5 @@ func ceilSecond(t time.Time) time.Time {
 // each NUL becomes U+FFFD) and, when maxBytes >= 0, cuts it to at most
 // maxBytes bytes without splitting a character.
 func cleanText(s string, maxBytes int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
-	if maxBytes < 0 || len(s) <= maxBytes {
-		return s
-	}
-	n := maxBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return text.Truncate(strings.ReplaceAll(s, "\x00", "\uFFFD"), maxBytes)
 }

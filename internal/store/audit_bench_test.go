@@ -1,12 +1,10 @@
 package store
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/store/storetest"
 )
 
 // BenchmarkAuditEvents reads the audit listings from a log of 1,000,000
@@ -17,22 +15,9 @@ import (
 // Seeding takes a while; run it with `go test -run '^$' -bench
 // AuditEvents ./internal/store/`.
 func BenchmarkAuditEvents(b *testing.B) {
-	for _, o := range []struct {
-		dialect string
-		url     func(b *testing.B) string
-	}{
-		{DialectSQLite, func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "latch.db") }},
-		{DialectPostgres, func(b *testing.B) string { return storetest.PostgresURL(b) }},
-	} {
+	for _, o := range openers {
 		b.Run(o.dialect, func(b *testing.B) {
-			db, err := Open(b.Context(), o.url(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			if err := db.Migrate(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			db := mustOpen(b, o.url(b))
 			seedAuditEvents(b, db, 1_000_000, 100_000, 100)
 			day := time.Unix(1700000000, 0).UTC()
 			for _, c := range []struct {
@@ -64,22 +49,9 @@ func BenchmarkAuditEvents(b *testing.B) {
 // BenchmarkUsersPage reads the admin account list from 100,000 accounts:
 // the first page and page 20 (each with its exact count), and a search.
 func BenchmarkUsersPage(b *testing.B) {
-	for _, o := range []struct {
-		dialect string
-		url     func(b *testing.B) string
-	}{
-		{DialectSQLite, func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "latch.db") }},
-		{DialectPostgres, func(b *testing.B) string { return storetest.PostgresURL(b) }},
-	} {
+	for _, o := range openers {
 		b.Run(o.dialect, func(b *testing.B) {
-			db, err := Open(b.Context(), o.url(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			if err := db.Migrate(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			db := mustOpen(b, o.url(b))
 			cols := "'user' || i || '@example.com', 'user' || i || '@example.com', 'User', '$argon2id$x', 'user', "
 			query := "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) " +
 				"INSERT INTO users (email, email_key, name, password_hash, role, disabled, created_at) SELECT " + cols + "0, 1700000000 FROM n"

@@ -17,9 +17,11 @@ import (
 // back sessions that a later change ended.
 
 // InvalidateSessions moves account id's credential epoch to at (whole
-// seconds), unless it is already later: from their next request, sessions
-// of the account in which the password was last entered before at are no
-// longer honoured, on every instance. It deletes nothing; callers also
+// seconds) or, when the epoch is already at or after that, one second past
+// it: every call gives a new epoch (epochAssignment,
+// user.User.NextCredentialEpoch). From their next request, sessions of the
+// account in which the password was last entered before the new epoch are
+// no longer honoured, on every instance. It deletes nothing; callers also
 // revoke the sessions (session.Registry.RevokeUser) for immediate clean-up.
 // Like every change of an account's state it goes through changeUser.
 // Errors: user.ErrNotFound when there is no such account; those of

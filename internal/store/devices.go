@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latch/latch/internal/deadline"
 )
 
 // RecordDeviceLogin records that account userID signed in at `at` from the
@@ -27,7 +29,7 @@ import (
 // from the same new device report it once (the one whose handle is
 // stored). Errors: a wrapped database error; an empty key or handle.
 func (db *DB) RecordDeviceLogin(ctx context.Context, userID int64, key, label, handle string, at, cutoff time.Time) (bool, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if key == "" || handle == "" {
 		return false, errors.New("store: record device login: empty device key or session handle")
@@ -88,7 +90,7 @@ func (db *DB) RecordDeviceLogin(ctx context.Context, userID int64, key, label, h
 // the device's label. A zero time means there is none. It is one index
 // seek (known_devices_new_idx), cheap enough for every signed-in page.
 func (db *DB) LatestNewDevice(ctx context.Context, userID int64, since time.Time, exceptHandle string) (time.Time, string, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	var (
 		at    time.Time

@@ -12,15 +12,7 @@ import (
 // openSQLite opens a fresh migrated SQLite database with opts.
 func openSQLite(t *testing.T, opts ...Option) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return mustOpen(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), opts...)
 }
 
 // TestSQLiteStatementCache: on one connection, a query run many times is

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latch/latch/internal/deadline"
 )
 
 // The networks each account signed in from (the known_networks table,
@@ -21,7 +23,7 @@ import (
 // moves its last_login_at forward (never back). Errors: a wrapped
 // database error (a foreign-key error when no such user exists).
 func (db *DB) RecordNetworkLogin(ctx context.Context, userID int64, network string, at time.Time) error {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if network == "" {
 		return errors.New("store: record network login: empty network")
@@ -45,7 +47,7 @@ func (db *DB) RecordNetworkLogin(ctx context.Context, userID int64, network stri
 // the same query. It is one seek in the primary key of known_networks.
 // Errors: a wrapped database error.
 func (db *DB) KnownNetwork(ctx context.Context, userID int64, network string, since time.Time) (bool, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	var one int
 	err := db.db.QueryRowContext(ctx, db.rebind(`

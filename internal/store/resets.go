@@ -2,15 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/latch/latch/internal/deadline"
+	"github.com/latch/latch/internal/randtoken"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -37,11 +37,9 @@ const resetRowsKept = 24 * time.Hour
 // the account stops working: an account has at most one. Errors:
 // user.ErrNotFound when there is no such account.
 func (db *DB) CreatePasswordReset(ctx context.Context, userID int64, now time.Time) (token string, expires time.Time, err error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
-	b := make([]byte, 32)
-	rand.Read(b) // never returns an error (Go 1.24+)
-	token = base64.RawURLEncoding.EncodeToString(b)
+	token = randtoken.New(32)
 	now = now.UTC().Truncate(time.Second)
 	expires = now.Add(ResetLinkLifetime)
 
@@ -82,7 +80,7 @@ func (db *DB) CreatePasswordReset(ctx context.Context, userID int64, now time.Ti
 // user.ErrResetInvalid when the token is unknown, the link has expired or
 // it has been used (deliberately one error for the three).
 func (db *DB) PasswordResetUser(ctx context.Context, token string, now time.Time) (int64, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	var id int64
 	err := db.db.QueryRowContext(ctx, db.rebind(
@@ -104,7 +102,7 @@ func (db *DB) PasswordResetUser(ctx context.Context, token string, now time.Time
 // same token exactly one gets the account. Errors: user.ErrResetInvalid as
 // for PasswordResetUser.
 func (db *DB) ConsumePasswordReset(ctx context.Context, token string, now time.Time) (int64, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	id, err := db.consumeReset(ctx, db.db, token, now)
 	if err != nil {
@@ -122,7 +120,7 @@ func (db *DB) ConsumePasswordReset(ctx context.Context, token string, now time.T
 // user.ErrStateCopyNotWritten, with the account, when the reset is done
 // but the state copy could not be written (see changeUser).
 func (db *DB) ResetPassword(ctx context.Context, token, hash string, now time.Time) (int64, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if hash == "" {
 		return 0, errors.New("store: reset password: empty hash")

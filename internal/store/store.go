@@ -216,11 +216,6 @@ func migrationLockID(schema string) int64 {
 // (see Unavailable) instead of hanging the request.
 const opTimeout = 3 * time.Second
 
-// bound returns ctx limited to opTimeout.
-func (db *DB) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, opTimeout)
-}
-
 // Unavailable reports whether err means the database could not be reached,
 // was too slow, or was too busy, so that trying again later may succeed: a
 // deadline or cancellation, a network error, a broken connection,

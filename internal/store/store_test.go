@@ -18,29 +18,31 @@ import (
 	"github.com/latch/latch/migrations"
 )
 
-// openers start a fresh, migrated database of each dialect.
+// openers name a fresh, empty database of each dialect for a test or a
+// benchmark (mustOpen opens and migrates it).
 var openers = []struct {
 	dialect string
-	url     func(t *testing.T) string
+	url     func(tb testing.TB) string
 }{
-	{DialectSQLite, func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "latch.db") }},
-	{DialectPostgres, func(t *testing.T) string { return storetest.PostgresURL(t) }},
+	{DialectSQLite, func(tb testing.TB) string { return "sqlite:" + filepath.Join(tb.TempDir(), "latch.db") }},
+	{DialectPostgres, func(tb testing.TB) string { return storetest.PostgresURL(tb) }},
 }
 
-// mustOpen opens url, migrates it and closes it when the test ends.
-func mustOpen(t *testing.T, url string) *DB {
-	t.Helper()
-	db, err := Open(t.Context(), url)
+// mustOpen opens url with opts, migrates it and closes it when the test
+// ends.
+func mustOpen(tb testing.TB, url string, opts ...Option) *DB {
+	tb.Helper()
+	db, err := Open(tb.Context(), url, opts...)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		tb.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
+			tb.Errorf("Close: %v", err)
 		}
 	})
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatalf("Migrate: %v", err)
+	if err := db.Migrate(tb.Context()); err != nil {
+		tb.Fatalf("Migrate: %v", err)
 	}
 	return db
 }

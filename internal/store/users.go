@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -27,7 +28,7 @@ const userColumns = "id, email, name, password_hash, role, disabled, created_at,
 // compared case-insensitively after NFKC ("A@x.com", "a@X.com" and
 // "ａ@x.com" collide).
 func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	email, key, err := user.NormalizeEmail(u.Email)
 	if err != nil {
@@ -75,7 +76,7 @@ func (db *DB) CreateUser(ctx context.Context, u *user.User) error {
 // are one key and one query. Errors: user.ErrNotFound when there is none,
 // including when email is no address an account can have (no query then).
 func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	for _, key := range user.EmailLookupKeys(email) {
 		u, err := db.scanUser(db.db.QueryRowContext(ctx,
@@ -93,7 +94,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*user.User, error)
 
 // UserByID returns the account with the given ID. Errors: user.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (*user.User, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	u, err := db.scanUser(db.db.QueryRowContext(ctx,
 		db.rebind("SELECT "+userColumns+" FROM users WHERE id = ?"), id))
@@ -106,7 +107,7 @@ func (db *DB) UserByID(ctx context.Context, id int64) (*user.User, error) {
 // SetPasswordHash replaces the stored hash of user id (after a password
 // change, or a rehash on sign-in). Errors: user.ErrNotFound when no such user.
 func (db *DB) SetPasswordHash(ctx context.Context, id int64, hash string) error {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if hash == "" {
 		return errors.New("store: set password hash: empty hash")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -25,7 +26,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // at 500; a negative offset counts as 0. An offset past the end gives an
 // empty page and the true total.
 func (db *DB) Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	var (
 		cond string
@@ -74,7 +75,7 @@ const MaxUsersByIDs = 1000
 // on SQLite, a bigint[] on PostgreSQL), so it is prepared once per
 // connection; each ID is one primary-key lookup.
 func (db *DB) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error) {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	seen := make(map[int64]bool, len(ids))
 	uniq := make([]int64, 0, len(ids))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -59,7 +60,7 @@ func (db *DB) SetUserStateCache(c UserStateCache) { db.stateCache = c }
 // matching user.ErrStateCopyNotWritten when only the copy's write failed
 // (the change is stored).
 func (db *DB) changeUser(ctx context.Context, id int64, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	ctx, cancel := db.bound(ctx)
+	ctx, cancel := deadline.Bound(ctx, opTimeout)
 	defer cancel()
 	if db.stateCache != nil {
 		if err := db.stateCache.HoldUserState(ctx, id); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/deadline"
 	"github.com/latch/latch/internal/redisconn"
 )
 
@@ -127,11 +128,8 @@ func (b redisBackend) refund(ctx context.Context, slots []slot) error {
 // pooled connection (redisconn.Do: again on a dead one after a Redis
 // restart). Errors wrap ErrUnavailable.
 func (b redisBackend) eval(ctx context.Context, op string, script *redis.Script, nkeys int, args []any) (any, error) {
-	if b.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b.timeout)
-		defer cancel()
-	}
+	ctx, cancel := deadline.Bound(ctx, b.timeout)
+	defer cancel()
 	reply, err := redisconn.Do(ctx, b.pool, func(c redis.Conn) (any, error) {
 		return script.DoContext(ctx, c, append([]any{nkeys}, args...)...)
 	})
