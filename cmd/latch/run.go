@@ -199,6 +199,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Clock:     clock,
 		Health:    a.health,
 
+		ReadyTimeout:        cfg.ReadyTimeout,
 		DatabaseUnavailable: store.Unavailable,
 		TrustedProxies:      cfg.TrustedProxies,
 		MaxSessionsPerUser:  cfg.MaxSessionsPerUser,
@@ -357,27 +358,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer stop()
 	}
 	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
-	srv := &http.Server{
-		Handler:           a.server.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "version", version)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return a.serve(ctx, ln, log) // serve.go: graceful shutdown
 }
 
 // serveMetrics serves the Prometheus metrics (GET /metrics) on their own
