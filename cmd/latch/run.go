@@ -52,6 +52,7 @@ Usage:
                               print a one-time password reset link (30 minutes)
   latch sessions list [--user EMAIL] [--json]
   latch sessions revoke HANDLE | --user EMAIL
+  latch healthcheck [--url U] exit 0 when a running server answers 200 (container health checks)
   latch version               print the version
 
 Configuration comes from LATCH_* environment variables; see README.md.
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "sessions":
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, rest, stderr) // serve_healthcheck.go
 	case "version", "--version":
 		err = cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -188,3 +188,27 @@ func TestShutdownTimeout(t *testing.T) {
 		t.Errorf("want the drain skipped when /readyz was never asked:\n%s", logs)
 	}
 }
+
+// TestHealthcheckCommand: `latch healthcheck` exits 0 when the URL answers
+// 200 and 1 otherwise (a 503 readiness, nothing listening).
+func TestHealthcheckCommand(t *testing.T) {
+	r := startServe(t, map[string]string{"LATCH_SHUTDOWN_DRAIN": "0"})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"liveness", []string{"--url", r.base + "/healthz"}, exitOK},
+		{"readiness", []string{"--url", r.base + "/readyz"}, exitOK},
+		{"not 200", []string{"--url", r.base + "/no-such-page"}, exitError},
+		{"nothing listening", []string{"--url", "http://" + freeLoopbackAddr(t) + "/healthz"}, exitError},
+		{"bad flag", []string{"--nope"}, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			if code := run(t.Context(), append([]string{"healthcheck"}, tc.args...), func(string) string { return "" }, nil, &out, &out); code != tc.want {
+				t.Errorf("latch healthcheck %v: exit %d, want %d\n%s", tc.args, code, tc.want, out.String())
+			}
+		})
+	}
+}
