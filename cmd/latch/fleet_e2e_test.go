@@ -128,6 +128,14 @@ func TestFleetBehindHAProxy(t *testing.T) {
 		for _, id := range ids {
 			if !uuid.MatchString(strings.ToLower(id)) {
 				t.Errorf("X-Request-ID %q through HAProxy, want HAProxy's uuid()", id)
+				continue
+			}
+			logged := false
+			for _, inst := range fleet {
+				logged = logged || strings.Contains(inst.logs.String(), `"request_id":"`+id+`"`)
+			}
+			if !logged {
+				t.Errorf("no instance logged a request line with request_id %s", id)
 			}
 		}
 	})
