@@ -197,7 +197,24 @@ func TestRequestID(t *testing.T) {
 		})
 	}
 
+	// Any line logged with the request's context carries the ID too: a
+	// failed readiness check's warning, beside its request line.
+	s, logs = lifecycleServer(t, func(context.Context) error { return errors.New("database: down") }, 0)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	id := rec.Header().Get("X-Request-ID")
+	for _, msg := range []string{"readiness check failed", "request"} {
+		found := false
+		for _, l := range strings.Split(logs.String(), "\n") {
+			found = found || (strings.Contains(l, `"msg":"`+msg+`"`) && strings.Contains(l, `"request_id":"`+id+`"`))
+		}
+		if !found {
+			t.Errorf("no %q line with request_id %q:\n%s", msg, id, logs.String())
+		}
+	}
+
 	// Two requests without a header get different IDs.
+	h = s.Handler()
 	a, b := httptest.NewRecorder(), httptest.NewRecorder()
 	h.ServeHTTP(a, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	h.ServeHTTP(b, httptest.NewRequest(http.MethodGet, "/healthz", nil))

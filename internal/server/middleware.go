@@ -299,8 +299,8 @@ func (s *Server) logRequest(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Info("request", "method", r.Method, "route", truncate(r.URL.Path, 200), "status", rec.status,
-			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r), "request_id", requestIDOf(r.Context()))
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", truncate(r.URL.Path, 200), "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r)) // + request_id (withRequestIDs)
 	})
 }
 

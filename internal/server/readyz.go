@@ -48,7 +48,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout)
 	defer cancel()
 	if err := s.health(ctx); err != nil {
-		s.log.Warn("readiness check failed", "err", err, "request_id", requestIDOf(r.Context()))
+		s.log.WarnContext(r.Context(), "readiness check failed", "err", err)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("unavailable\n"))

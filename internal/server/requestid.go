@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 
 	"github.com/realclientip/realclientip-go"
@@ -20,9 +21,9 @@ const maxRequestIDLen = 64
 
 type requestIDKey struct{}
 
-// requestID gives every request an ID, puts it in the context (for the
-// request log line: logRequest, and requestIDOf) and sets it on the
-// response's X-Request-ID header before any handler writes.
+// requestID gives every request an ID, puts it in the context (every line
+// logged with the request's context carries it: withRequestIDs) and sets
+// it on the response's X-Request-ID header before any handler writes.
 //
 // The ID is the request's X-Request-ID header only when the connection's
 // peer is a trusted proxy (Config.TrustedProxies, LATCH_TRUSTED_PROXIES)
@@ -80,4 +81,34 @@ func newRequestID() string {
 func requestIDOf(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// withRequestIDs returns a logger that adds request_id (requestIDOf) to
+// every record logged with a context that has one: s.log.InfoContext(
+// r.Context(), …), s.log.Log(r.Context(), …). Lines logged without the
+// request's context are unchanged. nil stays nil.
+func withRequestIDs(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return nil
+	}
+	return slog.New(requestIDHandler{log.Handler()})
+}
+
+// requestIDHandler is the slog.Handler of withRequestIDs.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := requestIDOf(ctx); id != "" {
+		r = r.Clone() // the caller's record may share its attribute storage
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

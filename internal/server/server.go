@@ -192,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		log:          cfg.Log,
+		log:          withRequestIDs(cfg.Log), // request_id on lines logged with a request's context
 		users:        cfg.Users,
 		passwords:    cfg.Passwords,
 		audit:        cfg.Audit,
