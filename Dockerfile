@@ -22,10 +22,19 @@ RUN CGO_ENABLED=0 GOOS=linux go build -trimpath \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/latch /usr/local/bin/latch
-# Writable home of the nonroot user: a sqlite:data/latch.db default would land here.
+# Home of the nonroot user: a sqlite:data/latch.db default would land here (mount a volume
+# there; docker-compose.yml uses PostgreSQL and runs the root file system read-only).
 WORKDIR /home/nonroot
-USER nonroot:nonroot
+# Numeric, so that runtimes checking "runs as non-root" (Kubernetes runAsNonRoot) can tell:
+# 65532 is distroless's nonroot user and group.
+USER 65532:65532
 ENV LATCH_ADDR=0.0.0.0:8080
 EXPOSE 8080
+# Liveness: the image has no shell or curl, so the binary checks itself (GET /healthz).
+# Balancers check readiness on GET /readyz (deploy/haproxy.cfg).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/latch", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
+# SIGTERM (docker stop's default) starts the graceful shutdown: /readyz 503, drain, exit 0.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/latch"]
 CMD ["serve"]

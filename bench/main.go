@@ -262,6 +262,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			"LATCH_COOKIE_SECURE=false",
 			"LATCH_LOG_LEVEL=warn", // no per-request log lines: the reference writes none either
 			"LATCH_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(mport),
+			"LATCH_SHUTDOWN_DRAIN=0", // no balancer to wait for (waitHTTP asks /readyz)
 		}
 		if o.dbMaxConns != "" {
 			envv = append(envv, "LATCH_DATABASE_MAX_CONNS="+o.dbMaxConns)
@@ -274,7 +275,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		e.procs = append(e.procs, p)
 		s := &server{label: label, proc: p, base: "http://127.0.0.1:" + strconv.Itoa(port),
 			metrics: "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics", redisURL: redisURL, cookies: map[string]string{}}
-		return s, waitHTTP(ctx, p, s.base+"/healthz", 30*time.Second)
+		return s, waitHTTP(ctx, p, s.base+"/readyz", 30*time.Second)
 	}
 	sqliteSrv, err := start("latch-sqlite", sqliteURL, redisFor["redis-sqlite"])
 	if err != nil {

@@ -203,7 +203,7 @@ start_latch() {
 	}
 	LATCH_URL="http://$addr"
 	for _ in $(seq 1 600); do
-		[[ $(curl -s -o /dev/null -w '%{http_code}' "$LATCH_URL/healthz") == 200 ]] && return 0
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "$LATCH_URL/readyz") == 200 ]] && return 0
 		sleep 0.1
 	done
 	cat "$dir/serve.log" >&2

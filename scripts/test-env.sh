@@ -9,7 +9,7 @@
 # What it does, in order (each step prints a "[test-env]" line):
 #   1. installs missing Debian packages with apt-get (redis-server, redis-tools,
 #      redis-sentinel, postgresql, postgresql-client, chromium, hydra (scripts/hydra.sh),
-#      curl, gcc + libc6-dev for -race);
+#      curl, haproxy, gcc + libc6-dev for -race);
 #   2. checks that `go test -race` can build here (cgo + a C compiler), else runs without -race;
 #   3. uses Redis at $LATCH_TEST_REDIS_URL if it answers PING, otherwise starts a throwaway
 #      redis-server on a free loopback port (no persistence);
@@ -168,6 +168,8 @@ find_pg_bindir >/dev/null || missing+=(postgresql)
 [[ -x $CHROMIUM || -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v hydra >/dev/null 2>&1 || missing+=(hydra)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The balancer of the multi-instance and rolling-restart tests (cmd/latch/fleet_e2e_test.go).
+{ command -v haproxy || [[ -x /usr/sbin/haproxy ]]; } >/dev/null 2>&1 || missing+=(haproxy)
 if [[ $RACE_MODE != 0 ]] && ! c_compiler_present; then
 	missing+=(gcc libc6-dev)
 fi

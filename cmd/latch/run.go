@@ -53,6 +53,7 @@ Usage:
                               print a one-time password reset link (30 minutes)
   latch sessions list [--user EMAIL] [--json]
   latch sessions revoke HANDLE | --user EMAIL
+  latch healthcheck [--url U] exit 0 when a running server answers 200 (container health checks)
   latch version               print the version
 
 Configuration comes from LATCH_* environment variables; see README.md.
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = cmdUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "sessions":
 		err = cmdSessions(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, rest, stderr) // serve_healthcheck.go
 	case "version", "--version":
 		err = cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -206,6 +209,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Clock:     clock,
 		Health:    a.health,
 
+		ReadyTimeout:        cfg.ReadyTimeout,
 		DatabaseUnavailable: store.Unavailable,
 		TrustedProxies:      cfg.TrustedProxies,
 		MaxSessionsPerUser:  cfg.MaxSessionsPerUser,
@@ -364,27 +368,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		defer stop()
 	}
 	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
-	srv := &http.Server{
-		Handler:           a.server.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "version", version)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return a.serve(ctx, ln, log) // serve.go: graceful shutdown
 }
 
 // serveMetrics serves the Prometheus metrics (GET /metrics) on their own

@@ -92,6 +92,26 @@ type Config struct {
 	// Argon2 is the argon2id cost of new password hashes
 	// (LATCH_ARGON2_MEMORY, LATCH_ARGON2_TIME, LATCH_ARGON2_PARALLELISM).
 	Argon2 Argon2
+
+	// Lifecycle: readiness and graceful shutdown behind a load balancer
+	// (README "Production").
+
+	// ReadyTimeout bounds how long GET /readyz waits for the database and
+	// Redis to answer before it reports 503 (LATCH_READY_TIMEOUT, default
+	// 1s). Keep it below the balancer's check timeout.
+	ReadyTimeout time.Duration
+	// ShutdownDrain is how long, after SIGTERM, the server goes on serving
+	// every request while /readyz answers 503, so that the balancer's
+	// health check sees the 503 and stops sending new requests before the
+	// listener closes (LATCH_SHUTDOWN_DRAIN, default 5s; 0 = none). Set it
+	// above the balancer's fall × interval + check timeout. It is skipped
+	// when nothing has asked /readyz since the process started: no
+	// balancer is watching then.
+	ShutdownDrain time.Duration
+	// ShutdownTimeout bounds how long, after the drain, in-flight requests
+	// may take to finish before their connections are closed and the
+	// process exits (LATCH_SHUTDOWN_TIMEOUT, default 15s).
+	ShutdownTimeout time.Duration
 }
 
 // Argon2 is the argon2id cost (RFC 9106 §3.1) as configured: plain numbers,
@@ -273,6 +293,16 @@ func Load(getenv func(string) string) (Config, error) {
 	if a := c.Argon2; a.MemoryKiB > 0 && a.Parallelism > 0 && a.MemoryKiB < 8*uint32(a.Parallelism) {
 		errs = append(errs, &InvalidError{"LATCH_ARGON2_MEMORY", get("LATCH_ARGON2_MEMORY", "19456"),
 			fmt.Sprintf("must be at least 8 KiB per lane: %d KiB for LATCH_ARGON2_PARALLELISM=%d", 8*uint32(a.Parallelism), a.Parallelism)})
+	}
+
+	c.ReadyTimeout = duration("LATCH_READY_TIMEOUT", "1s")
+	c.ShutdownTimeout = duration("LATCH_SHUTDOWN_TIMEOUT", "15s")
+	if raw := get("LATCH_SHUTDOWN_DRAIN", "5s"); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d < 0 {
+			errs = append(errs, &InvalidError{"LATCH_SHUTDOWN_DRAIN", raw, "must be a Go duration such as 5s, or 0 for no drain"})
+		}
+		c.ShutdownDrain = d
 	}
 
 	raw := get("LATCH_LOG_LEVEL", "info")

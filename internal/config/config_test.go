@@ -33,6 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		KnownIPWindow: 90 * 24 * time.Hour,
 		Argon2:        Argon2{MemoryKiB: 19456, Time: 2, Parallelism: 1},
+		ReadyTimeout:  time.Second, ShutdownDrain: 5 * time.Second, ShutdownTimeout: 15 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"io/fs"
 	"net/http"
-	"time"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
@@ -70,23 +68,6 @@ func sessionViewOf(info session.Info) sessionView {
 		IdleDeadline:     info.IdleDeadline,
 		Remember:         info.Remember,
 	}
-}
-
-// healthz answers 200 "ok" when the database and session store answer
-// within two seconds, else 503. It loads no session.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if err := s.health(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("unavailable\n"))
-		return
-	}
-	_, _ = w.Write([]byte("ok\n"))
 }
 
 // staticFiles serves web/static under /static/ without directory listings.

@@ -292,14 +292,15 @@ func (sr *statusRecorder) Unwrap() http.ResponseWriter { return sr.ResponseWrite
 
 // logRequest logs one line per request: method, path (never the query,
 // which may hold a next= URL; a reset link's token has already been taken
-// out of the path by hideResetToken), status, duration.
+// out of the path by hideResetToken), status, duration, and the request ID
+// (requestid.go).
 func (s *Server) logRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Info("request", "method", r.Method, "route", text.Truncate(r.URL.Path, 200), "status", rec.status,
-			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r))
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", text.Truncate(r.URL.Path, 200), "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r)) // + request_id (withRequestIDs)
 	})
 }
 

@@ -9,10 +9,11 @@ import (
 
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
-//	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → recoverPanic
-//	                      → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
+//	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → requestID
+//	                      (X-Request-ID) → recoverPanic → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
 //	                      in the path or query) → GetHead (HEAD answered by GET routes)
-//	/healthz, /static/*   nothing else (no session is ever loaded)
+//	/healthz, /readyz,    nothing else (no session is ever loaded; /healthz is liveness, /readyz readiness:
+//	/static/*             readyz.go)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
 //	                      whole before the session is loaded; 400 for NUL or invalid UTF-8 in a field) → session
 //	                      → noStore → afterSessionLoad (test hook)
@@ -23,11 +24,12 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.hideResetToken, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
+	r.Use(s.hideResetToken, s.requestID, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 
 	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
 	r.Get("/static/*", s.staticFiles().ServeHTTP)
 
 	r.Group(func(r chi.Router) {

@@ -118,8 +118,12 @@ type Config struct {
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
 	Static    fs.FS // web.Static, served under /static/
 	Clock     func() time.Time
-	// Health reports whether the dependencies answer (GET /healthz).
+	// Health reports whether the dependencies answer (GET /readyz), within
+	// ctx's deadline; nil means always ready.
 	Health func(ctx context.Context) error
+	// ReadyTimeout bounds Health on GET /readyz (LATCH_READY_TIMEOUT);
+	// 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (LATCH_TRUSTED_PROXIES); empty means the peer address is the client.
 	TrustedProxies []net.IPNet
@@ -161,7 +165,9 @@ type Server struct {
 	static       fs.FS
 	clock        func() time.Time
 	health       func(ctx context.Context) error
-	secure       bool // cookies carry Secure (and the __Host- prefix)
+	readyTimeout time.Duration // bounds health on GET /readyz
+	ready        readiness     // shutdown begun? /readyz ever asked? (readyz.go)
+	secure       bool          // cookies carry Secure (and the __Host- prefix)
 	reauthWindow time.Duration
 	agents       *useragent.Parser // User-Agent → browser and OS for the session lists
 	trustedNets  []net.IPNet
@@ -186,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		log:          cfg.Log,
+		log:          withRequestIDs(cfg.Log), // request_id on lines logged with a request's context
 		users:        cfg.Users,
 		passwords:    cfg.Passwords,
 		audit:        cfg.Audit,
@@ -203,6 +209,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.clock == nil {
 		s.clock = time.Now
+	}
+	if s.readyTimeout = cfg.ReadyTimeout; s.readyTimeout <= 0 {
+		s.readyTimeout = DefaultReadyTimeout
 	}
 	if s.health == nil {
 		s.health = func(context.Context) error { return nil }
