@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -11,6 +13,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/latch/latch/internal/session/sessiontest"
 )
 
 // serveInProcess runs `latch migrate` and then `latch serve` (the real
@@ -137,5 +145,173 @@ func TestMetricsOffByDefault(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /metrics on the public listener: %d, want 404", resp.StatusCode)
+	}
+}
+
+// scrapeFamilies returns every metric family the metrics endpoint at base
+// serves, parsed with Prometheus's own text parser.
+func scrapeFamilies(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+// sampleOf returns the value of the sample of family name whose labels
+// include labels: a counter's or gauge's value, a histogram's sample
+// count; 0 when there is no such sample (a labelled counter that has not
+// been incremented yet).
+func sampleOf(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	f, ok := fams[name]
+	if !ok {
+		return 0
+	}
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if have[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return 0
+}
+
+// TestMetricsCountLoginsSessionsRequests runs the real `latch serve` with
+// Redis sessions, a metrics listener and an account+IP quota of one failed
+// login, then registers, logs in, logs out, fails a login and is throttled
+// on the next, and checks that each counter moved by exactly what those
+// requests did: requests by route pattern (never the raw path) and status,
+// logins by outcome, sessions created and revoked by cause, and password
+// hashing slots taken (one hash at registration, one verification per
+// login that reached the password).
+func TestMetricsCountLoginsSessionsRequests(t *testing.T) {
+	base, logs := serveInProcess(t, map[string]string{
+		"LATCH_METRICS_ADDR":        "127.0.0.1:0",
+		"LATCH_REDIS_URL":           sessiontest.RedisURL(t),
+		"LATCH_REDIS_KEY_PREFIX":    sessiontest.Prefix(t),
+		"LATCH_THROTTLE_ACCOUNT_IP": "1/1h",
+	})
+	m := metricsLine.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no metrics listening line in the log:\n%s", logs.String())
+	}
+	metricsBase := "http://" + m[1]
+	before := scrapeFamilies(t, metricsBase)
+	// Present from the start (labelled ones with a zero series per fixed
+	// label value), so that rate() and alerts have a series to read.
+	for _, name := range []string{"latch_logins_total", "latch_sessions_created_total", "latch_redis_command_errors_total",
+		"latch_password_hash_in_use", "latch_password_hash_queue_depth",
+		"latch_redis_pool_in_use_connections", "latch_redis_pool_idle_connections"} {
+		if _, ok := before[name]; !ok {
+			t.Errorf("metric %s missing before any request", name)
+		}
+	}
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, form url.Values, want int) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("POST %s: %d, want %d\n%s", path, resp.StatusCode, want, body)
+		}
+		return resp
+	}
+	get := func(path string, want int) string {
+		t.Helper()
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		return string(body)
+	}
+	email, pw := "metrics@example.com", "correct horse battery staple"
+	post("/register", url.Values{"email": {email}, "name": {"Metrics"}, "password": {pw}}, http.StatusSeeOther)
+	post("/login", url.Values{"email": {email}, "password": {pw}}, http.StatusSeeOther)
+	token := csrfField.FindStringSubmatch(get("/profile", http.StatusOK))
+	if token == nil {
+		t.Fatal("no csrf_token on /profile")
+	}
+	post("/logout", url.Values{"csrf_token": {html.UnescapeString(token[1])}}, http.StatusSeeOther)
+	post("/login", url.Values{"email": {email}, "password": {"not the password at all"}}, http.StatusUnauthorized)
+	post("/login", url.Values{"email": {email}, "password": {"not the password either"}}, http.StatusTooManyRequests)
+	get("/no/such/page/12345", http.StatusNotFound)
+	after := scrapeFamilies(t, metricsBase)
+
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"latch_logins_total", []string{"outcome", "success"}, 1},
+		{"latch_logins_total", []string{"outcome", "bad_credentials"}, 1},
+		{"latch_logins_total", []string{"outcome", "throttled"}, 1},
+		{"latch_logins_total", []string{"outcome", "unavailable"}, 0},
+		{"latch_sessions_created_total", nil, 1},
+		{"latch_sessions_revoked_total", []string{"cause", "logout"}, 1},
+		{"latch_http_requests_total", []string{"route", "/login", "method", "POST", "status", "303"}, 1},
+		{"latch_http_requests_total", []string{"route", "/login", "method", "POST", "status", "401"}, 1},
+		{"latch_http_requests_total", []string{"route", "/login", "method", "POST", "status", "429"}, 1},
+		{"latch_http_requests_total", []string{"route", "/register", "method", "POST", "status", "303"}, 1},
+		{"latch_http_requests_total", []string{"route", "/logout", "method", "POST", "status", "303"}, 1},
+		{"latch_http_requests_total", []string{"route", "/profile", "method", "GET", "status", "200"}, 1},
+		{"latch_http_requests_total", []string{"route", "unmatched", "method", "GET", "status", "404"}, 1},
+		{"latch_http_request_duration_seconds", []string{"route", "/login", "method", "POST"}, 3},
+		// Registration hashes once; the good and the bad login verify once
+		// each; the throttled one is refused before any hashing.
+		{"latch_password_hash_wait_seconds", nil, 3},
+		{"latch_redis_command_errors_total", []string{"kind", "connection"}, 0},
+		{"latch_redis_command_errors_total", []string{"kind", "reply"}, 0},
+	} {
+		if got := sampleOf(after, c.name, c.labels...) - sampleOf(before, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%q moved by %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, m := range after["latch_http_requests_total"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "route" && strings.Contains(lp.GetValue(), "12345") {
+				t.Errorf("a raw path became a route label: %q", lp.GetValue())
+			}
+		}
+	}
+	if got := sampleOf(after, "latch_password_hash_in_use"); got != 0 {
+		t.Errorf("latch_password_hash_in_use = %v with no request running, want 0", got)
 	}
 }
