@@ -2,98 +2,17 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
-
 	"github.com/latch/latch/internal/clocktest"
+	"github.com/latch/latch/internal/redistest"
 )
-
-// throwawayRedis is a redis-server of the test's own, on a free loopback
-// port, with an append-only file so that a restart keeps its sessions.
-type throwawayRedis struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
-}
-
-func startThrowawayRedis(t *testing.T) *throwawayRedis {
-	t.Helper()
-	bin := os.Getenv("REDIS_SERVER_BIN")
-	if bin == "" {
-		bin = "redis-server"
-	}
-	if _, err := exec.LookPath(bin); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is required under CI: %v", err)
-		}
-		t.Skipf("redis-server not installed: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	r := &throwawayRedis{t: t, bin: bin, dir: t.TempDir(), port: port}
-	r.start()
-	t.Cleanup(func() {
-		if r.cmd != nil && r.cmd.Process != nil {
-			_ = r.cmd.Process.Signal(syscall.SIGCONT)
-			_ = r.cmd.Process.Kill()
-			_ = r.cmd.Wait()
-		}
-	})
-	return r
-}
-
-func (r *throwawayRedis) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", r.port) }
-
-func (r *throwawayRedis) start() {
-	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--dir", r.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := redis.DialURL(r.url(), redis.DialConnectTimeout(200*time.Millisecond))
-		if err == nil {
-			_, err = c.Do("PING")
-			c.Close()
-			if err == nil {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("throwaway redis did not start: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop shuts Redis down (it answers nothing until start).
-func (r *throwawayRedis) stop() {
-	r.t.Helper()
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	_ = r.cmd.Wait()
-	r.cmd = nil
-}
 
 // TestRedisDownThen503ThenRecovers stops Redis under a signed-in browser:
 // pages that need the session answer 503 with Retry-After, pages that need
@@ -104,9 +23,10 @@ func (r *throwawayRedis) stop() {
 // LATCH_REDIS_TIMEOUT), as the logged cause shows; without that bound the request would hang. The test asserts the
 // cause, not how long it took, so a busy machine cannot fail it.
 func TestRedisDownThen503ThenRecovers(t *testing.T) {
-	rd := startThrowawayRedis(t)
+	// An append-only file, so that a restart keeps the sessions.
+	rd := redistest.StartServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	cfg := testConfig(t, backend{})
-	cfg.RedisURL = rd.url()
+	cfg.RedisURL = rd.URL()
 	cfg.RedisKeyPrefix = "latch:"
 	ta := startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 	email, pw := ta.newUser("Outage")
@@ -135,7 +55,7 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	}
 
 	t.Run("stopped", func(t *testing.T) {
-		rd.stop()
+		rd.Stop()
 		check503("Redis stopped", "connection refused", "EOF", "connection reset", "broken pipe")
 		if p := ta.newBrowser().get("/login"); p.status != http.StatusOK {
 			t.Errorf("login page without a session while Redis is down: %d, want 200", p.status)
@@ -143,7 +63,7 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 		if p := ta.newBrowser().get("/healthz"); p.status != http.StatusServiceUnavailable {
 			t.Errorf("healthz while Redis is down: %d, want 503", p.status)
 		}
-		rd.start()
+		rd.Start()
 		if !br.signedIn() {
 			t.Fatal("the session did not survive the Redis restart")
 		}
@@ -156,8 +76,8 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 			wg.Go(func() { br.get("/profile") })
 		}
 		wg.Wait()
-		rd.stop()
-		rd.start()
+		rd.Stop()
+		rd.Start()
 		// The health check first, while the dead connections are still
 		// pooled: a load balancer must not take the instance out.
 		for i := range 20 {
@@ -173,15 +93,11 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	})
 
 	t.Run("stalled", func(t *testing.T) {
-		if err := rd.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
+		rd.Pause()
 		// The bound that fired: redigo's read deadline, or the store's
 		// context deadline, both LATCH_REDIS_TIMEOUT.
 		check503("Redis stalled", "i/o timeout", "context deadline exceeded")
-		if err := rd.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
+		rd.Resume()
 		if !br.signedIn() {
 			t.Fatal("the session did not work after Redis resumed")
 		}
