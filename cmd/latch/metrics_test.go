@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/session/sessiontest"
 )
 
@@ -313,5 +315,73 @@ func TestMetricsCountLoginsSessionsRequests(t *testing.T) {
 	}
 	if got := sampleOf(after, "latch_password_hash_in_use"); got != 0 {
 		t.Errorf("latch_password_hash_in_use = %v with no request running, want 0", got)
+	}
+}
+
+// TestMetricsRevocationCauses signs one account in on several browsers
+// (with a limit of 2 sessions per user) and ends its sessions every way the
+// site offers, checking that latch_sessions_revoked_total moves by the
+// number of sessions each way ended, under its cause, and that requests to
+// routes with parameters are labelled with the pattern, never the ID.
+func TestMetricsRevocationCauses(t *testing.T) {
+	ta := startApp(t, backends[0], func(c *config.Config) { c.MaxSessionsPerUser = 2 })
+	email, pw := ta.newUser("Causes")
+	admin, adminPW := adminAccount(t, ta, "CauseAdmin")
+	ab := ta.newBrowser()
+	ab.login(admin.Email, adminPW, false)
+	subject := mustUser(t, ta.app.db, email)
+
+	revoked := func(cause string) float64 {
+		return gathered(t, ta, "latch_sessions_revoked_total", "cause", cause)
+	}
+	step := func(cause string, want float64, do func()) {
+		t.Helper()
+		before := revoked(cause)
+		do()
+		if got := revoked(cause) - before; got != want {
+			t.Errorf("latch_sessions_revoked_total{cause=%q} moved by %v, want %v", cause, got, want)
+		}
+	}
+	createdBefore := gathered(t, ta, "latch_sessions_created_total")
+	var b3 *browser
+	step("limit", 1, func() {
+		for range 3 {
+			b3 = ta.newBrowser()
+			b3.login(email, pw, false)
+		}
+	})
+	if got := gathered(t, ta, "latch_sessions_created_total") - createdBefore; got != 3 {
+		t.Errorf("latch_sessions_created_total moved by %v over 3 logins, want 3", got)
+	}
+	step("user", 1, func() {
+		if p := b3.post("/sessions/revoke-others", url.Values{"csrf_token": {b3.csrfToken()}}); p.status != http.StatusSeeOther {
+			t.Fatalf("revoke others: %d\n%s", p.status, p.body)
+		}
+	})
+	step("password_change", 1, func() {
+		ta.newBrowser().login(email, pw, false)
+		p := b3.post("/account/password", url.Values{"csrf_token": {b3.csrfToken()}, "current_password": {pw},
+			"password": {"a brand new pass phrase, quite long"}})
+		if p.status != http.StatusOK {
+			t.Fatalf("password change: %d\n%s", p.status, p.body)
+		}
+	})
+	pw = "a brand new pass phrase, quite long"
+	step("admin", 2, func() {
+		ta.newBrowser().login(email, pw, false) // b3 and this one
+		if p := ab.post(fmt.Sprintf("/admin/users/%d/kill-sessions", subject.ID), url.Values{"csrf_token": {ab.csrfToken()}}); p.status != http.StatusSeeOther {
+			t.Fatalf("admin kill sessions: %d\n%s", p.status, p.body)
+		}
+	})
+	step("disabled", 1, func() {
+		ta.newBrowser().login(email, pw, false)
+		if p := ab.post(fmt.Sprintf("/admin/users/%d/disable", subject.ID), url.Values{"csrf_token": {ab.csrfToken()}}); p.status != http.StatusSeeOther {
+			t.Fatalf("admin disable: %d\n%s", p.status, p.body)
+		}
+	})
+	for _, route := range []string{"/admin/users/{id}/kill-sessions", "/admin/users/{id}/disable"} {
+		if got := gathered(t, ta, "latch_http_requests_total", "route", route, "method", "POST", "status", "303"); got != 1 {
+			t.Errorf("latch_http_requests_total{route=%q,status=303} = %v, want 1", route, got)
+		}
 	}
 }
