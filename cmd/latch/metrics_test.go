@@ -384,4 +384,31 @@ func TestMetricsRevocationCauses(t *testing.T) {
 			t.Errorf("latch_http_requests_total{route=%q,status=303} = %v, want 1", route, got)
 		}
 	}
+
+	// A 404 from a route keeps its pattern; a 404 inside the /admin
+	// sub-router and a 405 match no route.
+	unmatched404 := gathered(t, ta, "latch_http_requests_total", "route", "unmatched", "method", "GET", "status", "404")
+	if p := ab.get("/admin/users/987654"); p.status != http.StatusNotFound {
+		t.Fatalf("GET /admin/users/987654: %d, want 404", p.status)
+	}
+	if p := ab.get("/admin/no-such-page"); p.status != http.StatusNotFound {
+		t.Fatalf("GET /admin/no-such-page: %d, want 404", p.status)
+	}
+	req, _ := http.NewRequest(http.MethodPut, ta.srv.URL+"/login", nil)
+	if p := ab.do(req); p.status != http.StatusMethodNotAllowed {
+		t.Fatalf("PUT /login: %d, want 405", p.status)
+	}
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"route", "/admin/users/{id}", "method", "GET", "status", "404"}, 1},
+		{[]string{"route", "unmatched", "method", "GET", "status", "404"}, unmatched404 + 1},
+		{[]string{"route", "unmatched", "method", "PUT", "status", "405"}, 1},
+		{[]string{"route", "/admin/*"}, 0},
+	} {
+		if got := gathered(t, ta, "latch_http_requests_total", c.labels...); got != c.want {
+			t.Errorf("latch_http_requests_total%q = %v, want %v", c.labels, got, c.want)
+		}
+	}
 }

@@ -63,27 +63,43 @@ func (noMetrics) SessionsRevoked(string, int)                {}
 // countRequest counts every request with its route pattern, method and
 // status (Metrics.Request), and each POST /login by its outcome, read from
 // the status the client got (loginOutcome): one place for every path
-// through the login handler and its middleware, including a session
-// write that failed after the handler answered. It runs outside recoverPanic, so a panic's 500
-// is counted too, and reads the pattern after routing: chi's route context
-// is in the request's context before any middleware of the router runs.
-func (s *Server) countRequest(next http.Handler) http.Handler {
-	if _, off := s.metrics.(noMetrics); off {
-		return next
+// through the login handler and its middleware, including a session write
+// that failed after the handler answered. It runs outside recoverPanic, so
+// a panic's 500 is counted too, and reads the pattern after routing: chi's
+// route context is in the request's context before any middleware of the
+// router runs. routes is the router, to tell a 404 of a route from one of
+// no route. With Config.Metrics nil it adds nothing to the chain.
+func (s *Server) countRequest(routes chi.Routes) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if _, off := s.metrics.(noMetrics); off {
+			return next
+		}
+		return s.countRequests(routes, next)
 	}
+}
+
+func (s *Server) countRequests(routes chi.Routes, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK // nothing written: net/http sends 200
+		}
 		route := RouteUnmatched
 		if rctx := chi.RouteContext(r.Context()); rctx != nil {
 			if p := rctx.RoutePattern(); p != "" {
 				route = p
 			}
-		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK // nothing written: net/http sends 200
+			// A 404 or 405 inside a sub-router (/admin/nope) carries the
+			// mount's pattern ("/admin/*"); only a route that matches
+			// keeps its pattern (a deliberate 404 such as an unknown
+			// account on /admin/users/{id}).
+			if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) &&
+				!routes.Match(chi.NewRouteContext(), r.Method, r.URL.Path) {
+				route = RouteUnmatched
+			}
 		}
 		s.metrics.Request(route, r.Method, status, time.Since(start))
 		if route == "/login" && r.Method == http.MethodPost {

@@ -24,7 +24,7 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.hideResetToken, s.countRequest, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
+	r.Use(s.hideResetToken, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 
