@@ -191,7 +191,9 @@ func expect503(t *testing.T, ta *testApp, br *browser, method, path string, form
 // late (LATCH_REDIS_TIMEOUT is 500 ms), black-holes it (connections
 // accepted, nothing answered), resets every connection, and finally
 // restarts Redis empty. The first three give 503 with Retry-After to 8
-// requests at once, caused by the Redis bound or the reset as logged; when
+// page requests and 2 logins at once, caused by the Redis bound or the
+// reset as logged, and counted in the metrics (Redis command errors,
+// logins answered "unavailable"); when
 // the fault is removed the same session works again with no restart of
 // Latch, and no goroutine is left behind. After the empty restart every
 // session is gone: the browser is signed out (a redirect to the login
@@ -253,6 +255,13 @@ func TestRedisFaults(t *testing.T) {
 			errorsBefore := gathered(t, ta, "latch_redis_command_errors_total", "kind", "connection")
 			remove := px.inject(t, c.kind, c.stream, c.attrs)
 			expect503(t, ta, br, http.MethodGet, "/profile", nil, 8, "session store unavailable", c.causes...)
+			// A login needs the throttle's counters, in the same Redis.
+			unavailable := gathered(t, ta, "latch_logins_total", "outcome", "unavailable")
+			expect503(t, ta, ta.newBrowser(), http.MethodPost, "/login", url.Values{"email": {email}, "password": {pw}}, 2,
+				"throttle counters unavailable", c.causes...)
+			if got := gathered(t, ta, "latch_logins_total", "outcome", "unavailable") - unavailable; got != 2 {
+				t.Errorf("latch_logins_total{outcome=unavailable} moved by %v over 2 logins answered 503, want 2", got)
+			}
 			remove()
 			if after := gathered(t, ta, "latch_redis_command_errors_total", "kind", "connection"); after < errorsBefore+8 {
 				t.Errorf("latch_redis_command_errors_total{kind=connection} %v → %v over 8 failed requests, want at least +8",
