@@ -13,7 +13,6 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/latch/latch/internal/clocktest"
@@ -133,21 +132,6 @@ func goroutinesBackTo(t *testing.T, baseline int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// gathered returns the sample of name with labels from ta's metrics
-// registry (sampleOf).
-func gathered(t *testing.T, ta *testApp, name string, labels ...string) float64 {
-	t.Helper()
-	fams, err := ta.app.metrics.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := map[string]*dto.MetricFamily{}
-	for _, f := range fams {
-		byName[f.GetName()] = f
-	}
-	return sampleOf(byName, name, labels...)
 }
 
 // expect503 requests path with br n times at once and asserts that each

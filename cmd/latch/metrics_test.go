@@ -202,6 +202,21 @@ next:
 	return 0
 }
 
+// gathered returns the sample of name with labels from ta's metrics
+// registry (sampleOf).
+func gathered(t *testing.T, ta *testApp, name string, labels ...string) float64 {
+	t.Helper()
+	fams, err := ta.app.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	return sampleOf(byName, name, labels...)
+}
+
 // TestMetricsCountLoginsSessionsRequests runs the real `latch serve` with
 // Redis sessions, a metrics listener and an account+IP quota of one failed
 // login, then registers, logs in, logs out, fails a login and is throttled
