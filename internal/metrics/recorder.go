@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/latch/latch/internal/redisconn"
 )
 
 // Recorder holds the metrics that Latch updates as things happen (the
@@ -161,14 +163,16 @@ const (
 func (r *Recorder) RedisCommandError(kind string) { r.redisErrs.WithLabelValues(kind).Inc() }
 
 // Kinds of Redis topology changes (the kind label of
-// latch_redis_topology_changes_total).
+// latch_redis_topology_changes_total), as redisconn names them.
 const (
-	TopologyMasterChanged  = "master_changed"  // Sentinel mode: the master address Latch writes to changed (a failover)
-	TopologySlotsRefreshed = "slots_refreshed" // Cluster mode: the slot map was reloaded after a MOVED or a failover
+	TopologyMasterChanged  = redisconn.TopologyMasterChanged  // Sentinel mode: the master address Latch writes to changed (a failover)
+	TopologySlotsRefreshed = redisconn.TopologySlotsRefreshed // Cluster mode: the slot map was reloaded after a MOVED or a failover
 )
 
 // RedisTopologyChange counts one topology change of kind
-// (TopologyMasterChanged, TopologySlotsRefreshed). The Sentinel and Cluster
-// connection code calls it when it notices one; it is safe to call from
-// any goroutine.
+// (TopologyMasterChanged, TopologySlotsRefreshed): r is the
+// redisconn.TopologyObserver that the Sentinel and Cluster connection code
+// is given. It is safe to call from any goroutine.
 func (r *Recorder) RedisTopologyChange(kind string) { r.topology.WithLabelValues(kind).Inc() }
+
+var _ redisconn.TopologyObserver = (*Recorder)(nil)
