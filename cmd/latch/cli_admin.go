@@ -461,7 +461,7 @@ func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, e
 	if err != nil {
 		return nil, err
 	}
-	st, pool, err := openSessionStore(cfg, db)
+	st, pool, err := openSessionStore(cfg, db, nil)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -168,13 +168,16 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, db: db}
-	sessions, pool, err := openSessionStore(cfg, db)
+	rec := metrics.NewRecorder()
+	sessions, pool, err := openSessionStore(cfg, db, rec)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.pool = pool
-	src := metrics.Sources{DB: db}
+	hasher := password.NewHasher(params, 0, 0)
+	hasher.ObserveWaits(rec.HashWait)
+	src := metrics.Sources{DB: db, Hashes: hasher, Recorder: rec}
 	if pool != nil {
 		src.Redis = pool
 	}
@@ -184,7 +187,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
-	limiter, err := openLimiter(cfg, pool, clock)
+	limiter, err := openLimiter(cfg, pool, rec, clock)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -195,7 +198,8 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Log:       log,
 		Users:     db,
 		Audit:     db,
-		Passwords: password.NewHasher(params, 0, 0),
+		Passwords: hasher,
+		Metrics:   rec,
 		Sessions: session.Options{
 			Store:                   sessions,
 			IdleTimeout:             cfg.IdleTimeout,
@@ -232,12 +236,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 // openLimiter returns the login and registration throttle: its counters
 // live in Redis under LATCH_REDIS_KEY_PREFIX + "t:" when pool is set (shared
 // by every instance), else in this process (the embedded mode is one
-// instance anyway). clock is nil outside tests.
-func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*throttle.Limiter, error) {
+// instance anyway). Redis command errors are counted in rec. clock is nil
+// outside tests.
+func openLimiter(cfg config.Config, pool *redis.Pool, rec *metrics.Recorder, clock func() time.Time) (*throttle.Limiter, error) {
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
-	return throttle.NewRedis(pool, cfg.RedisKeyPrefix+"t:", cfg.RedisTimeout, cfg.Throttle)
+	return throttle.NewRedis(metrics.CountRedisErrors(pool, rec), cfg.RedisKeyPrefix+"t:", cfg.RedisTimeout, cfg.Throttle)
 }
 
 // openDB loads the configuration and opens the database it names; the
@@ -257,8 +262,9 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 // to keep the account state copies beside the sessions right on every
 // change (store.DB.SetUserStateCache): the server, the CLI and reset links
 // all open their stores here, so none of them can change an account
-// without updating its copy.
-func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *redis.Pool, err error) {
+// without updating its copy. rec, when set (serve), counts the store's
+// Redis command errors.
+func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool *redis.Pool, err error) {
 	if cfg.RedisURL == "" {
 		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
 	}
@@ -266,7 +272,11 @@ func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *
 	if err != nil {
 		return nil, nil, err
 	}
-	rs := session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	var src redisconn.Source = pool
+	if rec != nil {
+		src = metrics.CountRedisErrors(pool, rec)
+	}
+	rs := session.NewRedisStore(src, cfg.RedisKeyPrefix, cfg.RedisTimeout)
 	db.SetUserStateCache(rs)
 	return rs, pool, nil
 }

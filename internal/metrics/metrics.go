@@ -17,8 +17,15 @@
 //	latch_db_wait_seconds_total          counter  sql.DBStats.WaitDuration
 //	latch_redis_pool_active_connections  gauge    redigo PoolStats.ActiveCount (in use or idle)
 //	latch_redis_pool_idle_connections    gauge    redigo PoolStats.IdleCount
+//	latch_redis_pool_in_use_connections  gauge    ActiveCount - IdleCount (lent out now)
+//	latch_password_hash_in_use           gauge    password hashes and verifications running now
+//	latch_password_hash_queue_depth      gauge    callers waiting for a hashing slot now
 //
-// plus the Go runtime and process collectors (go_*, process_*).
+// plus the Go runtime and process collectors (go_*, process_*), and the
+// metrics a Recorder (recorder.go) updates as things happen: HTTP requests
+// by route pattern and status, logins by outcome, sessions created and
+// revoked by cause, hash wait time, Redis command errors and topology
+// changes.
 package metrics
 
 import (
@@ -45,11 +52,22 @@ type RedisPool interface {
 	Stats() redis.PoolStats
 }
 
+// HashQueue is what the password hashing gauges are read from
+// (*password.Hasher).
+type HashQueue interface {
+	InUse() int
+	Queued() int
+}
+
 // Sources are read at every scrape. DB is required; Redis may be nil (the
-// embedded session store), and its gauges are then absent.
+// embedded session store, or a Redis Cluster client, which has no single
+// pool), and Hashes may be nil; their gauges are then absent. Recorder,
+// when set, is registered too (its metrics are updated as things happen).
 type Sources struct {
-	DB    DB
-	Redis RedisPool
+	DB       DB
+	Redis    RedisPool
+	Hashes   HashQueue
+	Recorder *Recorder
 }
 
 // New returns a registry with Latch's collectors for src. Other parts of
@@ -63,6 +81,12 @@ func New(src Sources) *prometheus.Registry {
 	)
 	if src.Redis != nil {
 		reg.MustRegister(&redisCollector{pool: src.Redis})
+	}
+	if src.Hashes != nil {
+		reg.MustRegister(&hashCollector{q: src.Hashes})
+	}
+	if src.Recorder != nil {
+		reg.MustRegister(src.Recorder)
 	}
 	return reg
 }
@@ -106,6 +130,12 @@ var (
 		"Redis connections in the pool now, in use or idle (redigo's ActiveCount).", nil, nil)
 	redisIdle = prometheus.NewDesc("latch_redis_pool_idle_connections",
 		"Idle Redis connections in the pool now.", nil, nil)
+	redisInUse = prometheus.NewDesc("latch_redis_pool_in_use_connections",
+		"Redis connections lent out by the pool now (active minus idle).", nil, nil)
+	hashInUse = prometheus.NewDesc("latch_password_hash_in_use",
+		"Password hashes and verifications running now (at most the hashing slots).", nil, nil)
+	hashQueued = prometheus.NewDesc("latch_password_hash_queue_depth",
+		"Callers waiting for a password hashing slot now.", nil, nil)
 )
 
 // dbCollector reads the pool once per scrape.
@@ -135,10 +165,25 @@ type redisCollector struct{ pool RedisPool }
 func (c *redisCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- redisActive
 	ch <- redisIdle
+	ch <- redisInUse
 }
 
 func (c *redisCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.pool.Stats()
 	ch <- prometheus.MustNewConstMetric(redisActive, prometheus.GaugeValue, float64(s.ActiveCount))
 	ch <- prometheus.MustNewConstMetric(redisIdle, prometheus.GaugeValue, float64(s.IdleCount))
+	ch <- prometheus.MustNewConstMetric(redisInUse, prometheus.GaugeValue, float64(max(s.ActiveCount-s.IdleCount, 0)))
+}
+
+// hashCollector reads the password hasher's slots once per scrape.
+type hashCollector struct{ q HashQueue }
+
+func (c *hashCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- hashInUse
+	ch <- hashQueued
+}
+
+func (c *hashCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(hashInUse, prometheus.GaugeValue, float64(c.q.InUse()))
+	ch <- prometheus.MustNewConstMetric(hashQueued, prometheus.GaugeValue, float64(c.q.Queued()))
 }

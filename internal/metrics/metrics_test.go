@@ -12,6 +12,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/metrics"
+	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
 )
@@ -22,6 +23,7 @@ var names = []string{
 	"latch_db_in_use_connections", "latch_db_idle_connections", "latch_db_max_open_connections",
 	"latch_db_wait_total", "latch_db_wait_seconds_total",
 	"latch_redis_pool_active_connections", "latch_redis_pool_idle_connections",
+	"latch_redis_pool_in_use_connections", "latch_password_hash_in_use", "latch_password_hash_queue_depth",
 }
 
 // scrape returns every unlabelled sample of the handler's /metrics.
@@ -66,7 +68,8 @@ func TestRegistryExportsEveryName(t *testing.T) {
 	if _, err := redis.DoContext(conn, t.Context(), "PING"); err != nil {
 		t.Fatal(err)
 	}
-	h := metrics.Handler(metrics.New(metrics.Sources{DB: db, Redis: pool}))
+	h := metrics.Handler(metrics.New(metrics.Sources{DB: db, Redis: pool,
+		Hashes: password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1}, 1, 0)}))
 
 	got := scrape(t, h)
 	for _, name := range names {
@@ -77,14 +80,18 @@ func TestRegistryExportsEveryName(t *testing.T) {
 	if got["latch_db_max_open_connections"] != 3 {
 		t.Errorf("latch_db_max_open_connections = %v, want 3 (WithMaxConns)", got["latch_db_max_open_connections"])
 	}
+	if got["latch_redis_pool_in_use_connections"] != 1 {
+		t.Errorf("latch_redis_pool_in_use_connections = %v with one connection taken, want 1",
+			got["latch_redis_pool_in_use_connections"])
+	}
 	if got["latch_redis_pool_active_connections"] != 1 {
 		t.Errorf("latch_redis_pool_active_connections = %v with one connection taken, want 1",
 			got["latch_redis_pool_active_connections"])
 	}
 	conn.Close()
-	if got := scrape(t, h); got["latch_redis_pool_idle_connections"] != 1 {
-		t.Errorf("latch_redis_pool_idle_connections = %v after the connection came back, want 1",
-			got["latch_redis_pool_idle_connections"])
+	if got := scrape(t, h); got["latch_redis_pool_idle_connections"] != 1 || got["latch_redis_pool_in_use_connections"] != 0 {
+		t.Errorf("latch_redis_pool_idle_connections = %v, in use %v after the connection came back, want 1 and 0",
+			got["latch_redis_pool_idle_connections"], got["latch_redis_pool_in_use_connections"])
 	}
 
 	before := got["latch_db_statements_total"]

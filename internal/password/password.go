@@ -175,6 +175,9 @@ type Hasher struct {
 	dummy string
 	// pace times verifications per kind of hash, for PadFailure.
 	pace *pacer
+	// onWait, when set (ObserveWaits), is told how long each caller
+	// waited for a slot.
+	onWait func(waited time.Duration)
 }
 
 // NewHasher returns a Hasher that creates hashes with p, runs at most
@@ -309,11 +312,32 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 // until ctx ends.
 // Errors wrap ErrBusy.
 func (h *Hasher) acquire(ctx context.Context) error {
-	if err := h.slots.Acquire(ctx); err != nil {
+	start := time.Now()
+	err := h.slots.Acquire(ctx)
+	if h.onWait != nil {
+		h.onWait(time.Since(start))
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return nil
 }
+
+// InUse returns how many hashes (or verifications) run now, at most the
+// Hasher's maxConcurrent (the latch_password_hash_in_use gauge).
+func (h *Hasher) InUse() int { return h.slots.InUse() }
+
+// Queued returns how many callers wait for a hashing slot now (the
+// latch_password_hash_queue_depth gauge).
+func (h *Hasher) Queued() int { return h.slots.Queued() }
+
+// ObserveWaits makes f be called once per Hash, Verify and VerifyDummy
+// that reached the slots (malformed hashes are refused before), with how
+// long the caller waited for a slot: about 0 when one was free, up to
+// the Hasher's wait when it gave up with ErrBusy. It is for the
+// latch_password_hash_wait_seconds histogram. Call it before the Hasher
+// is used; f must be safe for concurrent use.
+func (h *Hasher) ObserveWaits(f func(waited time.Duration)) { h.onWait = f }
 
 // release frees a slot taken by acquire.
 func (h *Hasher) release() { h.slots.Release() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -481,5 +482,40 @@ func holdSlot(t *testing.T, h *Hasher) {
 	t.Helper()
 	if err := h.slots.Acquire(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestObserveWaits: the wait observer hears once from every operation that
+// reaches the slots (Hash, Verify, VerifyDummy), not from a malformed hash
+// refused before them, and no slot stays taken or waited for.
+func TestObserveWaits(t *testing.T) {
+	h := newTestHasher(t)
+	var mu sync.Mutex
+	var waits []time.Duration
+	h.ObserveWaits(func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+	})
+	enc, err := h.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Verify(t.Context(), "pw", enc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.VerifyDummy(t.Context(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Verify(t.Context(), "pw", "$argon2id$garbage"); !errors.Is(err, ErrMalformedHash) {
+		t.Fatalf("malformed hash: %v, want ErrMalformedHash", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 3 {
+		t.Errorf("%d waits observed, want 3 (Hash, Verify, VerifyDummy)", len(waits))
+	}
+	if h.InUse() != 0 || h.Queued() != 0 {
+		t.Errorf("in use %d, queued %d after every operation returned; want 0 and 0", h.InUse(), h.Queued())
 	}
 }

@@ -104,6 +104,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	s.sessions.BindCredentials(ctx, checked.NextCredentialEpoch(now))
 	handle := s.sessions.Handle(ctx)
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, u.ID, handle)
+	s.metrics.SessionsRevoked(RevokePasswordChange, len(ended))
 	detail := countSessions(len(ended)) + " ended, all but the current one"
 	if revokeErr != nil {
 		detail = "other sessions end at their next request (they could not be revoked at once)"

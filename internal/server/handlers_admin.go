@@ -269,6 +269,7 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) {
 		gone()
 		return
 	}
+	s.metrics.SessionsRevoked(RevokeAdmin, 1)
 	s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", handle, "via", "admin",
 		"admin_id", admin.ID, "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: rec.UserID,
@@ -296,6 +297,7 @@ func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.metrics.SessionsRevoked(RevokeAdmin, len(ended))
 	detail := countSessions(len(ended)) + " ended"
 	if except != "" {
 		detail += ", all but the administrator's current one"
@@ -329,6 +331,7 @@ func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, subject.ID, "")
+	s.metrics.SessionsRevoked(RevokeDisabled, len(ended))
 	detail := countSessions(len(ended)) + " ended"
 	if revokeErr != nil {
 		detail = "its sessions could not be ended yet"

@@ -139,6 +139,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.LoginUser(ctx, u, remember); err != nil {
 		return err
 	}
+	s.metrics.SessionCreated()
 	s.sessions.BindCredentials(ctx, epochOf(u)) // the epoch read with the hash just verified
 	e := audit.Event{Type: audit.LoginSucceeded, ActorID: u.ID, SubjectID: u.ID, Email: email,
 		SessionHandle: s.sessions.Handle(ctx)}
@@ -206,6 +207,7 @@ func auditEmail(typed string) string {
 // the session store in the same step as the creation: see
 // session.Options.MaxSessionsPerUser), as revoked by the limit.
 func (s *Server) auditLimitRevoked(r *http.Request, revoked []session.Record) {
+	s.metrics.SessionsRevoked(RevokeLimit, len(revoked))
 	for _, rec := range revoked {
 		s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", rec.Handle, "via", audit.ViaLimit)
 		s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaLimit, SubjectID: rec.UserID,
@@ -322,6 +324,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.Logout(r.Context()); err != nil {
 		return err
 	}
+	s.metrics.SessionsRevoked(RevokeLogout, 1)
 	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.Logout, Via: audit.ViaSelf, ActorID: id, SubjectID: id, SessionHandle: handle})
 	s.setFlash(w, flashLoggedOut)

@@ -149,6 +149,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 	// The epoch already ends every older session at its next request;
 	// revoking them now also removes them from the lists.
 	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, id, "")
+	s.metrics.SessionsRevoked(RevokePasswordReset, len(ended))
 	if revokeErr != nil {
 		s.log.Warn("password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
 	}
@@ -156,6 +157,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.metrics.SessionCreated()
 	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now)) // as in passwordChange: a concurrent change fails closed
 	// The fresh session is a sign-in like any other: it counts for "last
 	// sign-in" and for new-device detection.

@@ -65,6 +65,7 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 		notYours()
 		return
 	}
+	s.metrics.SessionsRevoked(RevokeUser, 1)
 	s.log.Info("session revoked", "user_id", u.ID, "session_handle", handle, "via", "self", "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 		SessionHandle: handle, Detail: s.sessionDetail(rec)})
@@ -84,6 +85,7 @@ func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	s.metrics.SessionsRevoked(RevokeUser, len(ended))
 	s.log.Info("sessions revoked", "user_id", u.ID, "count", len(ended), "via", "self", "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.SessionsRevoked, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 		SessionHandle: current, Detail: countSessions(len(ended)) + " ended, all but the current one"})

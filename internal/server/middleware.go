@@ -194,6 +194,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 				s.serverError(w, r, err)
 				return
 			}
+			s.metrics.SessionsRevoked(RevokeStale, 1)
 			if stale {
 				s.log.Info("session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
 				s.setFlash(w, flashExpired)

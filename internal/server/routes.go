@@ -10,7 +10,8 @@ import (
 // Handler returns the site's routes. The access policy reads top to bottom:
 //
 //	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → requestID
-//	                      (X-Request-ID) → recoverPanic → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
+//	                      (X-Request-ID) → countRequest (metrics by route pattern) → recoverPanic
+//	                      → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
 //	                      in the path or query) → GetHead (HEAD answered by GET routes)
 //	/healthz, /readyz,    nothing else (no session is ever loaded; /healthz is liveness, /readyz readiness:
 //	/static/*             readyz.go)
@@ -24,7 +25,7 @@ import (
 // Anonymous requests never create a session; 404 and 405 pages load none.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.hideResetToken, s.requestID, s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
+	r.Use(s.hideResetToken, s.requestID, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 

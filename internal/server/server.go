@@ -152,6 +152,9 @@ type Config struct {
 	// bounded pool; nil means user.NewStrengthChecker with its defaults
 	// (runtime.NumCPU() at once, a short queue).
 	Strength PasswordJudge
+	// Metrics receives request, login and session counts (metrics.go;
+	// *metrics.Recorder); nil turns them off.
+	Metrics Metrics
 }
 
 // Server is Latch's HTTP application.
@@ -179,6 +182,7 @@ type Server struct {
 	resets       PasswordResets // nil: no reset links
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
+	metrics      Metrics // noMetrics when Config.Metrics is nil
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -224,6 +228,10 @@ func New(cfg Config) (*Server, error) {
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
 	s.strength = cfg.Strength
+	s.metrics = cfg.Metrics
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
 	if s.strength == nil {
 		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
 	}

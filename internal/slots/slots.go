@@ -10,6 +10,7 @@ package slots
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/latch/latch/internal/fail"
@@ -26,6 +27,9 @@ type Pool struct {
 	slots chan struct{}
 	queue chan struct{} // nil: any number of callers may wait
 	wait  time.Duration
+	// waiting counts the callers waiting for a slot now, bounded queue or
+	// not (Queued; the hash queue depth metric).
+	waiting atomic.Int64
 }
 
 // New returns a Pool of n slots (n >= 1) in which a caller waits at most
@@ -60,6 +64,8 @@ func (p *Pool) Acquire(ctx context.Context) error {
 		}
 		defer func() { <-p.queue }()
 	}
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
 	timer := time.NewTimer(p.wait)
 	defer timer.Stop()
 	select {
@@ -78,6 +84,6 @@ func (p *Pool) Release() { <-p.slots }
 // InUse returns how many slots are taken now (for tests and metrics).
 func (p *Pool) InUse() int { return len(p.slots) }
 
-// Queued returns how many callers wait for a slot now, when the queue is
-// bounded (0 otherwise).
-func (p *Pool) Queued() int { return len(p.queue) }
+// Queued returns how many callers wait for a slot now (bounded queue or
+// not; callers refused at once are not counted).
+func (p *Pool) Queued() int { return int(p.waiting.Load()) }

@@ -67,3 +67,34 @@ func TestWaitExpires(t *testing.T) {
 		t.Errorf("err %v, want ErrBusy", err)
 	}
 }
+
+// TestQueuedWithoutBound: Queued counts waiting callers when any number
+// may wait too (the password hasher's pool, whose queue depth is a
+// metric), and drops back to 0 when they are done.
+func TestQueuedWithoutBound(t *testing.T) {
+	p := New(1, -1, time.Hour)
+	if err := p.Acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 2)
+	for range 2 {
+		go func() { got <- p.Acquire(t.Context()) }()
+	}
+	for p.Queued() != 2 { // until both wait
+		time.Sleep(time.Millisecond)
+	}
+	p.Release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if q := p.Queued(); q != 1 {
+		t.Errorf("queued %d after one waiter got the slot, want 1", q)
+	}
+	p.Release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if q := p.Queued(); q != 0 {
+		t.Errorf("queued %d after both got the slot, want 0", q)
+	}
+}

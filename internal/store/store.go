@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -226,8 +227,12 @@ func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	// io.ErrUnexpectedEOF and io.EOF: a pooled connection the server had
+	// closed (PostgreSQL stopped or restarted; pgx reports "unexpected EOF"
+	// when it cannot tell whether the statement was sent, so database/sql
+	// does not retry it on another connection). TestPostgresFaults.
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, sql.ErrConnDone) {
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var netErr net.Error
