@@ -18,6 +18,7 @@ import (
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/sqldialect"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
@@ -189,7 +190,7 @@ func templateColumns(ctx context.Context, db *sql.DB, pg bool, id, tmplUser int6
 	if pg {
 		dialect = store.DialectPostgres
 	}
-	rows, err := db.QueryContext(ctx, store.Rebind(dialect, "SELECT * FROM audit_events WHERE id = ?"), id)
+	rows, err := db.QueryContext(ctx, sqldialect.Rebind(dialect, "SELECT * FROM audit_events WHERE id = ?"), id)
 	if err != nil {
 		return nil, fmt.Errorf("seed: template columns: %w", err)
 	}

@@ -106,7 +106,7 @@ func (r *throwawayRedis) stop() {
 func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	rd := startThrowawayRedis(t)
 	cfg := testConfig(t, backend{})
-	cfg.RedisURL = rd.url()
+	cfg.Redis = mustRedis(t, rd.url())
 	cfg.RedisKeyPrefix = "latch:"
 	ta := startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 	email, pw := ta.newUser("Outage")

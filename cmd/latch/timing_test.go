@@ -136,11 +136,10 @@ func newHasherApp(tb testing.TB, params password.Params) hasherApp {
 			RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
 			Secure:                  cfg.CookieSecure,
 		},
-		Templates:           web.Templates,
-		Static:              web.Static,
-		Clock:               clock.Now,
-		DatabaseUnavailable: store.Unavailable,
-		ReauthWindow:        cfg.ReauthWindow,
+		Templates:    web.Templates,
+		Static:       web.Static,
+		Clock:        clock.Now,
+		ReauthWindow: cfg.ReauthWindow,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/throttle"
@@ -53,7 +55,10 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, throttle.ErrUnavailable):
 		s.log.Error("throttle counters unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
-	case s.dbDown(err):
+	case errors.Is(err, fail.Unavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		// The SQL store's driver marks a database that is down, slow or
+		// busy as fail.Unavailable; a bare context error is database/sql's
+		// own (the operation's time ran out waiting for a pooled connection).
 		s.log.Error("database unavailable", "route", r.URL.Path, "err", err)
 		s.unavailable(w, r, "Latch cannot reach its database right now. Please try again in a few seconds.")
 	case errors.Is(err, password.ErrBusy):

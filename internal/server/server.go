@@ -123,10 +123,6 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (LATCH_TRUSTED_PROXIES); empty means the peer address is the client.
 	TrustedProxies []net.IPNet
-	// DatabaseUnavailable reports whether an error from Users or Audit means
-	// the database is down or too slow (answered 503, not 500); nil means
-	// never (store.Unavailable in production).
-	DatabaseUnavailable func(error) bool
 	// AfterSessionLoad, when set, is called on every dynamic request right
 	// after its session is loaded and before the handler runs. Tests use it
 	// to hold a request in flight with its session loaded (to show that a
@@ -167,10 +163,9 @@ type Server struct {
 	trustedNets  []net.IPNet
 	proxies      realclientip.Strategy // nil when no proxy is trusted
 	maxSessions  int                   // 0 = unlimited
-	dbDown       func(error) bool
-	devices      DeviceLog      // nil: no new-device events or notices
-	throttle     Throttle       // zero: no throttling
-	resets       PasswordResets // nil: no reset links
+	devices      DeviceLog             // nil: no new-device events or notices
+	throttle     Throttle              // zero: no throttling
+	resets       PasswordResets        // nil: no reset links
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 }
@@ -210,16 +205,12 @@ func New(cfg Config) (*Server, error) {
 	s.trustedNets = cfg.TrustedProxies
 	s.maxSessions = cfg.MaxSessionsPerUser
 	s.afterLoad = cfg.AfterSessionLoad
-	s.dbDown = cfg.DatabaseUnavailable
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
 	s.strength = cfg.Strength
 	if s.strength == nil {
 		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
-	}
-	if s.dbDown == nil {
-		s.dbDown = func(error) bool { return false }
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", cfg.TrustedProxies)
