@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"reflect"
 	"sync/atomic"
@@ -296,7 +297,8 @@ func (c *instrumentedConn) CheckNamedValue(nv *driver.NamedValue) error {
 // database could not be reached, was too slow, or was too busy, so that
 // trying again later may succeed: a deadline or cancellation, a network
 // error, a broken connection (driver.ErrBadConn: database/sql still sees
-// it through the mark and retries on another connection), pgx's connect
+// it through the mark and retries on another connection; pgx's "unexpected
+// EOF" when the server went away in the middle of a reply), pgx's connect
 // errors, PostgreSQL's connection-exception (08), operator-intervention
 // (57: e.g. the server shutting down) and insufficient-resources (53)
 // classes, SQLite's BUSY and LOCKED. The server answers those with 503
@@ -313,7 +315,7 @@ func classify(err error) error {
 // unavailable is classify's rule (see there).
 func unavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, sql.ErrConnDone) {
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
 	var netErr net.Error
