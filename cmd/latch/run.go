@@ -165,11 +165,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	return a, nil
 }
 
-// openApp is the first half of newApp: it opens the database, the Redis
-// pool and the session store, builds the limiter and the password hasher,
-// and returns the server's configuration made of them, for startServer.
-// (Tests change the configuration in between; production does not.) On
-// error nothing is left open; otherwise the caller closes a.
+// openApp is the first half of newApp, and all of Latch's wiring: it opens
+// the database, the Redis pool (openRedis) and the session store (which is
+// also the session registry), builds the session manager, the login
+// throttle and the password hasher, and returns the server's configuration
+// made of them, for startServer. (Tests change the configuration in
+// between; production does not.) On error nothing is left open; otherwise
+// the caller closes a.
 func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time) (*app, server.Config, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(cfg.DatabaseMaxConns))
 	if err != nil {
@@ -204,27 +206,37 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 		Users:     db,
 		Audit:     db,
 		Passwords: password.NewHasher(params, 0, 0),
-		Sessions: session.Options{
-			Store:                   sessions,
-			IdleTimeout:             cfg.IdleTimeout,
-			AbsoluteTimeout:         cfg.AbsoluteTimeout,
-			RememberIdleTimeout:     cfg.RememberIdleTimeout,
-			RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
-			Secure:                  cfg.CookieSecure,
-		},
+		Sessions:  sessionManager(cfg, sessions, clock),
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     clock,
 		Health:    a.health,
 
-		TrustedProxies:     cfg.TrustedProxies,
-		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
-		ReauthWindow:       cfg.ReauthWindow,
-		Devices:            db,
-		Throttle:           server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
-		Resets:             db,
+		TrustedProxies: cfg.TrustedProxies,
+		ReauthWindow:   cfg.ReauthWindow,
+		Devices:        db,
+		Throttle:       server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
+		Resets:         db,
 	}
 	return a, scfg, nil
+}
+
+// sessionManager returns the session manager on st with the configured
+// timeouts (LATCH_IDLE_TIMEOUT, LATCH_ABSOLUTE_TIMEOUT and their remember-me
+// forms), cookie security (LATCH_COOKIE_SECURE) and per-user session limit
+// (LATCH_MAX_SESSIONS_PER_USER). clock (nil = time.Now) must be the
+// server's Config.Clock. The server mounts it with its own error pages.
+func sessionManager(cfg config.Config, st session.Store, clock func() time.Time) *session.Manager {
+	return session.NewManager(session.Options{
+		Store:                   st,
+		IdleTimeout:             cfg.IdleTimeout,
+		AbsoluteTimeout:         cfg.AbsoluteTimeout,
+		RememberIdleTimeout:     cfg.RememberIdleTimeout,
+		RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
+		Secure:                  cfg.CookieSecure,
+		MaxSessionsPerUser:      cfg.MaxSessionsPerUser,
+		Clock:                   clock,
+	})
 }
 
 // startServer is the second half of newApp: it builds a.server from scfg.

@@ -113,8 +113,13 @@ type Config struct {
 	// ReauthWindow is how recently the password must have been entered for
 	// a sensitive action (sudo mode); older sessions are asked for it again.
 	ReauthWindow time.Duration
-	// Sessions configures the session manager; New fills in OnError.
-	Sessions  session.Options
+	// Sessions is the session manager, built by the caller (cmd/latch) on
+	// the session store with the same Clock as this Config and the per-user
+	// session limit (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit: at login
+	// the oldest sessions are revoked to make room); New mounts a copy with
+	// the server's error pages, client IP and audit of limit revocations
+	// (session.Manager.WithHTTPHooks). Its Registry lists and revokes.
+	Sessions  *session.Manager
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
 	Static    fs.FS // web.Static, served under /static/
 	Clock     func() time.Time
@@ -126,11 +131,9 @@ type Config struct {
 	// AfterSessionLoad, when set, is called on every dynamic request right
 	// after its session is loaded and before the handler runs. Tests use it
 	// to hold a request in flight with its session loaded (to show that a
-	// revocation meanwhile is final); nil in production.
+	// revocation meanwhile is final); nil in production, where the chain is
+	// the session manager's middleware alone (loadSession).
 	AfterSessionLoad func(r *http.Request)
-	// MaxSessionsPerUser limits concurrent sessions per user; at login the
-	// oldest are revoked to make room (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit).
-	MaxSessionsPerUser int
 	// Devices remembers the devices each account signs in from, for the
 	// new-device event and notice (newdevice.go); nil turns both off.
 	Devices DeviceLog
@@ -176,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Audit == nil {
 		return nil, errors.New("server: Config.Audit is required")
 	}
+	if cfg.Sessions == nil {
+		return nil, errors.New("server: Config.Sessions is required")
+	}
 	pages, err := parsePages(cfg.Templates)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -189,7 +195,7 @@ func New(cfg Config) (*Server, error) {
 		static:       cfg.Static,
 		clock:        cfg.Clock,
 		health:       cfg.Health,
-		secure:       cfg.Sessions.Secure,
+		secure:       cfg.Sessions.Secure(),
 		reauthWindow: cfg.ReauthWindow,
 		agents:       useragent.NewParser(),
 	}
@@ -203,7 +209,7 @@ func New(cfg Config) (*Server, error) {
 		s.health = func(context.Context) error { return nil }
 	}
 	s.trustedNets = cfg.TrustedProxies
-	s.maxSessions = cfg.MaxSessionsPerUser
+	s.maxSessions = cfg.Sessions.MaxSessionsPerUser()
 	s.afterLoad = cfg.AfterSessionLoad
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
@@ -219,13 +225,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.proxies = strat
 	}
-	opts := cfg.Sessions
-	opts.ClientIP = clientIP
-	opts.Clock = s.clock
-	opts.OnError = s.sessionError
-	opts.MaxSessionsPerUser = cfg.MaxSessionsPerUser
-	opts.OnLimitRevoked = s.auditLimitRevoked
-	s.sessions = session.NewManager(opts)
+	s.sessions = cfg.Sessions.WithHTTPHooks(session.HTTPHooks{
+		OnError:        s.sessionError,
+		ClientIP:       clientIP,
+		OnLimitRevoked: s.auditLimitRevoked,
+	})
 	return s, nil
 }
 
@@ -244,5 +248,5 @@ func (s *Server) accountChanged(r *http.Request, id int64, err error) error {
 	return err
 }
 
-// Sessions returns the session manager (for tests and the CLI).
+// Sessions returns the session manager the server mounts (for tests).
 func (s *Server) Sessions() *session.Manager { return s.sessions }
