@@ -27,8 +27,11 @@ type SQLStore struct {
 var _ Store = (*SQLStore)(nil)
 
 // NewSQLStore returns a store on db, whose schema has the sessions table
-// from migrations/. dialect is "sqlite" or "postgres" (placeholder style);
-// timeout bounds each operation (0 = only the caller's context).
+// from migrations/. db is the SQL store's pool (store.DB.SQL), whose
+// driver marks a database that is down, slow or busy as fail.Unavailable:
+// those failures become ErrUnavailable. dialect is "sqlite" or "postgres"
+// (placeholder style); timeout bounds each operation (0 = only the
+// caller's context).
 func NewSQLStore(db *sql.DB, dialect string, timeout time.Duration) *SQLStore {
 	return &SQLStore{db: db, dialect: dialect, timeout: timeout}
 }

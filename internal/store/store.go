@@ -1,7 +1,10 @@
 // Package store keeps Latch's data in SQL: SQLite (modernc.org/sqlite, pure
 // Go) or PostgreSQL (pgx). Every method takes a context first and wraps
 // errors as "store: <operation>: <cause>"; the user package's sentinel
-// errors (user.ErrNotFound, user.ErrEmailTaken) come through errors.Is.
+// errors (user.ErrNotFound, user.ErrEmailTaken) come through errors.Is,
+// and a database that is down, too slow or too busy is
+// errors.Is(err, fail.Unavailable), for every user of the pool (DB.SQL)
+// too: the driver wrapper marks those errors where they arise (driver.go).
 package store
 
 import (
