@@ -5,6 +5,9 @@
 // and a database that is down, too slow or too busy is
 // errors.Is(err, fail.Unavailable), for every user of the pool (DB.SQL)
 // too: the driver wrapper marks those errors where they arise (driver.go).
+// The one exception is database/sql's own: when an operation's context
+// ends before or while it waits for a pooled connection, the error is the
+// bare context.DeadlineExceeded or context.Canceled.
 package store
 
 import (
