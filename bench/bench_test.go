@@ -8,8 +8,10 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/redistest"
+	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
@@ -145,10 +147,12 @@ func TestSeedSessions(t *testing.T) {
 	if err := seedSessions(ctx, url, "latch:", 120, seeded{FirstBulkID: 10, BulkUsers: 40}); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := session.NewRedisPool(url, time.Second)
+	// The bench's own throwaway Redis: no AUTH, no TLS, only a database.
+	r, err := config.ParseRedisURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool := redisconn.NewPool(r.Addr, time.Second, redis.DialDatabase(r.DB))
 	defer pool.Close()
 	reg := session.NewRedisStore(pool, "latch:", time.Second)
 	if p, err := reg.Sessions(ctx, session.Query{Limit: 1}); err != nil || p.Total != 120 {

@@ -12,9 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/sqldialect"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
@@ -186,7 +190,7 @@ func templateColumns(ctx context.Context, db *sql.DB, pg bool, id, tmplUser int6
 	if pg {
 		dialect = store.DialectPostgres
 	}
-	rows, err := db.QueryContext(ctx, store.Rebind(dialect, "SELECT * FROM audit_events WHERE id = ?"), id)
+	rows, err := db.QueryContext(ctx, sqldialect.Rebind(dialect, "SELECT * FROM audit_events WHERE id = ?"), id)
 	if err != nil {
 		return nil, fmt.Errorf("seed: template columns: %w", err)
 	}
@@ -273,10 +277,12 @@ func copyEvents(ctx context.Context, db *sql.DB, pg bool, cols []column, okID, f
 // Manager.Login and RedisStore (so keys and indexes are exactly what a
 // browser sign-in writes), from 250 × 7 client IPs, 8 at a time.
 func seedSessions(ctx context.Context, redisURL, prefix string, n int, s seeded) error {
-	pool, err := session.NewRedisPool(redisURL, 5*time.Second)
+	// The bench's own throwaway Redis: no AUTH, no TLS, only a database.
+	r, err := config.ParseRedisURL(redisURL)
 	if err != nil {
 		return err
 	}
+	pool := redisconn.NewPool(r.Addr, 5*time.Second, redis.DialDatabase(r.DB))
 	defer pool.Close()
 	var failed atomic.Value
 	mgr := session.NewManager(session.Options{

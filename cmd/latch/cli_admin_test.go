@@ -62,7 +62,7 @@ func newCLIEnv(t *testing.T) cliEnv {
 func cliEnvFor(ta *testApp) cliEnv {
 	return cliEnv{
 		"LATCH_DATABASE_URL":     ta.cfg.DatabaseURL,
-		"LATCH_REDIS_URL":        ta.cfg.RedisURL,
+		"LATCH_REDIS_URL":        ta.redisURL(),
 		"LATCH_REDIS_KEY_PREFIX": ta.cfg.RedisKeyPrefix,
 	}
 }

@@ -186,7 +186,7 @@ func TestRedisFaults(t *testing.T) {
 	rd := redistest.StartServer(t) // no persistence: a restart empties it
 	px := startFaultProxy(t, "redis", rd.Addr())
 	cfg := testConfig(t, backend{})
-	cfg.RedisURL = "redis://" + px.addr() + "/0"
+	cfg.Redis = mustRedis(t, "redis://"+px.addr()+"/0")
 	cfg.RedisKeyPrefix = "latch:"
 	ta := startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 	if ta.cfg.RedisTimeout >= 2*time.Second {

@@ -27,7 +27,7 @@ func TestRedisDownThen503ThenRecovers(t *testing.T) {
 	// restart keeps its sessions.
 	rd := redistest.StartServer(t, "--appendonly", "yes", "--appendfsync", "always")
 	cfg := testConfig(t, backend{})
-	cfg.RedisURL = rd.URL()
+	cfg.Redis = mustRedis(t, rd.URL())
 	cfg.RedisKeyPrefix = "latch:"
 	ta := startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 	email, pw := ta.newUser("Outage")

@@ -151,30 +151,50 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // app is Latch wired together: database, session store, server.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	db      *store.DB
-	pool    *redis.Pool // nil with the embedded session store
-	server  *server.Server
-	metrics *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
+	cfg      config.Config
+	log      *slog.Logger
+	db       *store.DB
+	pool     *redis.Pool   // nil with the embedded session store
+	sessions session.Store // Redis or embedded; also the registry the sweeper prunes
+	server   *server.Server
+	metrics  *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
 }
 
-// newApp opens the database and the session store and builds the server.
-// clock is nil outside tests. Close releases everything.
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time,
-	testHooks ...func(*server.Config)) (*app, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(cfg.DatabaseMaxConns))
+// newApp opens the database and the session store, builds every
+// dependency of the server and the server itself. clock is nil outside
+// tests. Close releases everything.
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time) (*app, error) {
+	a, scfg, err := openApp(ctx, cfg, log, params, clock)
 	if err != nil {
 		return nil, err
+	}
+	if err := a.startServer(scfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openApp is the first half of newApp, and all of Latch's wiring: it opens
+// the database, the Redis pool (openRedis) and the session store (which is
+// also the session registry), builds the session manager, the login
+// throttle and the password hasher, and returns the server's configuration
+// made of them, for startServer. (Tests change the configuration in
+// between; production does not.) On error nothing is left open; otherwise
+// the caller closes a.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params password.Params, clock func() time.Time) (*app, server.Config, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(cfg.DatabaseMaxConns))
+	if err != nil {
+		return nil, server.Config{}, err
 	}
 	a := &app{cfg: cfg, log: log, db: db}
 	rec := metrics.NewRecorder()
 	sessions, pool, err := openSessionStore(cfg, db, rec)
 	if err != nil {
 		a.Close()
-		return nil, err
+		return nil, server.Config{}, err
 	}
-	a.pool = pool
+	a.pool, a.sessions = pool, sessions
 	hasher := password.NewHasher(params, 0, 0)
 	hasher.ObserveWaits(rec.HashWait)
 	src := metrics.Sources{DB: db, Hashes: hasher, Recorder: rec}
@@ -183,14 +203,14 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	}
 	a.metrics = metrics.New(src)
 	if pool != nil {
-		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
+		log.Info("session store: redis", "addr", cfg.Redis.Addr)
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
 	limiter, err := openLimiter(cfg, pool, rec, clock)
 	if err != nil {
 		a.Close()
-		return nil, err
+		return nil, server.Config{}, err
 	}
 	log.Info("login throttling", "account", cfg.Throttle.Account.String(), "account_ip", cfg.Throttle.AccountIP.String(),
 		"ip", cfg.Throttle.IP.String(), "register", cfg.Throttle.Register.String(), "known_ip_window", cfg.KnownIPWindow.String())
@@ -200,37 +220,48 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		Audit:     db,
 		Passwords: hasher,
 		Metrics:   rec,
-		Sessions: session.Options{
-			Store:                   sessions,
-			IdleTimeout:             cfg.IdleTimeout,
-			AbsoluteTimeout:         cfg.AbsoluteTimeout,
-			RememberIdleTimeout:     cfg.RememberIdleTimeout,
-			RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
-			Secure:                  cfg.CookieSecure,
-		},
+		Sessions:  sessionManager(cfg, sessions, clock),
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     clock,
 		Health:    a.health,
 
-		ReadyTimeout:        cfg.ReadyTimeout,
-		DatabaseUnavailable: store.Unavailable,
-		TrustedProxies:      cfg.TrustedProxies,
-		MaxSessionsPerUser:  cfg.MaxSessionsPerUser,
-		ReauthWindow:        cfg.ReauthWindow,
-		Devices:             db,
-		Throttle:            server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
-		Resets:              db,
+		ReadyTimeout:   cfg.ReadyTimeout,
+		TrustedProxies: cfg.TrustedProxies,
+		ReauthWindow:   cfg.ReauthWindow,
+		Devices:        db,
+		Throttle:       server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
+		Resets:         db,
 	}
-	for _, h := range testHooks {
-		h(&scfg)
-	}
-	a.server, err = server.New(scfg)
+	return a, scfg, nil
+}
+
+// sessionManager returns the session manager on st with the configured
+// timeouts (LATCH_IDLE_TIMEOUT, LATCH_ABSOLUTE_TIMEOUT and their remember-me
+// forms), cookie security (LATCH_COOKIE_SECURE) and per-user session limit
+// (LATCH_MAX_SESSIONS_PER_USER). clock (nil = time.Now) must be the
+// server's Config.Clock. The server mounts it with its own error pages.
+func sessionManager(cfg config.Config, st session.Store, clock func() time.Time) *session.Manager {
+	return session.NewManager(session.Options{
+		Store:                   st,
+		IdleTimeout:             cfg.IdleTimeout,
+		AbsoluteTimeout:         cfg.AbsoluteTimeout,
+		RememberIdleTimeout:     cfg.RememberIdleTimeout,
+		RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
+		Secure:                  cfg.CookieSecure,
+		MaxSessionsPerUser:      cfg.MaxSessionsPerUser,
+		Clock:                   clock,
+	})
+}
+
+// startServer is the second half of newApp: it builds a.server from scfg.
+func (a *app) startServer(scfg server.Config) error {
+	srv, err := server.New(scfg)
 	if err != nil {
-		a.Close()
-		return nil, err
+		return err
 	}
-	return a, nil
+	a.server = srv
+	return nil
 }
 
 // openLimiter returns the login and registration throttle: its counters
@@ -257,20 +288,21 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 }
 
 // openSessionStore returns the session store the configuration names:
-// Redis when LATCH_REDIS_URL is set (pool is then non-nil and the caller
-// closes it), else the embedded store in db. With Redis, db is also told
-// to keep the account state copies beside the sessions right on every
-// change (store.DB.SetUserStateCache): the server, the CLI and reset links
-// all open their stores here, so none of them can change an account
-// without updating its copy. rec, when set (serve), counts the store's
-// Redis command errors.
+// Redis when LATCH_REDIS_URL is set (a pool from openRedis, then non-nil;
+// the caller closes it), else the embedded store in db. The store is also
+// the session registry (session.Store embeds session.Registry). With
+// Redis, db is also told to keep the account state copies beside the
+// sessions right on every change (store.DB.SetUserStateCache): the server,
+// the CLI and reset links all open their stores here, so none of them can
+// change an account without updating its copy. rec, when set (serve),
+// counts the store's Redis command errors.
 func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool *redis.Pool, err error) {
-	if cfg.RedisURL == "" {
-		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
-	}
-	pool, err = session.NewRedisPool(cfg.RedisURL, cfg.RedisTimeout)
+	pool, err = openRedis(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if pool == nil {
+		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
 	}
 	var src redisconn.Source = pool
 	if rec != nil {
@@ -316,13 +348,6 @@ func (a *app) Close() {
 	a.db.Close()
 }
 
-func redisHost(raw string) string {
-	if i := strings.LastIndex(raw, "@"); i >= 0 {
-		raw = raw[i+1:]
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(raw, "redis://"), "rediss://")
-}
-
 // passwordParams turns the configured argon2id cost (config.Argon2, from
 // LATCH_ARGON2_MEMORY in KiB, LATCH_ARGON2_TIME in passes and
 // LATCH_ARGON2_PARALLELISM in lanes, already range-checked by config.Load)
@@ -364,7 +389,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Only logged: anonymous pages work meanwhile, and Latch recovers by
 		// itself when Redis comes back.
 		log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
-			"addr", redisHost(cfg.RedisURL), "err", err)
+			"addr", cfg.Redis.Addr, "err", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -377,7 +402,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		defer stop()
 	}
-	go session.RunSweeper(ctx, a.server.Sessions().Registry(), 5*time.Minute, log)
+	go session.RunSweeper(ctx, a.sessions, 5*time.Minute, log)
 	return a.serve(ctx, ln, log) // serve.go: graceful shutdown
 }
 

@@ -79,10 +79,29 @@ func testConfig(t testing.TB, b backend) config.Config {
 		cfg.DatabaseURL = storetest.PostgresURL(t)
 	}
 	if b.redis {
-		cfg.RedisURL = sessiontest.RedisURL(t)
+		cfg.Redis = mustRedis(t, sessiontest.RedisURL(t))
 		cfg.RedisKeyPrefix = sessiontest.Prefix(t)
 	}
 	return cfg
+}
+
+// mustRedis returns url parsed as config.Load parses LATCH_REDIS_URL.
+func mustRedis(t testing.TB, url string) *config.Redis {
+	t.Helper()
+	r, err := config.ParseRedisURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// redisURL is the LATCH_REDIS_URL of ta's configuration ("" with the
+// embedded store), for a latch command pointed at the same stores.
+func (ta *testApp) redisURL() string {
+	if ta.cfg.Redis == nil {
+		return ""
+	}
+	return ta.cfg.Redis.URL
 }
 
 func startAppWithConfig(t *testing.T, cfg config.Config, clock *clocktest.Clock) *testApp {
@@ -97,7 +116,7 @@ func startAppWrapped(t *testing.T, cfg config.Config, clock *clocktest.Clock, wr
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := newApp(t.Context(), cfg, log, testParams, clock.Now, hooks...)
+	a, err := newTestApp(t.Context(), cfg, log, clock, hooks...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +131,7 @@ func startAppWrapped(t *testing.T, cfg config.Config, clock *clocktest.Clock, wr
 	srv.Config.MaxHeaderBytes = 16 << 10
 	srv.StartTLS()
 	ta := &testApp{t: t, app: a, srv: srv, clock: clock, logs: logs, cfg: cfg}
-	if cfg.RedisURL != "" {
+	if cfg.Redis != nil {
 		ta.prefix = cfg.RedisKeyPrefix
 	}
 	t.Cleanup(func() {
@@ -123,6 +142,24 @@ func startAppWrapped(t *testing.T, cfg config.Config, clock *clocktest.Clock, wr
 		}
 	})
 	return ta
+}
+
+// newTestApp is newApp with testParams and clock, and with hooks (if
+// any) applied to the server's configuration before the server is built:
+// the production wiring of openApp, changed only where a test says so.
+func newTestApp(ctx context.Context, cfg config.Config, log *slog.Logger, clock *clocktest.Clock, hooks ...func(*server.Config)) (*app, error) {
+	a, scfg, err := openApp(ctx, cfg, log, testParams, clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		h(&scfg)
+	}
+	if err := a.startServer(scfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 // holder holds requests that carry the header X-Test-Hold in flight right

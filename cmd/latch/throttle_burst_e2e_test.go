@@ -150,7 +150,7 @@ func TestLoginRedisRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Throttle.Limiter = lim
-		c.Sessions.Store = session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+		c.Sessions = sessionManager(cfg, session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout), c.Clock)
 	})
 	email, pw := ta.newUser("Counted")
 	const ip = "198.51.100.7"

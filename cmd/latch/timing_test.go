@@ -123,24 +123,16 @@ func newHasherApp(tb testing.TB, params password.Params) hasherApp {
 	}
 	hasher := &countingHasher{inner: password.NewHasher(params, 0, 0)}
 	a.server, err = server.New(server.Config{
-		Log:       log,
-		Users:     db,
-		Audit:     db,
-		Devices:   db,
-		Passwords: hasher,
-		Sessions: session.Options{
-			Store:                   session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second),
-			IdleTimeout:             cfg.IdleTimeout,
-			AbsoluteTimeout:         cfg.AbsoluteTimeout,
-			RememberIdleTimeout:     cfg.RememberIdleTimeout,
-			RememberAbsoluteTimeout: cfg.RememberAbsoluteTimeout,
-			Secure:                  cfg.CookieSecure,
-		},
-		Templates:           web.Templates,
-		Static:              web.Static,
-		Clock:               clock.Now,
-		DatabaseUnavailable: store.Unavailable,
-		ReauthWindow:        cfg.ReauthWindow,
+		Log:          log,
+		Users:        db,
+		Audit:        db,
+		Devices:      db,
+		Passwords:    hasher,
+		Sessions:     sessionManager(cfg, session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), clock.Now),
+		Templates:    web.Templates,
+		Static:       web.Static,
+		Clock:        clock.Now,
+		ReauthWindow: cfg.ReauthWindow,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/realclientip/realclientip-go"
 
-	"github.com/latch/latch/internal/throttle"
+	"github.com/latch/latch/internal/quota"
 )
 
 // Config is Latch's whole run-time configuration. Durations are Go
@@ -34,9 +34,11 @@ type Config struct {
 	// (LATCH_METRICS_ADDR, host:port; GET /metrics there). Empty (the
 	// default) means no metrics listener. It is never the public listener.
 	MetricsAddr string
-	// RedisURL is "redis://[user:pass@]host:port/db" (LATCH_REDIS_URL); empty
-	// means the embedded session store in the SQL database (one instance only).
-	RedisURL string
+	// Redis is the Redis that keeps sessions and throttle counters, from
+	// LATCH_REDIS_URL ("redis://[user:pass@]host:port/db", parsed once here
+	// by ParseRedisURL); nil when it is unset: the embedded session store
+	// in the SQL database (one instance only).
+	Redis *Redis
 	// RedisKeyPrefix starts every session key (LATCH_REDIS_KEY_PREFIX,
 	// default "latch:"), so several deployments can share a Redis.
 	RedisKeyPrefix string
@@ -81,8 +83,8 @@ type Config struct {
 	// "COUNT/PERIOD" (COUNT at once, then one every PERIOD/COUNT) or "off":
 	// LATCH_THROTTLE_ACCOUNT (default 10/1h), LATCH_THROTTLE_ACCOUNT_IP
 	// (5/15m), LATCH_THROTTLE_IP (60/10m), LATCH_THROTTLE_REGISTER (10/1h).
-	// throttle.DefaultQuotas says why.
-	Throttle throttle.Quotas
+	// quota.Defaults says why.
+	Throttle quota.Quotas
 	// KnownIPWindow is how long after a successful login from a network
 	// (an IPv4 address, an IPv6 /64: clientnet.Of) that network stays
 	// exempt from the account's per-account quota
@@ -178,7 +180,6 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addr:                    get("LATCH_ADDR", "127.0.0.1:8080"),
 		DatabaseURL:             get("LATCH_DATABASE_URL", "sqlite:./data/latch.db"),
-		RedisURL:                get("LATCH_REDIS_URL", ""),
 		RedisKeyPrefix:          get("LATCH_REDIS_KEY_PREFIX", "latch:"),
 		RedisTimeout:            duration("LATCH_REDIS_TIMEOUT", "500ms"),
 		IdleTimeout:             duration("LATCH_IDLE_TIMEOUT", "30m"),
@@ -229,10 +230,12 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", redact(c.DatabaseURL), "must start with sqlite: or postgres://"})
 	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL), "must look like redis://[user:pass@]host:port/db"})
+	if raw := get("LATCH_REDIS_URL", ""); raw != "" {
+		r, err := ParseRedisURL(raw)
+		if err != nil {
+			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redactRedis(raw), err.Error()})
 		}
+		c.Redis = r
 	}
 	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
 		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT"})
@@ -250,11 +253,11 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, &InvalidError{"LATCH_COOKIE_SECURE", raw, "must be true or false"})
 	}
 
-	def := throttle.DefaultQuotas()
+	def := quota.Defaults()
 	for _, q := range []struct {
 		name string
-		dst  *throttle.Quota
-		def  throttle.Quota
+		dst  *quota.Quota
+		def  quota.Quota
 	}{
 		{"LATCH_THROTTLE_ACCOUNT", &c.Throttle.Account, def.Account},
 		{"LATCH_THROTTLE_ACCOUNT_IP", &c.Throttle.AccountIP, def.AccountIP},
@@ -266,7 +269,7 @@ func Load(getenv func(string) string) (Config, error) {
 			*q.dst = q.def
 			continue
 		}
-		v, err := throttle.ParseQuota(raw)
+		v, err := quota.Parse(raw)
 		if err != nil {
 			errs = append(errs, &InvalidError{q.name, raw, err.Error() + `; e.g. 10/1h (10 at once, then one every 6 minutes) or "off"`})
 		}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latch/latch/internal/throttle"
+	"github.com/latch/latch/internal/quota"
 )
 
 func env(m map[string]string) func(string) string {
@@ -25,11 +25,11 @@ func TestLoadDefaults(t *testing.T) {
 		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
 		CookieSecure: true, LogLevel: slog.LevelInfo, ReauthWindow: 5 * time.Minute,
-		Throttle: throttle.Quotas{
-			Account:   throttle.Quota{Count: 10, Period: time.Hour},
-			AccountIP: throttle.Quota{Count: 5, Period: 15 * time.Minute},
-			IP:        throttle.Quota{Count: 60, Period: 10 * time.Minute},
-			Register:  throttle.Quota{Count: 10, Period: time.Hour},
+		Throttle: quota.Quotas{
+			Account:   quota.Quota{Count: 10, Period: time.Hour},
+			AccountIP: quota.Quota{Count: 5, Period: 15 * time.Minute},
+			IP:        quota.Quota{Count: 60, Period: 10 * time.Minute},
+			Register:  quota.Quota{Count: 10, Period: time.Hour},
 		},
 		KnownIPWindow: 90 * 24 * time.Hour,
 		Argon2:        Argon2{MemoryKiB: 19456, Time: 2, Parallelism: 1},
@@ -54,8 +54,11 @@ func TestLoadValues(t *testing.T) {
 		t.Errorf("database max conns %d, metrics addr %q; want 25, 127.0.0.1:9090", c.DatabaseMaxConns, c.MetricsAddr)
 	}
 	if c.Addr != "0.0.0.0:9000" || c.IdleTimeout != 5*time.Minute || c.CookieSecure || c.LogLevel != slog.LevelDebug ||
-		c.RedisURL != "redis://:pw@h:6379/2" || c.DatabaseURL != "postgres://u@h/db" {
+		c.DatabaseURL != "postgres://u@h/db" {
 		t.Errorf("got %+v", c)
+	}
+	if want := (Redis{URL: "redis://:pw@h:6379/2", Addr: "h:6379", Password: "pw", DB: 2}); c.Redis == nil || *c.Redis != want {
+		t.Errorf("redis %+v, want %+v", c.Redis, want)
 	}
 }
 
@@ -71,6 +74,8 @@ func TestLoadInvalidNamesTheVariable(t *testing.T) {
 		{"database scheme", "LATCH_DATABASE_URL", "mysql://x"},
 		{"sqlite without a path", "LATCH_DATABASE_URL", "sqlite:"},
 		{"redis scheme", "LATCH_REDIS_URL", "http://localhost:6379"},
+		{"redis database not a number", "LATCH_REDIS_URL", "redis://localhost:6379/zero"},
+		{"redis database negative", "LATCH_REDIS_URL", "redis://localhost:6379/-1"},
 		{"bool", "LATCH_COOKIE_SECURE", "maybe"},
 		{"log level", "LATCH_LOG_LEVEL", "loud"},
 		{"redis timeout", "LATCH_REDIS_TIMEOUT", "0s"},
@@ -168,9 +173,9 @@ func TestThrottleQuotas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := throttle.Quotas{
-		Account:  throttle.Quota{Count: 3, Period: time.Minute},
-		Register: throttle.Quota{Count: 2, Period: time.Second},
+	want := quota.Quotas{
+		Account:  quota.Quota{Count: 3, Period: time.Minute},
+		Register: quota.Quota{Count: 2, Period: time.Second},
 	}
 	if c.Throttle != want || c.KnownIPWindow != 24*time.Hour {
 		t.Errorf("Throttle = %+v, KnownIPWindow = %v; want %+v, 24h", c.Throttle, c.KnownIPWindow, want)

@@ -136,7 +136,9 @@ type realApp struct {
 
 var cheapArgon = password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config)) *realApp {
+// newRealApp starts the server on real stores; adjust may change its
+// configuration and the session manager's options before both are built.
+func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Options)) *realApp {
 	t.Helper()
 	db, err := store.Open(t.Context(), dbURL)
 	if err != nil {
@@ -168,18 +170,20 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config)) *realApp {
 		Audit:     cs,
 		Devices:   cs,
 		Resets:    cs,
-		Sessions: session.Options{
-			Store:       rs,
-			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-		},
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     a.clock.Now,
 	}
-	for _, f := range adjust {
-		f(&cfg)
+	opts := session.Options{
+		Store:       rs,
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
+		Clock: a.clock.Now,
 	}
+	for _, f := range adjust {
+		f(&cfg, &opts)
+	}
+	cfg.Sessions = session.NewManager(opts)
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +332,7 @@ func setCookie(res *http.Response, name string) (string, bool) {
 // form: with LATCH_MAX_SESSIONS_PER_USER=2, 20 parallel logins leave
 // exactly 2 live sessions, and each one the limit ended is audited.
 func TestParallelLoginsKeepTheSessionLimit(t *testing.T) {
-	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(c *Config) { c.MaxSessionsPerUser = 2 })
+	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(_ *Config, o *session.Options) { o.MaxSessionsPerUser = 2 })
 	const logins = 20
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -374,7 +378,7 @@ func TestParallelLoginsKeepTheSessionLimit(t *testing.T) {
 func TestDoubleSubmittedConfirmation(t *testing.T) {
 	var barrier sync.WaitGroup
 	barrier.Add(2)
-	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(c *Config) {
+	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"), func(c *Config, _ *session.Options) {
 		c.AfterSessionLoad = func(r *http.Request) {
 			if r.URL.Path == "/sessions/revoke-others" { // both loaded before either confirms
 				barrier.Done()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,10 +157,10 @@ func (s *Server) kindAnswer(err error) answer {
 		}
 		return unavailableAnswer(err, slog.LevelWarn, "server busy", "Latch is busy right now. Please try again in a few seconds.")
 	}
-	// TRANSITIONAL (removed at merge, once the store's driver wrapper
-	// classifies driver errors as fail.Unavailable): the injected
-	// Config.DatabaseUnavailable predicate.
-	if s.dbDown(err) {
+	// The SQL store's driver marks a database that is down, slow or busy as
+	// fail.Unavailable (above); a bare context error is database/sql's own:
+	// the operation's time ran out waiting for a pooled connection.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
 	}
 	return answer{status: http.StatusInternalServerError, level: slog.LevelError, log: "internal error",

@@ -45,11 +45,11 @@ func lifecycleServer(t *testing.T, health func(context.Context) error, readyTime
 		Users:     db,
 		Audit:     db,
 		Passwords: &fakeHasher{},
-		Sessions: session.Options{
+		Sessions: session.NewManager(session.Options{
 			Store:       session.NewSQLStore(db.SQL(), db.Dialect(), time.Second),
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-		},
+		}),
 		Templates:      web.Templates,
 		Static:         web.Static,
 		Health:         health,

@@ -132,15 +132,19 @@ func cleanValues(v url.Values) bool {
 	return true
 }
 
-// afterSessionLoad calls Config.AfterSessionLoad (tests only).
-func (s *Server) afterSessionLoad(next http.Handler) http.Handler {
+// loadSession is the session step of the dynamic pages' chain: the
+// session manager's middleware (session.Manager.Middleware), exactly, in
+// production. Only when Config.AfterSessionLoad is set (tests) does it
+// also call that hook after the session is loaded and before the rest of
+// the chain; the hook is not a step of its own.
+func (s *Server) loadSession(next http.Handler) http.Handler {
 	if s.afterLoad == nil {
-		return next
+		return s.sessions.Middleware(next)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.afterLoad(r)
 		next.ServeHTTP(w, r)
-	})
+	}))
 }
 
 type userKey struct{}

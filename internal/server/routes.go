@@ -17,7 +17,7 @@ import (
 //	/static/*             readyz.go)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
 //	                      whole before the session is loaded; 400 for NUL or invalid UTF-8 in a field) → session
-//	                      → noStore → afterSessionLoad (test hook)
+//	                      (loadSession) → noStore
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
 //	/admin/*              + requireAdmin (403 unless the account's current state says admin)
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
@@ -34,7 +34,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/static/*", s.staticFiles().ServeHTTP)
 
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOrigin, s.limitBody, s.sessions.Middleware, noStore, s.afterSessionLoad)
+		r.Use(s.crossOrigin, s.limitBody, s.loadSession, noStore)
 		r.Get("/", s.home)
 		r.Get("/login", s.loginShow)
 		r.Post("/login", s.handle(s.loginCheck))

@@ -113,8 +113,13 @@ type Config struct {
 	// ReauthWindow is how recently the password must have been entered for
 	// a sensitive action (sudo mode); older sessions are asked for it again.
 	ReauthWindow time.Duration
-	// Sessions configures the session manager; New fills in OnError.
-	Sessions  session.Options
+	// Sessions is the session manager, built by the caller (cmd/latch) on
+	// the session store with the same Clock as this Config and the per-user
+	// session limit (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit: at login
+	// the oldest sessions are revoked to make room); New mounts a copy with
+	// the server's error pages, client IP and audit of limit revocations
+	// (session.Manager.WithHTTPHooks). Its Registry lists and revokes.
+	Sessions  *session.Manager
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
 	Static    fs.FS // web.Static, served under /static/
 	Clock     func() time.Time
@@ -127,18 +132,12 @@ type Config struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (LATCH_TRUSTED_PROXIES); empty means the peer address is the client.
 	TrustedProxies []net.IPNet
-	// DatabaseUnavailable reports whether an error from Users or Audit means
-	// the database is down or too slow (answered 503, not 500); nil means
-	// never (store.Unavailable in production).
-	DatabaseUnavailable func(error) bool
 	// AfterSessionLoad, when set, is called on every dynamic request right
 	// after its session is loaded and before the handler runs. Tests use it
 	// to hold a request in flight with its session loaded (to show that a
-	// revocation meanwhile is final); nil in production.
+	// revocation meanwhile is final); nil in production, where the chain is
+	// the session manager's middleware alone (loadSession).
 	AfterSessionLoad func(r *http.Request)
-	// MaxSessionsPerUser limits concurrent sessions per user; at login the
-	// oldest are revoked to make room (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit).
-	MaxSessionsPerUser int
 	// Devices remembers the devices each account signs in from, for the
 	// new-device event and notice (newdevice.go); nil turns both off.
 	Devices DeviceLog
@@ -176,10 +175,9 @@ type Server struct {
 	trustedNets  []net.IPNet
 	proxies      realclientip.Strategy // nil when no proxy is trusted
 	maxSessions  int                   // 0 = unlimited
-	dbDown       func(error) bool
-	devices      DeviceLog      // nil: no new-device events or notices
-	throttle     Throttle       // zero: no throttling
-	resets       PasswordResets // nil: no reset links
+	devices      DeviceLog             // nil: no new-device events or notices
+	throttle     Throttle              // zero: no throttling
+	resets       PasswordResets        // nil: no reset links
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 	metrics      Metrics // noMetrics when Config.Metrics is nil
@@ -190,6 +188,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Audit == nil {
 		return nil, errors.New("server: Config.Audit is required")
+	}
+	if cfg.Sessions == nil {
+		return nil, errors.New("server: Config.Sessions is required")
 	}
 	pages, err := parsePages(cfg.Templates)
 	if err != nil {
@@ -204,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 		static:       cfg.Static,
 		clock:        cfg.Clock,
 		health:       cfg.Health,
-		secure:       cfg.Sessions.Secure,
+		secure:       cfg.Sessions.Secure(),
 		reauthWindow: cfg.ReauthWindow,
 		agents:       useragent.NewParser(),
 	}
@@ -221,9 +222,8 @@ func New(cfg Config) (*Server, error) {
 		s.health = func(context.Context) error { return nil }
 	}
 	s.trustedNets = cfg.TrustedProxies
-	s.maxSessions = cfg.MaxSessionsPerUser
+	s.maxSessions = cfg.Sessions.MaxSessionsPerUser()
 	s.afterLoad = cfg.AfterSessionLoad
-	s.dbDown = cfg.DatabaseUnavailable
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
@@ -235,9 +235,6 @@ func New(cfg Config) (*Server, error) {
 	if s.strength == nil {
 		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
 	}
-	if s.dbDown == nil {
-		s.dbDown = func(error) bool { return false }
-	}
 	if len(cfg.TrustedProxies) > 0 {
 		strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", cfg.TrustedProxies)
 		if err != nil {
@@ -245,13 +242,11 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.proxies = strat
 	}
-	opts := cfg.Sessions
-	opts.ClientIP = clientIP
-	opts.Clock = s.clock
-	opts.OnError = s.sessionError
-	opts.MaxSessionsPerUser = cfg.MaxSessionsPerUser
-	opts.OnLimitRevoked = s.auditLimitRevoked
-	s.sessions = session.NewManager(opts)
+	s.sessions = cfg.Sessions.WithHTTPHooks(session.HTTPHooks{
+		OnError:        s.sessionError,
+		ClientIP:       clientIP,
+		OnLimitRevoked: s.auditLimitRevoked,
+	})
 	return s, nil
 }
 
@@ -270,5 +265,5 @@ func (s *Server) accountChanged(r *http.Request, id int64, err error) error {
 	return err
 }
 
-// Sessions returns the session manager (for tests and the CLI).
+// Sessions returns the session manager the server mounts (for tests).
 func (s *Server) Sessions() *session.Manager { return s.sessions }

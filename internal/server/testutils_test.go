@@ -89,11 +89,12 @@ func newTestApp(t *testing.T) *testApp {
 		Users:     a.users,
 		Passwords: a.hasher,
 		Audit:     a.audit,
-		Sessions: session.Options{
+		Sessions: session.NewManager(session.Options{
 			Store:       a.sessions,
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-		},
+			Clock: a.clock.Now,
+		}),
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     a.clock.Now,

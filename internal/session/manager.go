@@ -81,7 +81,8 @@ type Options struct {
 	ClientIP func(r *http.Request) string
 
 	// OnError writes the response for a session failure: ErrUnavailable
-	// (answer 503), ErrMalformedCookie (answer 400). Required.
+	// (answer 503), ErrMalformedCookie (answer 400). nil means a plain
+	// text answer (plainError) until WithHTTPHooks supplies the site's.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
 
 	// MaxSessionsPerUser limits each user's live sessions (0 = no limit).
@@ -117,16 +118,19 @@ type Manager struct {
 }
 
 // NewManager returns a Manager; it panics only on a programming error (nil
-// Store or OnError, non-positive timeouts).
+// Store, non-positive timeouts).
 func NewManager(opt Options) *Manager {
-	if opt.Store == nil || opt.OnError == nil {
-		panic("session: NewManager needs Store and OnError")
+	if opt.Store == nil {
+		panic("session: NewManager needs a Store")
 	}
 	if opt.IdleTimeout <= 0 || opt.AbsoluteTimeout <= 0 || opt.RememberIdleTimeout <= 0 || opt.RememberAbsoluteTimeout <= 0 {
 		panic("session: NewManager needs positive timeouts")
 	}
 	if opt.Clock == nil {
 		opt.Clock = time.Now
+	}
+	if opt.OnError == nil {
+		opt.OnError = plainError
 	}
 	sm := scs.New()
 	sm.Store = opt.Store
@@ -139,6 +143,56 @@ func NewManager(opt Options) *Manager {
 	sm.Cookie.Secure = opt.Secure
 	return m
 }
+
+// HTTPHooks are what the HTTP layer that mounts Middleware decides: how a
+// session failure is answered, what a request's client IP is, and what
+// becomes of the sessions a login's limit revoked (the Options fields of
+// the same names).
+type HTTPHooks struct {
+	OnError        func(w http.ResponseWriter, r *http.Request, err error)
+	ClientIP       func(r *http.Request) string
+	OnLimitRevoked func(r *http.Request, revoked []Record)
+}
+
+// WithHTTPHooks returns a copy of m that uses h's hooks (each that is not
+// nil replaces m's). cmd/latch builds the Manager from the configuration;
+// the server, which owns the error pages, the client IP rules and the
+// audit log, mounts the copy (server.New). m is unchanged; both share the
+// store and the timeouts.
+func (m *Manager) WithHTTPHooks(h HTTPHooks) *Manager {
+	c := *m
+	if h.OnError != nil {
+		c.opt.OnError = h.OnError
+	}
+	if h.ClientIP != nil {
+		c.opt.ClientIP = h.ClientIP
+	}
+	if h.OnLimitRevoked != nil {
+		c.opt.OnLimitRevoked = h.OnLimitRevoked
+	}
+	return &c
+}
+
+// plainError is OnError when none is given, in plain text: 400 for a
+// malformed cookie, 503 with Retry-After for ErrUnavailable, else 500.
+func plainError(w http.ResponseWriter, _ *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrMalformedCookie):
+		http.Error(w, "malformed session cookie", http.StatusBadRequest)
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+// Secure reports whether the cookie carries Secure and the __Host- prefix
+// (Options.Secure).
+func (m *Manager) Secure() bool { return m.opt.Secure }
+
+// MaxSessionsPerUser is the per-user session limit (Options.MaxSessionsPerUser; 0 = none).
+func (m *Manager) MaxSessionsPerUser() int { return m.opt.MaxSessionsPerUser }
 
 // CookieName is "__Host-latch_session" when secure (the prefix makes the
 // browser insist on Secure, Path=/ and no Domain), else "latch_session".

@@ -2,9 +2,7 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -195,46 +193,4 @@ func (s *RedisStore) Commit(token string, b []byte, expiry time.Time) error {
 // Delete implements scs.Store without a context.
 func (s *RedisStore) Delete(token string) error {
 	return s.DeleteCtx(context.Background(), token)
-}
-
-// redisPoolSize is how many Redis connections one instance may hold.
-const redisPoolSize = 256
-
-// NewRedisPool returns a redigo pool for rawURL ("redis://[user:pass@]host:port/db")
-// in which dialing, each read and each write are bounded by timeout (redigo's
-// defaults are 30 s to connect and no read/write bound, so a stalled Redis
-// would hang requests). Callers must borrow with GetContext. Connections idle
-// for over a minute are checked with PING before reuse.
-//
-// The pool keeps as many idle connections as it may open (MaxIdle =
-// MaxActive = redisPoolSize), like the SQL pools (store.Pool): with fewer
-// idle than concurrent requests, every burst closes the surplus and dials
-// it again (a CPU profile of 64 connections reading a signed-in page
-// showed ~4% in dialing Redis). Idle connections are closed after four
-// minutes.
-func NewRedisPool(rawURL string, timeout time.Duration) (*redis.Pool, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-		return nil, errors.New("session: redis url: want redis://[user:pass@]host:port/db")
-	}
-	return &redis.Pool{
-		MaxIdle:     redisPoolSize,
-		MaxActive:   redisPoolSize,
-		IdleTimeout: 4 * time.Minute,
-		Wait:        true,
-		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return redis.DialURLContext(ctx, rawURL,
-				redis.DialConnectTimeout(timeout),
-				redis.DialReadTimeout(timeout),
-				redis.DialWriteTimeout(timeout),
-			)
-		},
-		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, lastUsed time.Time) error {
-			if time.Since(lastUsed) < time.Minute {
-				return nil
-			}
-			_, err := redis.DoContext(c, ctx, "PING")
-			return err
-		},
-	}, nil
 }

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/deadline"
-	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/sqldialect"
 )
 
 // SQLStore is the embedded session store: sessions live in the `sessions`
@@ -27,20 +28,28 @@ type SQLStore struct {
 var _ Store = (*SQLStore)(nil)
 
 // NewSQLStore returns a store on db, whose schema has the sessions table
-// from migrations/. dialect is "sqlite" or "postgres" (placeholder style);
-// timeout bounds each operation (0 = only the caller's context).
+// from migrations/. db is the SQL store's pool (store.DB.SQL), whose
+// driver marks a database that is down, slow or busy as fail.Unavailable:
+// those failures become ErrUnavailable. dialect is "sqlite" or "postgres"
+// (placeholder style); timeout bounds each operation (0 = only the
+// caller's context).
 func NewSQLStore(db *sql.DB, dialect string, timeout time.Duration) *SQLStore {
 	return &SQLStore{db: db, dialect: dialect, timeout: timeout}
 }
 
-// q rewrites ? placeholders to $n for PostgreSQL (store.Rebind).
-func (s *SQLStore) q(query string) string { return store.Rebind(s.dialect, query) }
+// q rewrites ? placeholders to $n for PostgreSQL (sqldialect.Rebind).
+func (s *SQLStore) q(query string) string { return sqldialect.Rebind(s.dialect, query) }
 
 // unavailable wraps a database error of operation op: in ErrUnavailable
-// (answered 503) when store.Unavailable says the database is down, slow or
-// busy; otherwise as a plain error (a bug or a constraint violation: 500).
+// (answered 503) when the database is down, slow or busy; otherwise as a
+// plain error (a bug or a constraint violation: 500). The driver errors
+// that mean so arrive marked fail.Unavailable (the SQL store's
+// instrumented driver, internal/store/driver.go, marks them for every user
+// of the *sql.DB); a bare context error is database/sql's own, when the
+// operation's context ended before or while it waited for a pooled
+// connection, so the driver never saw the call.
 func unavailable(op string, err error) error {
-	if !store.Unavailable(err) {
+	if !errors.Is(err, fail.Unavailable) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("session: sql %s: %w", op, err)
 	}
 	return fmt.Errorf("session: sql %s: %w: %w", op, ErrUnavailable, err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
-	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -127,7 +126,10 @@ for i = 3, 12 do table.insert(f, ARGV[i]) end
 return us_put(KEYS[1], f, ARGV[1], ARGV[2])
 `)
 
-var _ store.UserStateCache = (*RedisStore)(nil)
+// *RedisStore is the store.UserStateCache that cmd/latch gives the SQL
+// store (store.DB.SetUserStateCache, which checks the type when it is
+// compiled); this package does not import the SQL store, so it declares
+// no assertion of its own.
 
 func (s *RedisStore) userStateKey(id int64) string {
 	return s.prefix + "us:" + strconv.FormatInt(id, 10)

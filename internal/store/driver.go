@@ -3,10 +3,19 @@ package store
 import (
 	"container/list"
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"reflect"
 	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latch/latch/internal/fail"
 )
 
 // This file is the one layer between database/sql and the database
@@ -19,7 +28,12 @@ import (
 //     and read by `make bench`);
 //   - on SQLite it keeps, per connection, the prepared statements of the
 //     last stmtCacheSize distinct query texts, so a hot query is parsed and
-//     planned once per connection instead of on every call.
+//     planned once per connection instead of on every call;
+//   - it marks every driver error that means the database could not be
+//     reached, was too slow or too busy as fail.Unavailable (classify), so
+//     that every user of the *sql.DB (this package, the SQL session store,
+//     goose) can tell with errors.Is(err, fail.Unavailable) that trying
+//     again later may succeed, without knowing the drivers' error types.
 //
 // Why a cache here and not *sql.Stmt values: modernc's driver has no
 // statement cache of its own — its Conn.QueryContext and ExecContext
@@ -73,7 +87,7 @@ type instrumentedConnector struct {
 func (c *instrumentedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.base.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	c.counters.conns.Add(1)
 	ic := &instrumentedConn{Conn: conn, counters: c.counters}
@@ -133,7 +147,7 @@ func (c *instrumentedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (
 		tx, err = c.Conn.Begin()
 	}
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	return countedTx{tx, c.counters}, nil
 }
@@ -143,7 +157,7 @@ func (c *instrumentedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (
 func (c *instrumentedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	st, err := c.prepare(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
 	return &countedStmt{Stmt: st, counters: c.counters}, nil
 }
@@ -157,6 +171,11 @@ func (c *instrumentedConn) prepare(ctx context.Context, query string) (driver.St
 
 // ExecContext implements driver.ExecerContext.
 func (c *instrumentedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.exec(ctx, query, args)
+	return res, classify(err)
+}
+
+func (c *instrumentedConn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if c.stmts != nil {
 		st, err := c.cached(ctx, query)
 		if err != nil {
@@ -178,6 +197,17 @@ func (c *instrumentedConn) ExecContext(ctx context.Context, query string, args [
 
 // QueryContext implements driver.QueryerContext.
 func (c *instrumentedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := c.query(ctx, query, args)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if r, ok := rows.(*releasingRows); ok {
+		return r, nil
+	}
+	return &releasingRows{Rows: rows}, nil
+}
+
+func (c *instrumentedConn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if c.stmts != nil {
 		st, err := c.cached(ctx, query)
 		if err != nil {
@@ -233,7 +263,7 @@ func (c *instrumentedConn) cached(ctx context.Context, query string) (*cachedStm
 // Ping implements driver.Pinger.
 func (c *instrumentedConn) Ping(ctx context.Context) error {
 	if p, ok := c.Conn.(driver.Pinger); ok {
-		return p.Ping(ctx)
+		return classify(p.Ping(ctx))
 	}
 	return nil
 }
@@ -263,6 +293,52 @@ func (c *instrumentedConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return driver.ErrSkip
 }
 
+// classify returns err marked as fail.Unavailable when it means the
+// database could not be reached, was too slow, or was too busy, so that
+// trying again later may succeed: a deadline or cancellation, a network
+// error, a broken connection (driver.ErrBadConn: database/sql still sees
+// it through the mark and retries on another connection; pgx's "unexpected
+// EOF" when the server went away in the middle of a reply), pgx's connect
+// errors, PostgreSQL's connection-exception (08), operator-intervention
+// (57: e.g. the server shutting down) and insufficient-resources (53)
+// classes, SQLite's BUSY and LOCKED. The server answers those with 503
+// and Retry-After rather than 500. Any other error (nil, driver.ErrSkip,
+// a constraint violation, a syntax error) is returned as it is. The
+// message is unchanged: the mark adds no text.
+func classify(err error) error {
+	if err == nil || errors.Is(err, fail.Unavailable) || !unavailable(err) {
+		return err
+	}
+	return fail.Wrap(fail.Unavailable, err, "")
+}
+
+// unavailable is classify's rule (see there).
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		class := pgErr.Code[:min(2, len(pgErr.Code))]
+		return class == "08" || class == "57" || class == "53"
+	}
+	var sqliteErr *sqlite.Error
+	if errors.As(err, &sqliteErr) {
+		code := sqliteErr.Code() & 0xff // primary result code
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
 // countedTx counts the statement that ends a transaction.
 type countedTx struct {
 	driver.Tx
@@ -271,12 +347,12 @@ type countedTx struct {
 
 func (t countedTx) Commit() error {
 	t.counters.statements.Add(1)
-	return t.Tx.Commit()
+	return classify(t.Tx.Commit())
 }
 
 func (t countedTx) Rollback() error {
 	t.counters.statements.Add(1)
-	return t.Tx.Rollback()
+	return classify(t.Tx.Rollback())
 }
 
 // countedStmt counts the executions of a statement prepared by a caller.
@@ -288,13 +364,15 @@ type countedStmt struct {
 func (s *countedStmt) Exec(args []driver.Value) (driver.Result, error) {
 	s.counters.statements.Add(1)
 	//lint:ignore SA1019 database/sql calls it only when the driver lacks StmtExecContext
-	return s.Stmt.Exec(args)
+	res, err := s.Stmt.Exec(args)
+	return res, classify(err)
 }
 
 func (s *countedStmt) Query(args []driver.Value) (driver.Rows, error) {
 	s.counters.statements.Add(1)
 	//lint:ignore SA1019 as Exec
-	return s.Stmt.Query(args)
+	rows, err := s.Stmt.Query(args)
+	return rows, classify(err)
 }
 
 func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -303,7 +381,8 @@ func (s *countedStmt) ExecContext(ctx context.Context, args []driver.NamedValue)
 		return nil, errors.New("store: driver statement has no ExecContext")
 	}
 	s.counters.statements.Add(1)
-	return e.ExecContext(ctx, args)
+	res, err := e.ExecContext(ctx, args)
+	return res, classify(err)
 }
 
 func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -312,7 +391,8 @@ func (s *countedStmt) QueryContext(ctx context.Context, args []driver.NamedValue
 		return nil, errors.New("store: driver statement has no QueryContext")
 	}
 	s.counters.statements.Add(1)
-	return q.QueryContext(ctx, args)
+	rows, err := q.QueryContext(ctx, args)
+	return rows, classify(err)
 }
 
 // CheckNamedValue forwards to the driver's statement or connection rules.
@@ -383,21 +463,25 @@ func (c *stmtCache) closeAll() {
 	clear(c.byKey)
 }
 
-// releasingRows gives a cached statement back when its rows are closed,
-// forwarding the column-type interfaces of the driver's rows.
+// releasingRows are the rows of every query: they classify the errors of
+// Next (io.EOF, the normal end, is never marked) and give a cached
+// statement back when closed (release, nil for rows of no cached
+// statement), forwarding the column-type interfaces of the driver's rows.
 type releasingRows struct {
 	driver.Rows
 	release func()
 	done    bool
 }
 
+func (r *releasingRows) Next(dest []driver.Value) error { return classify(r.Rows.Next(dest)) }
+
 func (r *releasingRows) Close() error {
 	err := r.Rows.Close()
-	if !r.done {
+	if !r.done && r.release != nil {
 		r.done = true
 		r.release()
 	}
-	return err
+	return classify(err)
 }
 
 func (r *releasingRows) ColumnTypeDatabaseTypeName(i int) string {

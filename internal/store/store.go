@@ -1,22 +1,24 @@
 // Package store keeps Latch's data in SQL: SQLite (modernc.org/sqlite, pure
 // Go) or PostgreSQL (pgx). Every method takes a context first and wraps
 // errors as "store: <operation>: <cause>"; the user package's sentinel
-// errors (user.ErrNotFound, user.ErrEmailTaken) come through errors.Is.
+// errors (user.ErrNotFound, user.ErrEmailTaken) come through errors.Is,
+// and a database that is down, too slow or too busy is
+// errors.Is(err, fail.Unavailable), for every user of the pool (DB.SQL)
+// too: the driver wrapper marks those errors where they arise (driver.go).
+// The one exception is database/sql's own: when an operation's context
+// ends before or while it waits for a pooled connection, the error is the
+// bare context.DeadlineExceeded or context.Canceled.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,13 +29,14 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/latch/latch/internal/sqldialect"
 	"github.com/latch/latch/migrations"
 )
 
-// Dialect names returned by DB.Dialect.
+// Dialect names returned by DB.Dialect (internal/sqldialect's).
 const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
+	DialectSQLite   = sqldialect.SQLite
+	DialectPostgres = sqldialect.Postgres
 )
 
 // sqlitePragmas is appended to every SQLite path: wait up to 5 s for a lock
@@ -214,74 +217,14 @@ func migrationLockID(schema string) int64 {
 }
 
 // opTimeout bounds one store operation, so a stalled database answers 503
-// (see Unavailable) instead of hanging the request.
+// (its error is fail.Unavailable: see driver.go's classify) instead of
+// hanging the request.
 const opTimeout = 3 * time.Second
 
-// Unavailable reports whether err means the database could not be reached,
-// was too slow, or was too busy, so that trying again later may succeed: a
-// deadline or cancellation, a network error, a broken connection,
-// PostgreSQL's connection-exception (08), operator-intervention (57) and
-// insufficient-resources (53) classes, SQLite's BUSY and LOCKED. The server
-// answers such errors with 503 and Retry-After rather than 500.
-func Unavailable(err error) bool {
-	if err == nil {
-		return false
-	}
-	// io.ErrUnexpectedEOF and io.EOF: a pooled connection the server had
-	// closed (PostgreSQL stopped or restarted; pgx reports "unexpected EOF"
-	// when it cannot tell whether the statement was sent, so database/sql
-	// does not retry it on another connection). TestPostgresFaults.
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		class := pgErr.Code[:min(2, len(pgErr.Code))]
-		return class == "08" || class == "57" || class == "53"
-	}
-	var sqliteErr *sqlite.Error
-	if errors.As(err, &sqliteErr) {
-		code := sqliteErr.Code() & 0xff // primary result code
-		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
-	}
-	return false
-}
-
-// rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL (see
-// Rebind).
-func (db *DB) rebind(query string) string { return Rebind(db.dialect, query) }
-
-// Rebind returns query with its '?' placeholders rewritten as $1, $2, ...
-// when dialect is DialectPostgres, and query itself otherwise. It is the
-// one place the rewrite happens (the SQL session store uses it too), so a
-// query is written once, in SQLite's style. Queries must not contain a
-// literal '?' (in a string constant or comment).
-func Rebind(dialect, query string) string {
-	if dialect != DialectPostgres || !strings.Contains(query, "?") {
-		return query
-	}
-	b := make([]byte, 0, len(query)+16)
-	n := 0
-	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b = append(b, '$')
-			b = strconv.AppendInt(b, int64(n), 10)
-			continue
-		}
-		b = append(b, query[i])
-	}
-	return string(b)
-}
+// rebind rewrites '?' placeholders as $1, $2, ... for PostgreSQL
+// (sqldialect.Rebind: the one place the rewrite happens, shared with the
+// SQL session store).
+func (db *DB) rebind(query string) string { return sqldialect.Rebind(db.dialect, query) }
 
 // timeArg converts t for a created_at-style column: unix seconds on SQLite,
 // a timestamptz on PostgreSQL.
