@@ -20,6 +20,7 @@ require (
 )
 
 require (
+	github.com/FZambia/sentinel/v2 v2.0.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/influxdata/tdigest v0.0.1 // indirect

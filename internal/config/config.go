@@ -43,6 +43,12 @@ type Config struct {
 	// RedisTimeout bounds connecting to, reading from and writing to Redis
 	// (LATCH_REDIS_TIMEOUT, default 500ms).
 	RedisTimeout time.Duration
+	// RedisPassword is the data password (LATCH_REDIS_PASSWORD), used when
+	// LATCH_REDIS_URL carries none; empty means none or the URL's.
+	RedisPassword string
+	// RedisSentinel selects Redis Sentinel mode (LATCH_REDIS_SENTINEL*;
+	// sentinel.go).
+	RedisSentinel RedisSentinel
 
 	// IdleTimeout ends a session after this long without a request
 	// (LATCH_IDLE_TIMEOUT, default 30m). OWASP ASVS 5.0 V7.3.1.
@@ -209,7 +215,9 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", redact(c.DatabaseURL), "must start with sqlite: or postgres://"})
 	}
-	if c.RedisURL != "" {
+	// Redis Sentinel (sentinel.go): replaces the LATCH_REDIS_URL check below.
+	errs = append(errs, loadRedisSentinel(get, &c)...)
+	if c.RedisURL != "" && !c.RedisSentinel.Enabled() {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL), "must look like redis://[user:pass@]host:port/db"})
 		}
