@@ -3,6 +3,7 @@ module github.com/latch/latch
 go 1.26.0
 
 require (
+	github.com/FZambia/sentinel/v2 v2.0.1
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/go-chi/chi/v5 v5.5.0
@@ -20,7 +21,6 @@ require (
 )
 
 require (
-	github.com/FZambia/sentinel/v2 v2.0.1 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/influxdata/tdigest v0.0.1 // indirect

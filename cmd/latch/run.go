@@ -144,7 +144,7 @@ type app struct {
 	cfg     config.Config
 	log     *slog.Logger
 	db      *store.DB
-	pool    *redis.Pool // nil with the embedded session store
+	pool    redisPool // nil with the embedded session store
 	server  *server.Server
 	metrics *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
 }
@@ -170,7 +170,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 	}
 	a.metrics = metrics.New(src)
 	if pool != nil {
-		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
+		log.Info("session store: redis", "addr", redisAddr(cfg))
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
@@ -222,7 +222,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 // live in Redis under LATCH_REDIS_KEY_PREFIX + "t:" when pool is set (shared
 // by every instance), else in this process (the embedded mode is one
 // instance anyway). clock is nil outside tests.
-func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*throttle.Limiter, error) {
+func openLimiter(cfg config.Config, pool redisPool, clock func() time.Time) (*throttle.Limiter, error) {
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
@@ -247,11 +247,11 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 // change (store.DB.SetUserStateCache): the server, the CLI and reset links
 // all open their stores here, so none of them can change an account
 // without updating its copy.
-func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *redis.Pool, err error) {
-	if cfg.RedisURL == "" {
+func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool redisPool, err error) {
+	if !cfg.UsesRedis() {
 		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
 	}
-	pool, err = session.NewRedisPool(cfg.RedisURL, cfg.RedisTimeout)
+	pool, err = openRedisPool(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,7 +343,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Only logged: anonymous pages work meanwhile, and Latch recovers by
 		// itself when Redis comes back.
 		log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
-			"addr", redisHost(cfg.RedisURL), "err", err)
+			"addr", redisAddr(cfg), "err", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

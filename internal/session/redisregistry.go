@@ -321,9 +321,11 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	return Page{Records: recs, Total: total}, nil
 }
 
-// Revoke implements Registry in one script.
+// Revoke implements Registry in one script, made durable against a
+// failover when it ended a session (evalRevoke: an error wrapping
+// ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
-	reply, err := s.eval(ctx, "revoke", revokeScript, s.prefix, handle)
+	reply, err := s.evalRevoke(ctx, "revoke", revokeScript, endedOne, s.prefix, handle)
 	if err != nil || reply == nil {
 		return Record{}, false, err
 	}
@@ -334,9 +336,11 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 	return rec, true, nil
 }
 
-// RevokeUser implements Registry in one script.
+// RevokeUser implements Registry in one script, made durable against a
+// failover when it ended a session (evalRevoke: an error wrapping
+// ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	reply, err := s.eval(ctx, "revoke user", revokeUserScript, s.prefix, userID, except)
+	reply, err := s.evalRevoke(ctx, "revoke user", revokeUserScript, endedAny, s.prefix, userID, except)
 	if err != nil {
 		return nil, err
 	}
