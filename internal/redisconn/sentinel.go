@@ -36,7 +36,16 @@ type SentinelOptions struct {
 	Timeout time.Duration
 	// PoolSize is the most connections open at once, all kept idle.
 	PoolSize int
+	// CheckInterval is how often a background check asks the Sentinels
+	// for the master (0 = DefaultSentinelCheck). When they name another
+	// one than the pool's connections reach, those connections are
+	// retired: an old master that has not been demoted yet still accepts
+	// writes, which the failover would then lose.
+	CheckInterval time.Duration
 }
+
+// DefaultSentinelCheck is SentinelOptions.CheckInterval's default.
+const DefaultSentinelCheck = 250 * time.Millisecond
 
 // SentinelPool is a *redis.Pool whose connections go to the master that
 // Redis Sentinel names at the time of dialing (github.com/FZambia/sentinel/v2
@@ -51,7 +60,11 @@ type SentinelOptions struct {
 //     Do runs the operation once more on a fresh connection (ReadOnly);
 //   - that reply, or the connection being closed under it (Sentinel kills
 //     the demoted master's clients), also retires every connection dialed
-//     before it: they are closed when next borrowed, without a round trip.
+//     before it: they are closed when next borrowed, without a round trip;
+//   - a background check asks the Sentinels for the master every
+//     CheckInterval and retires the connections when it changed: Sentinel
+//     demotes a still-running old master only seconds after promoting the
+//     new one, and writes it accepts meanwhile would be lost.
 //
 // Idle connections are checked on borrow only as the plain pool does
 // (PING after a minute idle), so a signed-in request costs the same round
@@ -67,6 +80,8 @@ type SentinelPool struct {
 	switches atomic.Uint64
 	mu       sync.Mutex
 	master   string // address of the master the last dial reached
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 var _ Source = (*SentinelPool)(nil)
@@ -102,7 +117,7 @@ func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 	if o.SentinelPassword != "" {
 		sentinelOpts = append(append([]redis.DialOption{}, timeouts...), redis.DialPassword(o.SentinelPassword))
 	}
-	p := &SentinelPool{sentinel: &sentinel.Sentinel{
+	p := &SentinelPool{stop: make(chan struct{}), done: make(chan struct{}), sentinel: &sentinel.Sentinel{
 		Addrs:      append([]string{}, o.Sentinels...),
 		MasterName: o.MasterName,
 		Dial: func(addr string) (redis.Conn, error) {
@@ -128,13 +143,43 @@ func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 			return err
 		},
 	}
+	interval := o.CheckInterval
+	if interval <= 0 {
+		interval = DefaultSentinelCheck
+	}
+	go p.watch(interval)
 	return p, nil
+}
+
+// watch retires the pool's connections whenever the Sentinels name a
+// master other than the one they reach, until Close.
+func (p *SentinelPool) watch(interval time.Duration) {
+	defer close(p.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		gen := p.gen.Load()
+		addr, err := p.sentinel.MasterAddr()
+		if err != nil {
+			continue // dials fail the same way; nothing to retire on
+		}
+		p.mu.Lock()
+		changed := p.master != "" && addr != p.master
+		p.mu.Unlock()
+		if changed {
+			p.retire(gen)
+		}
+	}
 }
 
 // dial asks the Sentinels for the master, connects to it with opts and
 // checks that it is a master (ROLE).
 func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOption) (redis.Conn, error) {
-	gen := p.gen.Load()
 	addr, err := p.sentinel.MasterAddr()
 	if err != nil {
 		return nil, fmt.Errorf("redisconn: ask sentinels for the master: %w", err)
@@ -153,11 +198,14 @@ func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOpt
 	}
 	p.mu.Lock()
 	if p.master != "" && p.master != addr {
+		// Connections to the master before this one are retired, this one
+		// starts the new generation.
 		p.switches.Add(1)
+		p.retire(p.gen.Load())
 	}
 	p.master = addr
 	p.mu.Unlock()
-	return &roleConn{Conn: c, pool: p, gen: gen}, nil
+	return &roleConn{Conn: c, pool: p, gen: p.gen.Load()}, nil
 }
 
 // retire makes every connection of generation gen (and older) be closed
@@ -178,6 +226,12 @@ func (p *SentinelPool) MasterSwitches() uint64 { return p.switches.Load() }
 
 // Close closes the pool's connections and those to the Sentinels.
 func (p *SentinelPool) Close() error {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
 	err := p.Pool.Close()
 	p.sentinel.Close()
 	return err

@@ -1,0 +1,233 @@
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/redistest"
+)
+
+// sourceFunc is a Source made of a function (a unit test's fake pool).
+type sourceFunc func(ctx context.Context) (redis.Conn, error)
+
+func (f sourceFunc) GetContext(ctx context.Context) (redis.Conn, error) { return f(ctx) }
+
+func dial(t *testing.T, p *redistest.Process) redis.Conn {
+	t.Helper()
+	c, err := redis.Dial("tcp", p.Addr(), redis.DialReadTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func startReplicated(t *testing.T, replicas int) (*redistest.Process, []*redistest.Process) {
+	t.Helper()
+	m := redistest.StartServer(t, "--repl-diskless-sync-delay", "0")
+	var rs []*redistest.Process
+	for range replicas {
+		rs = append(rs, redistest.StartServer(t, "--replicaof", "127.0.0.1", strconv.Itoa(m.Port)))
+	}
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for {
+		info, _ := redis.String(m.Do("INFO", "replication"))
+		if strings.Count(info, "state=online") == replicas {
+			return m, rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas not online within %v:\n%s", redistest.RigTimeout, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitCalls returns how many WAIT commands p has run.
+func waitCalls(t *testing.T, p *redistest.Process) int {
+	t.Helper()
+	info, err := redis.String(p.Do("INFO", "commandstats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_wait:calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}
+
+func TestWaitReplicas(t *testing.T) {
+	t.Run("no replicas: no WAIT", func(t *testing.T) {
+		m := redistest.StartServer(t)
+		c := dial(t, m)
+		if _, err := c.Do("SET", "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		if err := WaitReplicas(t.Context(), c, 200*time.Millisecond); err != nil {
+			t.Fatalf("WaitReplicas without replicas: %v", err)
+		}
+		if n := waitCalls(t, m); n != 0 {
+			t.Errorf("%d WAIT commands sent to a Redis without replicas, want 0", n)
+		}
+	})
+	t.Run("replica acknowledges", func(t *testing.T) {
+		m, rs := startReplicated(t, 2)
+		c := dial(t, m)
+		if _, err := c.Do("SET", "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		if err := WaitReplicas(t.Context(), c, 5*time.Second); err != nil {
+			t.Fatalf("WaitReplicas with 2 replicas: %v", err)
+		}
+		if n := waitCalls(t, m); n != 1 {
+			t.Errorf("%d WAIT commands, want 1", n)
+		}
+		if v, err := redis.String(rs[0].Do("GET", "k")); err != nil || v != "v" {
+			t.Errorf("replica after WaitReplicas: GET k = %q, %v", v, err)
+		}
+	})
+	t.Run("frozen replicas: ErrNotReplicated", func(t *testing.T) {
+		m, rs := startReplicated(t, 2)
+		for _, r := range rs {
+			r.Pause()
+			defer r.Resume()
+		}
+		c := dial(t, m)
+		if _, err := c.Do("SET", "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		err := WaitReplicas(t.Context(), c, 100*time.Millisecond)
+		if !errors.Is(err, ErrNotReplicated) {
+			t.Fatalf("WaitReplicas with frozen replicas = %v, want ErrNotReplicated", err)
+		}
+		if !strings.Contains(err.Error(), "2 replicas connected") {
+			t.Errorf("error %q does not say how many replicas are connected", err)
+		}
+	})
+}
+
+// TestReadOnlyDropsConnectionAndRetries: a connection of a SentinelPool
+// that gets READONLY (its server is a replica now) reports itself broken,
+// so the pool closes it instead of keeping it, and retires its
+// generation; Do runs the operation again, once, on another connection.
+func TestReadOnlyDropsConnectionAndRetries(t *testing.T) {
+	m, rs := startReplicated(t, 1)
+	p, err := NewSentinelPool(SentinelOptions{Sentinels: []string{"127.0.0.1:1"}, MasterName: "x", Timeout: time.Second, PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	demoted := &roleConn{Conn: dial(t, rs[0]), pool: p, gen: p.gen.Load()}
+	fresh := &roleConn{Conn: dial(t, m), pool: p, gen: p.gen.Load() + 1}
+	borrows := 0
+	src := sourceFunc(func(context.Context) (redis.Conn, error) {
+		borrows++
+		if borrows == 1 {
+			return demoted, nil
+		}
+		return fresh, nil
+	})
+	_, err = Do(t.Context(), src, func(c redis.Conn) (any, error) {
+		return redis.DoContext(c, t.Context(), "SET", "k", "v")
+	})
+	if err != nil {
+		t.Fatalf("Do after READONLY: %v", err)
+	}
+	if borrows != 2 {
+		t.Errorf("%d borrows, want 2 (the READONLY one, then one retry)", borrows)
+	}
+	if demoted.Err() == nil {
+		t.Error("the connection that got READONLY does not report itself broken: the pool would keep it")
+	}
+	if v, err := redis.String(m.Do("GET", "k")); err != nil || v != "v" {
+		t.Errorf("master after the retry: GET k = %q, %v; want v", v, err)
+	}
+	if g := p.gen.Load(); g != demoted.gen+1 {
+		t.Errorf("generation %d after READONLY, want %d (older connections retired)", g, demoted.gen+1)
+	}
+	if !ReadOnly(redis.Error("READONLY You can't write against a read only replica.")) || ReadOnly(errors.New("READONLY")) {
+		t.Error("ReadOnly does not tell Redis's READONLY reply")
+	}
+
+	// Twice READONLY: one retry only, then the error.
+	borrows = 0
+	src = sourceFunc(func(context.Context) (redis.Conn, error) {
+		borrows++
+		return &roleConn{Conn: dial(t, rs[0]), pool: p, gen: p.gen.Load()}, nil
+	})
+	_, err = Do(t.Context(), src, func(c redis.Conn) (any, error) {
+		return redis.DoContext(c, t.Context(), "SET", "k", "v")
+	})
+	if !ReadOnly(err) || borrows != 2 {
+		t.Errorf("Do on replicas only: err %v after %d borrows, want READONLY after 2", err, borrows)
+	}
+}
+
+// TestSentinelPoolFollowsFailover: a SentinelPool writes to the master
+// the Sentinels name; after SENTINEL FAILOVER its writes reach the new
+// master without a restart, and no connection of the pool is left on the
+// demoted one.
+func TestSentinelPoolFollowsFailover(t *testing.T) {
+	rig := redistest.StartSentinelRig(t, "latch")
+	p, err := NewSentinelPool(SentinelOptions{Sentinels: rig.SentinelAddrs(), MasterName: "latch",
+		Timeout: time.Second, PoolSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	set := func(v string) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		_, err := Do(ctx, p, func(c redis.Conn) (any, error) { return redis.DoContext(c, ctx, "SET", "k", v) })
+		return err
+	}
+	if err := set("before"); err != nil {
+		t.Fatal(err)
+	}
+	old := rig.Master()
+	if p.Master() != old.Addr() {
+		t.Fatalf("pool master %s, rig master %s", p.Master(), old.Addr())
+	}
+	rig.Failover()
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for !rig.Promoted(old.Addr()) {
+		if time.Now().After(deadline) {
+			t.Fatal("no new master")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	promoted := rig.Master()
+	failures := 0
+	for {
+		err := set("after")
+		if err == nil && p.Master() == promoted.Addr() {
+			break
+		}
+		failures++
+		t.Logf("after the promotion: err %v, pool master %s", err, p.Master())
+		if time.Now().After(deadline) {
+			t.Fatalf("writes after the failover still fail (%d failures): %v", failures, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("writes failed %d times after the promotion", failures)
+	if v, err := redis.String(promoted.Do("GET", "k")); err != nil || v != "after" {
+		t.Errorf("new master: GET k = %q, %v; want after", v, err)
+	}
+	if p.MasterSwitches() < 1 {
+		t.Errorf("MasterSwitches = %d, want ≥ 1", p.MasterSwitches())
+	}
+	for range 20 {
+		if err := set("again"); err != nil {
+			t.Fatalf("write after recovery: %v", err)
+		}
+	}
+}
