@@ -68,9 +68,10 @@ func (b *browser) attempt(method, path string, form url.Values) (page, error) {
 // profile. ok means all three succeeded; otherwise bad lists the answers
 // that were neither a success nor a 503 with Retry-After.
 type loadStep struct {
-	at  time.Time
-	ok  bool
-	bad []string
+	at      time.Time
+	ok      bool
+	bad     []string
+	loginOK *browser // the new browser, when its login succeeded
 }
 
 func runLoadStep(ta *testApp, email, pw string, before *browser) loadStep {
@@ -92,6 +93,7 @@ func runLoadStep(ta *testApp, email, pw string, before *browser) loadStep {
 	nb := ta.newBrowser()
 	p, err := nb.attempt(http.MethodPost, "/login", url.Values{"email": {email}, "password": {pw}})
 	if check("login", p, err, func(p page) bool { return p.status == http.StatusSeeOther && p.header.Get("Location") == "/profile" }) {
+		s.loginOK = nb
 		p, err = nb.attempt(http.MethodGet, "/profile", nil)
 		check("profile after login", p, err, profile)
 	}
@@ -133,6 +135,7 @@ func failoverUnderLoad(t *testing.T, what string, trigger func(*redistest.Sentin
 		failed, okInARow     int
 		rounds               int
 		lateFailures, badOne []string
+		during               []*browser // signed in between the trigger and the end of the failures
 	)
 	for rounds = 1; rounds <= maxRounds; rounds++ {
 		s := runLoadStep(ta, email, pw, before)
@@ -141,6 +144,9 @@ func failoverUnderLoad(t *testing.T, what string, trigger func(*redistest.Sentin
 		}
 		if promotedAt.IsZero() && rig.Promoted(old) {
 			promotedAt = time.Now()
+		}
+		if s.loginOK != nil && okInARow < wantOK && len(during) < 1000 {
+			during = append(during, s.loginOK)
 		}
 		if s.ok {
 			okInARow++
@@ -183,6 +189,16 @@ func failoverUnderLoad(t *testing.T, what string, trigger func(*redistest.Sentin
 	}
 	t.Logf("%s failover window: %d rounds, %d failed (all 503 with Retry-After); new master visible +%v after the trigger; %s; then %d rounds in a row succeeded",
 		what, rounds, failed, promotedAt.Sub(start).Round(time.Millisecond), window, okInARow)
+	// Sessions created while the master changed are not covered by the
+	// issue's promise (a write the old master took after the promotion is
+	// lost with it); count them for the record.
+	lost := 0
+	for _, b := range during {
+		if p, err := b.attempt(http.MethodGet, "/profile", nil); err != nil || p.status != http.StatusOK {
+			lost++
+		}
+	}
+	t.Logf("%s: %d of %d sessions created during the failover are gone afterwards", what, lost, len(during))
 	if !before.signedIn() {
 		t.Errorf("%s: the session from before the failover no longer works", what)
 	}
