@@ -64,7 +64,10 @@ const DefaultSentinelCheck = 250 * time.Millisecond
 //   - a background check asks the Sentinels for the master every
 //     CheckInterval and retires the connections when it changed: Sentinel
 //     demotes a still-running old master only seconds after promoting the
-//     new one, and writes it accepts meanwhile would be lost.
+//     new one, and writes it accepts meanwhile would be lost;
+//   - the pool follows every Sentinel's failover events and stops using
+//     a master as soon as a failover of it is attempted (sentinel_events.go),
+//     so that writes meanwhile fail (503) instead of being lost.
 //
 // Idle connections are checked on borrow only as the plain pool does
 // (PING after a minute idle), so a signed-in request costs the same round
@@ -78,10 +81,16 @@ type SentinelPool struct {
 	// switches counts dials that reached a different master than the one
 	// before (a topology change seen by this process).
 	switches atomic.Uint64
+	name     string // the master set's name
 	mu       sync.Mutex
 	master   string // address of the master the last dial reached
-	stop     chan struct{}
-	done     chan struct{}
+	// suspect is a master a Sentinel is failing over (sentinel_events.go),
+	// not dialed until suspectUntil.
+	suspect      string
+	suspectUntil time.Time
+	stop         chan struct{}  // closed by Close
+	cancel       func()         // ends the event subscriptions
+	running      sync.WaitGroup // watch and the subscriptions
 }
 
 var _ Source = (*SentinelPool)(nil)
@@ -117,7 +126,7 @@ func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 	if o.SentinelPassword != "" {
 		sentinelOpts = append(append([]redis.DialOption{}, timeouts...), redis.DialPassword(o.SentinelPassword))
 	}
-	p := &SentinelPool{stop: make(chan struct{}), done: make(chan struct{}), sentinel: &sentinel.Sentinel{
+	p := &SentinelPool{name: o.MasterName, stop: make(chan struct{}), sentinel: &sentinel.Sentinel{
 		Addrs:      append([]string{}, o.Sentinels...),
 		MasterName: o.MasterName,
 		Dial: func(addr string) (redis.Conn, error) {
@@ -147,14 +156,25 @@ func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 	if interval <= 0 {
 		interval = DefaultSentinelCheck
 	}
-	go p.watch(interval)
+	// Event subscriptions block in reads: no read timeout (a ping every
+	// sentinelPing finds a dead connection).
+	subOpts := []redis.DialOption{redis.DialConnectTimeout(o.Timeout), redis.DialWriteTimeout(o.Timeout)}
+	if o.SentinelPassword != "" {
+		subOpts = append(subOpts, redis.DialPassword(o.SentinelPassword))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	p.running.Add(1 + len(o.Sentinels))
+	go func() { defer p.running.Done(); p.watch(interval) }()
+	for _, addr := range o.Sentinels {
+		go func() { defer p.running.Done(); p.subscribe(ctx, addr, subOpts) }()
+	}
 	return p, nil
 }
 
 // watch retires the pool's connections whenever the Sentinels name a
 // master other than the one they reach, until Close.
 func (p *SentinelPool) watch(interval time.Duration) {
-	defer close(p.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -183,6 +203,9 @@ func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOpt
 	addr, err := p.sentinel.MasterAddr()
 	if err != nil {
 		return nil, fmt.Errorf("redisconn: ask sentinels for the master: %w", err)
+	}
+	if p.suspended(addr) {
+		return nil, fmt.Errorf("redisconn: master %s: a Sentinel is failing it over", addr)
 	}
 	u.Host = addr
 	c, err := redis.DialURLContext(ctx, u.String(), opts...)
@@ -231,7 +254,8 @@ func (p *SentinelPool) Close() error {
 	default:
 		close(p.stop)
 	}
-	<-p.done
+	p.cancel()
+	p.running.Wait()
 	err := p.Pool.Close()
 	p.sentinel.Close()
 	return err

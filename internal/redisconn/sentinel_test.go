@@ -231,3 +231,89 @@ func TestSentinelPoolFollowsFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestSentinelPoolLosesNoWriteInAFailover: during SENTINEL FAILOVER the
+// old master keeps accepting writes until Sentinel demotes it, seconds
+// after promoting a replica, and those writes are then discarded. The
+// pool stops using the old master when a Sentinel announces the attempt
+// (+try-failover, before anything is promoted), so every write it
+// acknowledged during the failover is on the new master afterwards; the
+// others failed with an error.
+func TestSentinelPoolLosesNoWriteInAFailover(t *testing.T) {
+	rig := redistest.StartSentinelRig(t, "latch")
+	p, err := NewSentinelPool(SentinelOptions{Sentinels: rig.SentinelAddrs(), MasterName: "latch",
+		Timeout: time.Second, PoolSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	set := func(i int) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		_, err := Do(ctx, p, func(c redis.Conn) (any, error) { return redis.DoContext(c, ctx, "SET", "k"+strconv.Itoa(i), i) })
+		return err
+	}
+	if err := set(0); err != nil {
+		t.Fatal(err)
+	}
+	old := rig.Master().Addr()
+	rig.Failover()
+	var acked []int
+	failed, okInARow := 0, 0
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for i := 1; okInARow < 50 || !rig.Promoted(old); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no stable new master within %v (%d writes, %d failed)", redistest.RigTimeout, i, failed)
+		}
+		if err := set(i); err != nil {
+			failed++
+			okInARow = 0
+			time.Sleep(time.Millisecond) // pacing, not synchronisation: failures are instant
+			continue
+		}
+		okInARow++
+		acked = append(acked, i)
+	}
+	promoted := rig.Master()
+	lost := 0
+	for _, i := range acked {
+		if n, err := redis.Int(promoted.Do("EXISTS", "k"+strconv.Itoa(i))); err != nil || n != 1 {
+			lost++
+		}
+	}
+	t.Logf("SENTINEL FAILOVER: %d writes acknowledged, %d failed, %d acknowledged writes lost", len(acked), failed, lost)
+	if lost > 0 {
+		t.Errorf("%d of %d writes the pool acknowledged during the failover are not on the new master", lost, len(acked))
+	}
+}
+
+// TestSentinelEvents: +try-failover for the pool's master set makes the
+// pool refuse that master and retire its connections; +switch-master and
+// an abort end the refusal; events about other sets change nothing.
+func TestSentinelEvents(t *testing.T) {
+	p, err := NewSentinelPool(SentinelOptions{Sentinels: []string{"127.0.0.1:1"}, MasterName: "latch", Timeout: time.Second, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.event(evTryFailover, strings.Fields("master other 127.0.0.1 7000"))
+	if p.suspended("127.0.0.1:7000") || p.gen.Load() != 0 {
+		t.Fatal("an event about another master set suspended a master")
+	}
+	p.event(evTryFailover, strings.Fields("master latch 127.0.0.1 7000"))
+	if !p.suspended("127.0.0.1:7000") || p.gen.Load() != 1 {
+		t.Fatalf("after +try-failover: suspended %v, generation %d; want true, 1", p.suspended("127.0.0.1:7000"), p.gen.Load())
+	}
+	if p.suspended("127.0.0.1:7001") {
+		t.Error("another address suspended")
+	}
+	p.event(evSwitchMaster, strings.Fields("latch 127.0.0.1 7000 127.0.0.1 7001"))
+	if p.suspended("127.0.0.1:7000") || p.gen.Load() != 2 {
+		t.Errorf("after +switch-master: suspended %v, generation %d; want false, 2", p.suspended("127.0.0.1:7000"), p.gen.Load())
+	}
+	p.event(evTryFailover, strings.Fields("master latch 127.0.0.1 7001"))
+	p.event("-failover-abort-no-good-slave", strings.Fields("master latch 127.0.0.1 7001"))
+	if p.suspended("127.0.0.1:7001") {
+		t.Error("still suspended after -failover-abort-no-good-slave")
+	}
+}
