@@ -322,10 +322,10 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 }
 
 // Revoke implements Registry in one script, made durable against a
-// failover when it ended a session (evalRevoke: an error wrapping
+// failover when it ended a session (evalDurable: an error wrapping
 // ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
-	reply, err := s.evalRevoke(ctx, "revoke", revokeScript, endedOne, s.prefix, handle)
+	reply, err := s.evalDurable(ctx, "revoke", revokeScript, endedOne, s.prefix, handle)
 	if err != nil || reply == nil {
 		return Record{}, false, err
 	}
@@ -337,10 +337,10 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 }
 
 // RevokeUser implements Registry in one script, made durable against a
-// failover when it ended a session (evalRevoke: an error wrapping
+// failover when it ended a session (evalDurable: an error wrapping
 // ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	reply, err := s.evalRevoke(ctx, "revoke user", revokeUserScript, endedAny, s.prefix, userID, except)
+	reply, err := s.evalDurable(ctx, "revoke user", revokeUserScript, endedAny, s.prefix, userID, except)
 	if err != nil {
 		return nil, err
 	}

@@ -123,7 +123,7 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 // exist yet; otherwise it must still exist, else ErrGone. An expiry in the
 // past deletes the session. A create under a per-user session limit that
 // ends other sessions is a revocation and waits for a replica like one
-// (evalRevoke).
+// (evalDurable).
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !expiry.After(time.Now()) {
 		return s.DeleteCtx(ctx, token)
@@ -152,7 +152,7 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	eval := s.eval
 	if opts != nil && opts.limit > 0 { // the session limit may end other sessions: a revocation
 		eval = func(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
-			return s.evalRevoke(ctx, op, script, endedByLimit, args...)
+			return s.evalDurable(ctx, op, script, endedByLimit, args...)
 		}
 	}
 	reply, err := redis.Values(eval(ctx, "commit", commitScript, args...))
@@ -180,13 +180,13 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 
 // DeleteCtx removes the session and its index entries in one script; a
 // missing session is not an error. Deleting one (a logout) is a
-// revocation, made durable against a failover (evalRevoke: an error
+// revocation, made durable against a failover (evalDurable: an error
 // wrapping ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	if KeepOnRenew(ctx) {
 		return nil
 	}
-	_, err := s.evalRevoke(ctx, "delete", deleteScript, endedOne, s.prefix, HashToken(token))
+	_, err := s.evalDurable(ctx, "delete", deleteScript, endedOne, s.prefix, HashToken(token))
 	return err
 }
 

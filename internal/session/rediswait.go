@@ -22,8 +22,9 @@ var ErrNotReplicated = fail.New(fail.Unavailable, "session: revocation not ackno
 // store has no timeout of its own.
 const defaultReplicaWait = time.Second
 
-// evalRevoke is eval for the scripts that end sessions: when ended(reply)
-// says the script ended at least one session, it waits on the same
+// evalDurable is eval for the scripts that end sessions (and the hold
+// that guards an account change, HoldUserState): when ended(reply) says
+// the script ended at least one session, it waits on the same
 // connection for a replica to acknowledge the write (redisconn.WaitReplicas:
 // ROLE, and WAIT 1 <store timeout> when the master has replicas; without
 // replicas no WAIT is sent). A script that ended nothing costs nothing
@@ -33,7 +34,7 @@ const defaultReplicaWait = time.Second
 // If the wait fails the script is not run again (it may well have run),
 // and the error wraps ErrNotReplicated (kind fail.Unavailable) and
 // ErrUnavailable. Other failures are eval's.
-func (s *RedisStore) evalRevoke(ctx context.Context, op string, script *redis.Script, ended func(reply any) bool, args ...any) (any, error) {
+func (s *RedisStore) evalDurable(ctx context.Context, op string, script *redis.Script, ended func(reply any) bool, args ...any) (any, error) {
 	wait := s.timeout
 	if wait <= 0 {
 		wait = defaultReplicaWait
@@ -58,7 +59,7 @@ func (s *RedisStore) evalRevoke(ctx context.Context, op string, script *redis.Sc
 	return reply, nil
 }
 
-// endedOne is evalRevoke's test for a script that returns nil or 0 when
+// endedOne is evalDurable's test for a script that returns nil or 0 when
 // it ended nothing.
 func endedOne(reply any) bool {
 	if n, err := redis.Int(reply, nil); err == nil {
@@ -67,14 +68,14 @@ func endedOne(reply any) bool {
 	return reply != nil
 }
 
-// endedAny is evalRevoke's test for a script that returns the records of
+// endedAny is evalDurable's test for a script that returns the records of
 // the sessions it ended.
 func endedAny(reply any) bool {
 	items, err := redis.Values(reply, nil)
 	return err != nil || len(items) > 0 // an unexpected reply: wait, to be safe
 }
 
-// endedByLimit is evalRevoke's test for commitScript: {1, records...}
+// endedByLimit is evalDurable's test for commitScript: {1, records...}
 // when a login's session limit ended other sessions.
 func endedByLimit(reply any) bool {
 	items, err := redis.Values(reply, nil)
