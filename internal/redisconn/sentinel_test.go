@@ -172,13 +172,12 @@ func TestReadOnlyDropsConnectionAndRetries(t *testing.T) {
 }
 
 // TestSentinelPoolFollowsFailover: a SentinelPool writes to the master
-// the Sentinels name; after SENTINEL FAILOVER its writes reach the new
-// master without a restart, and no connection of the pool is left on the
-// demoted one.
+// the Sentinels name, in the database its URL names; after SENTINEL
+// FAILOVER its writes reach the new master without a restart.
 func TestSentinelPoolFollowsFailover(t *testing.T) {
 	rig := redistest.StartSentinelRig(t, "latch")
 	p, err := NewSentinelPool(SentinelOptions{Sentinels: rig.SentinelAddrs(), MasterName: "latch",
-		Timeout: time.Second, PoolSize: 8})
+		URL: "redis:///3", Timeout: time.Second, PoolSize: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +218,13 @@ func TestSentinelPoolFollowsFailover(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("writes failed %d times after the promotion", failures)
-	if v, err := redis.String(promoted.Do("GET", "k")); err != nil || v != "after" {
-		t.Errorf("new master: GET k = %q, %v; want after", v, err)
+	db3, err := redis.Dial("tcp", promoted.Addr(), redis.DialDatabase(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db3.Close()
+	if v, err := redis.String(db3.Do("GET", "k")); err != nil || v != "after" {
+		t.Errorf("new master, database 3: GET k = %q, %v; want after", v, err)
 	}
 	if p.MasterSwitches() < 1 {
 		t.Errorf("MasterSwitches = %d, want ≥ 1", p.MasterSwitches())
