@@ -241,7 +241,7 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 }
 
 // openSessionStore returns the session store the configuration names:
-// Redis when LATCH_REDIS_URL is set (pool is then non-nil and the caller
+// Redis when LATCH_REDIS_URL or LATCH_REDIS_SENTINELS is set (pool is then non-nil and the caller
 // closes it), else the embedded store in db. With Redis, db is also told
 // to keep the account state copies beside the sessions right on every
 // change (store.DB.SetUserStateCache): the server, the CLI and reset links

@@ -35,7 +35,9 @@ type Config struct {
 	// default) means no metrics listener. It is never the public listener.
 	MetricsAddr string
 	// RedisURL is "redis://[user:pass@]host:port/db" (LATCH_REDIS_URL); empty
-	// means the embedded session store in the SQL database (one instance only).
+	// means the embedded session store in the SQL database (one instance
+	// only), unless Sentinel mode is on (RedisSentinel; UsesRedis), where it
+	// gives only credentials and database and may be empty.
 	RedisURL string
 	// RedisKeyPrefix starts every session key (LATCH_REDIS_KEY_PREFIX,
 	// default "latch:"), so several deployments can share a Redis.
