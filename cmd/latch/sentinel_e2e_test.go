@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
+
 	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/redistest"
@@ -366,4 +368,62 @@ func TestSentinelRevocationsSurviveFailover(t *testing.T) {
 		}
 		t.Logf("after kill -9 and failover: %d of %d revoked sessions work again", alive, len(victims))
 	})
+}
+
+// TestSentinelServeProcess runs the real `latch serve` binary configured
+// only by environment variables (LATCH_REDIS_SENTINELS,
+// LATCH_REDIS_SENTINEL_MASTER, a data URL without a host): a session from
+// before a SENTINEL FAILOVER works again after it without a restart.
+func TestSentinelServeProcess(t *testing.T) {
+	rig := redistest.StartSentinelRig(t, rigMaster)
+	bin := buildLatch(t)
+	env := map[string]string{
+		"LATCH_DATABASE_URL":          "sqlite:" + t.TempDir() + "/latch.db",
+		"LATCH_REDIS_SENTINELS":       strings.Join(rig.SentinelAddrs(), ","),
+		"LATCH_REDIS_SENTINEL_MASTER": rigMaster,
+		"LATCH_REDIS_URL":             "redis:///0",
+		"LATCH_COOKIE_SECURE":         "false",
+		"LATCH_ARGON2_MEMORY":         "64",
+		"LATCH_ARGON2_TIME":           "1",
+	}
+	runLatch(t, bin, env, "", "migrate")
+	base := startLatch(t, bin, env, "sentinel")
+	email := fmt.Sprintf("sentinel-%d@example.com", time.Now().UnixNano())
+	const pw = "correct horse battery staple"
+	c := newProcClient(t, base)
+	c.register(email, "Sentinel Process", pw)
+	c.login(email, pw)
+	if p := c.get("/profile"); p.status != http.StatusOK {
+		t.Fatalf("profile before the failover: %d", p.status)
+	}
+	if keys, err := redis.Strings(rig.Master().Do("KEYS", "latch:s:*")); err != nil || len(keys) != 1 {
+		t.Fatalf("session keys on the master: %v, %v; want one (sessions in Redis through the Sentinels)", keys, err)
+	}
+	old := rig.Master().Addr()
+	rig.Failover()
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for !rig.Promoted(old) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new master within %v", redistest.RigTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for {
+		p := c.get("/profile")
+		if p.status == http.StatusOK {
+			break
+		}
+		if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+			t.Fatalf("profile during the failover: %d (Retry-After %q), want 200 or 503 with Retry-After", p.status, p.header.Get("Retry-After"))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("profile not back within %v", redistest.RigTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range 20 {
+		if p := c.get("/profile"); p.status != http.StatusOK {
+			t.Fatalf("profile %d after the failover: %d", i, p.status)
+		}
+	}
 }
