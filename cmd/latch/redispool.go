@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gomodule/redigo/redis"
@@ -37,17 +40,57 @@ const redisPoolSize = 256
 // has none. Every dial, read and write is bounded by LATCH_REDIS_TIMEOUT.
 func openRedisPool(cfg config.Config) (redisPool, error) {
 	if s := cfg.RedisSentinel; s.Enabled() {
+		opts, err := sentinelDialOptions(cfg.RedisURL, cfg.RedisPassword)
+		if err != nil {
+			return nil, err
+		}
 		return redisconn.NewSentinelPool(redisconn.SentinelOptions{
 			Sentinels:        s.Addrs,
 			MasterName:       s.Master,
 			SentinelPassword: s.Password,
-			URL:              cfg.RedisURL,
-			Password:         cfg.RedisPassword,
+			DialOptions:      opts,
 			Timeout:          cfg.RedisTimeout,
 			PoolSize:         redisPoolSize,
 		})
 	}
 	return session.NewRedisPool(withPassword(cfg.RedisURL, cfg.RedisPassword), cfg.RedisTimeout)
+}
+
+// sentinelDialOptions returns the options that dial the master in
+// Sentinel mode: user, password, database and TLS from rawURL
+// ("redis://[user:pass@]/db", validated by config.Load; "" = none,
+// database 0), and password when the URL has none. (On main, config.Redis
+// holds these fields already parsed.)
+func sentinelDialOptions(rawURL, password string) ([]redis.DialOption, error) {
+	var opts []redis.DialOption
+	if rawURL != "" {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("config: LATCH_REDIS_URL: %w", err)
+		}
+		opts = append(opts, redis.DialUseTLS(u.Scheme == "rediss"))
+		if u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				password = pw
+				if name := u.User.Username(); name != "" {
+					opts = append(opts, redis.DialUsername(name))
+				}
+			} else {
+				password = u.User.Username() // redis://secret@…: a lone name is the password
+			}
+		}
+		if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+			n, err := strconv.Atoi(db)
+			if err != nil || n < 0 {
+				return nil, errors.New("config: LATCH_REDIS_URL: the database after / must be a whole number")
+			}
+			opts = append(opts, redis.DialDatabase(n))
+		}
+	}
+	if password != "" {
+		opts = append(opts, redis.DialPassword(password))
+	}
+	return opts, nil
 }
 
 // withPassword returns rawURL with password in it when it has none

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // RedisSentinel selects Redis Sentinel mode (issue 9): Latch asks the
@@ -82,6 +83,13 @@ func loadRedisSentinel(get func(name, def string) string, c *Config) []error {
 		case u.Host != "":
 			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL),
 				"must not name a host in Sentinel mode (the Sentinels name the master); give only credentials and database, e.g. redis://:PASSWORD@/0"})
+		default:
+			if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+				if n, err := strconv.Atoi(db); err != nil || n < 0 || n > 1_000_000 {
+					errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL),
+						"the database after the / must be a whole number, e.g. redis://:PASSWORD@/0"})
+				}
+			}
 		}
 	}
 	return errs

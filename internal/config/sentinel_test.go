@@ -67,6 +67,7 @@ func TestRedisSentinelInvalidNamesTheVariable(t *testing.T) {
 		{"sentinel password without sentinels", map[string]string{"LATCH_REDIS_SENTINEL_PASSWORD": "x"}, "LATCH_REDIS_SENTINEL_PASSWORD"},
 		{"url with a host", with("LATCH_REDIS_URL", "redis://:pw@10.0.0.9:6379/0"), "LATCH_REDIS_URL"},
 		{"url scheme", with("LATCH_REDIS_URL", "http:///0"), "LATCH_REDIS_URL"},
+		{"url database", with("LATCH_REDIS_URL", "redis:///zero"), "LATCH_REDIS_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,12 +23,13 @@ type SentinelOptions struct {
 	MasterName string
 	// SentinelPassword authenticates to the Sentinels ("" = none).
 	SentinelPassword string
-	// URL gives the data connection's user, password, database and scheme
-	// ("" = redis://, database 0, no password): "redis://[user:pass@]/db";
-	// a host in it is replaced by the master's address.
-	URL string
-	// Password is the data password when URL carries none ("" = none).
-	Password string
+	// DialOptions dial the master (AUTH, SELECT, TLS: redis.DialPassword,
+	// redis.DialUsername, redis.DialDatabase, redis.DialUseTLS, …), after
+	// the timeouts.
+	DialOptions []redis.DialOption
+	// Observer, if not nil, is told of each change of master the pool
+	// follows (RedisTopologyChange("master_changed"), from any goroutine).
+	Observer interface{ RedisTopologyChange(kind string) }
 	// Timeout bounds connecting, each read and each write, to the
 	// Sentinels and to the master (must be > 0: the Sentinel client
 	// guidelines require a bounded connect).
@@ -82,6 +82,7 @@ type SentinelPool struct {
 	// before (a topology change seen by this process).
 	switches atomic.Uint64
 	name     string // the master set's name
+	observer interface{ RedisTopologyChange(kind string) }
 	mu       sync.Mutex
 	master   string // address of the master the last dial reached
 	// suspect is a master a Sentinel is failing over (sentinel_events.go),
@@ -101,32 +102,21 @@ var errRetired = errors.New("redisconn: connection dialed before a failover")
 
 // NewSentinelPool returns a pool on the master that o.Sentinels name for
 // o.MasterName. It dials nothing yet; errors are only for bad options (no
-// Sentinels, no master name, Timeout ≤ 0, a URL that does not parse).
+// Sentinels, no master name, Timeout ≤ 0).
 // Close closes the pool and the connections to the Sentinels.
 func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 	if len(o.Sentinels) == 0 || o.MasterName == "" || o.Timeout <= 0 {
 		return nil, errors.New("redisconn: sentinel pool needs sentinels, a master name and a timeout")
 	}
-	u := &url.URL{Scheme: "redis", Path: "/0"}
-	if o.URL != "" {
-		var err error
-		if u, err = url.Parse(o.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			return nil, errors.New("redisconn: sentinel data url: want redis://[user:pass@]/db")
-		}
-	}
 	timeouts := []redis.DialOption{
 		redis.DialConnectTimeout(o.Timeout), redis.DialReadTimeout(o.Timeout), redis.DialWriteTimeout(o.Timeout),
 	}
-	dataOpts := timeouts
-	if o.Password != "" {
-		// DialURL applies the URL's own password after this one.
-		dataOpts = append(append([]redis.DialOption{}, timeouts...), redis.DialPassword(o.Password))
-	}
+	dataOpts := append(append([]redis.DialOption{}, timeouts...), o.DialOptions...)
 	sentinelOpts := timeouts
 	if o.SentinelPassword != "" {
 		sentinelOpts = append(append([]redis.DialOption{}, timeouts...), redis.DialPassword(o.SentinelPassword))
 	}
-	p := &SentinelPool{name: o.MasterName, stop: make(chan struct{}), sentinel: &sentinel.Sentinel{
+	p := &SentinelPool{name: o.MasterName, observer: o.Observer, stop: make(chan struct{}), sentinel: &sentinel.Sentinel{
 		Addrs:      append([]string{}, o.Sentinels...),
 		MasterName: o.MasterName,
 		Dial: func(addr string) (redis.Conn, error) {
@@ -139,7 +129,7 @@ func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 		IdleTimeout: 4 * time.Minute,
 		Wait:        true,
 		DialContext: func(ctx context.Context) (redis.Conn, error) {
-			return p.dial(ctx, *u, dataOpts)
+			return p.dial(ctx, dataOpts)
 		},
 		TestOnBorrowContext: func(ctx context.Context, c redis.Conn, lastUsed time.Time) error {
 			if rc, ok := c.(*roleConn); ok && rc.gen != p.gen.Load() {
@@ -199,7 +189,7 @@ func (p *SentinelPool) watch(interval time.Duration) {
 
 // dial asks the Sentinels for the master, connects to it with opts and
 // checks that it is a master (ROLE).
-func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOption) (redis.Conn, error) {
+func (p *SentinelPool) dial(ctx context.Context, opts []redis.DialOption) (redis.Conn, error) {
 	addr, err := p.sentinel.MasterAddr()
 	if err != nil {
 		return nil, fmt.Errorf("redisconn: ask sentinels for the master: %w", err)
@@ -207,8 +197,7 @@ func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOpt
 	if p.suspended(addr) {
 		return nil, fmt.Errorf("redisconn: master %s: a Sentinel is failing it over", addr)
 	}
-	u.Host = addr
-	c, err := redis.DialURLContext(ctx, u.String(), opts...)
+	c, err := redis.DialContext(ctx, "tcp", addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("redisconn: dial master %s: %w", addr, err)
 	}
@@ -225,6 +214,9 @@ func (p *SentinelPool) dial(ctx context.Context, u url.URL, opts []redis.DialOpt
 		// starts the new generation.
 		p.switches.Add(1)
 		p.retire(p.gen.Load())
+		if p.observer != nil {
+			p.observer.RedisTopologyChange("master_changed") // redisconn.TopologyMasterChanged on main
+		}
 	}
 	p.master = addr
 	p.mu.Unlock()

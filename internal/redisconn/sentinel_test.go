@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,15 @@ import (
 
 	"github.com/latch/latch/internal/redistest"
 )
+
+// topologyCount counts master changes (a TopologyObserver).
+type topologyCount struct{ n atomic.Int64 }
+
+func (c *topologyCount) RedisTopologyChange(kind string) {
+	if kind == "master_changed" {
+		c.n.Add(1)
+	}
+}
 
 // sourceFunc is a Source made of a function (a unit test's fake pool).
 type sourceFunc func(ctx context.Context) (redis.Conn, error)
@@ -176,8 +186,9 @@ func TestReadOnlyDropsConnectionAndRetries(t *testing.T) {
 // FAILOVER its writes reach the new master without a restart.
 func TestSentinelPoolFollowsFailover(t *testing.T) {
 	rig := redistest.StartSentinelRig(t, "latch")
+	var observed topologyCount
 	p, err := NewSentinelPool(SentinelOptions{Sentinels: rig.SentinelAddrs(), MasterName: "latch",
-		URL: "redis:///3", Timeout: time.Second, PoolSize: 8})
+		DialOptions: []redis.DialOption{redis.DialDatabase(3)}, Timeout: time.Second, PoolSize: 8, Observer: &observed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +237,8 @@ func TestSentinelPoolFollowsFailover(t *testing.T) {
 	if v, err := redis.String(db3.Do("GET", "k")); err != nil || v != "after" {
 		t.Errorf("new master, database 3: GET k = %q, %v; want after", v, err)
 	}
-	if p.MasterSwitches() < 1 {
-		t.Errorf("MasterSwitches = %d, want ≥ 1", p.MasterSwitches())
+	if p.MasterSwitches() < 1 || observed.n.Load() != int64(p.MasterSwitches()) {
+		t.Errorf("MasterSwitches = %d, observer told %d times; want ≥ 1 and the same", p.MasterSwitches(), observed.n.Load())
 	}
 	for range 20 {
 		if err := set("again"); err != nil {
