@@ -18,28 +18,34 @@ import (
 // done (issue 9, "Killed sessions stay dead across a failover").
 var ErrNotReplicated = fail.New(fail.Unavailable, "session: revocation not acknowledged by a Redis replica")
 
-// defaultReplicaWait is how long a revocation waits for a replica when the
-// store has no timeout of its own.
-const defaultReplicaWait = time.Second
+// MinReplicaWait is the least time a revocation waits for a replica
+// (WAIT's timeout is the store's timeout, or this if longer). A replica
+// acknowledges at once when asked, except, in Redis 7.0, the first write
+// after it synchronised (a new replica, or any after a failover), which it
+// acknowledges only with its periodic REPLCONF ACK, once a second
+// (measured: 0.9 s): a shorter bound would fail that revocation for nothing.
+const MinReplicaWait = 1500 * time.Millisecond
 
 // evalDurable is eval for the scripts that end sessions (and the hold
 // that guards an account change, HoldUserState): when ended(reply) says
 // the script ended at least one session, it waits on the same
 // connection for a replica to acknowledge the write (redisconn.WaitReplicas:
-// ROLE, and WAIT 1 <store timeout> when the master has replicas; without
-// replicas no WAIT is sent). A script that ended nothing costs nothing
-// more. The whole call is bounded by three times the store's timeout (the
-// script, ROLE, and WAIT's own bound).
+// ROLE, and WAIT 1 <max(store timeout, MinReplicaWait)> when the master
+// has replicas; without replicas no WAIT is sent). A script that ended
+// nothing costs nothing more. The whole call is bounded by twice the
+// store's timeout (the script, ROLE) plus twice WAIT's (WaitReplicas's
+// read bound); with no store timeout, only by ctx and WAIT's.
 //
 // If the wait fails the script is not run again (it may well have run),
 // and the error wraps ErrNotReplicated (kind fail.Unavailable) and
 // ErrUnavailable. Other failures are eval's.
 func (s *RedisStore) evalDurable(ctx context.Context, op string, script *redis.Script, ended func(reply any) bool, args ...any) (any, error) {
-	wait := s.timeout
-	if wait <= 0 {
-		wait = defaultReplicaWait
+	wait := max(s.timeout, MinReplicaWait)
+	bound := time.Duration(0)
+	if s.timeout > 0 {
+		bound = 2*s.timeout + 2*wait
 	}
-	ctx, cancel := withTimeout(ctx, 3*s.timeout)
+	ctx, cancel := withTimeout(ctx, bound)
 	defer cancel()
 	reply, err := redisconn.Do(ctx, s.pool, func(conn redis.Conn) (any, error) {
 		reply, err := script.DoContext(ctx, conn, args...)
