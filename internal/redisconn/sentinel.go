@@ -101,9 +101,12 @@ var _ Source = (*SentinelPool)(nil)
 var errRetired = errors.New("redisconn: connection dialed before a failover")
 
 // NewSentinelPool returns a pool on the master that o.Sentinels name for
-// o.MasterName. It dials nothing yet; errors are only for bad options (no
-// Sentinels, no master name, Timeout ≤ 0).
-// Close closes the pool and the connections to the Sentinels.
+// o.MasterName. It dials no master yet, and starts following the
+// Sentinels in the background (the master check and the event
+// subscriptions, which retry on their own while a Sentinel is down).
+// Errors are only for bad options (no Sentinels, no master name,
+// Timeout ≤ 0). Close stops the background work and closes the pool and
+// the connections to the Sentinels.
 func NewSentinelPool(o SentinelOptions) (*SentinelPool, error) {
 	if len(o.Sentinels) == 0 || o.MasterName == "" || o.Timeout <= 0 {
 		return nil, errors.New("redisconn: sentinel pool needs sentinels, a master name and a timeout")
