@@ -3,6 +3,7 @@ module github.com/latch/latch
 go 1.26.0
 
 require (
+	github.com/FZambia/sentinel/v2 v2.0.1
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0

@@ -14,8 +14,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gomodule/redigo/redis"
-
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
@@ -450,7 +448,7 @@ func cmdUserSetRole(ctx context.Context, args []string, getenv func(string) stri
 type adminEnv struct {
 	db   *store.DB
 	reg  session.Registry
-	pool *redis.Pool // nil with the embedded session store
+	pool redisPool // nil with the embedded session store
 }
 
 // openAdminEnv opens the database and session store that the LATCH_*

@@ -154,7 +154,7 @@ type app struct {
 	cfg      config.Config
 	log      *slog.Logger
 	db       *store.DB
-	pool     *redis.Pool   // nil with the embedded session store
+	pool     redisPool     // nil with the embedded session store
 	sessions session.Store // Redis or embedded; also the registry the sweeper prunes
 	server   *server.Server
 	metrics  *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
@@ -203,7 +203,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 	}
 	a.metrics = metrics.New(src)
 	if pool != nil {
-		log.Info("session store: redis", "addr", cfg.Redis.Addr)
+		log.Info("session store: redis", "addr", redisAddr(cfg))
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
@@ -269,7 +269,7 @@ func (a *app) startServer(scfg server.Config) error {
 // by every instance), else in this process (the embedded mode is one
 // instance anyway). Redis command errors are counted in rec. clock is nil
 // outside tests.
-func openLimiter(cfg config.Config, pool *redis.Pool, rec *metrics.Recorder, clock func() time.Time) (*throttle.Limiter, error) {
+func openLimiter(cfg config.Config, pool redisPool, rec *metrics.Recorder, clock func() time.Time) (*throttle.Limiter, error) {
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
@@ -288,16 +288,21 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 }
 
 // openSessionStore returns the session store the configuration names:
-// Redis when LATCH_REDIS_URL is set (a pool from openRedis, then non-nil;
-// the caller closes it), else the embedded store in db. The store is also
-// the session registry (session.Store embeds session.Registry). With
-// Redis, db is also told to keep the account state copies beside the
-// sessions right on every change (store.DB.SetUserStateCache): the server,
-// the CLI and reset links all open their stores here, so none of them can
-// change an account without updating its copy. rec, when set (serve),
-// counts the store's Redis command errors.
-func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool *redis.Pool, err error) {
-	pool, err = openRedis(cfg)
+// Redis when LATCH_REDIS_URL or LATCH_REDIS_SENTINELS is set (a pool from
+// openRedis, then non-nil; the caller closes it), else the embedded store
+// in db. The store is also the session registry (session.Store embeds
+// session.Registry). With Redis, db is also told to keep the account
+// state copies beside the sessions right on every change
+// (store.DB.SetUserStateCache): the server, the CLI and reset links all
+// open their stores here, so none of them can change an account without
+// updating its copy. rec, when set (serve), counts the store's Redis
+// command errors and Sentinel's changes of master.
+func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool redisPool, err error) {
+	var topo redisconn.TopologyObserver
+	if rec != nil {
+		topo = rec
+	}
+	pool, err = openRedis(cfg, topo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -389,7 +394,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Only logged: anonymous pages work meanwhile, and Latch recovers by
 		// itself when Redis comes back.
 		log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
-			"addr", cfg.Redis.Addr, "err", err)
+			"addr", redisAddr(cfg), "err", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
