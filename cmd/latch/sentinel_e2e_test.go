@@ -30,6 +30,7 @@ func startSentinelApp(t *testing.T) (*redistest.SentinelRig, *testApp) {
 	rig := redistest.StartSentinelRig(t, rigMaster)
 	cfg := testConfig(t, backend{})
 	cfg.RedisSentinel = config.RedisSentinel{Addrs: rig.SentinelAddrs(), Master: rigMaster}
+	cfg.Redis = &config.Redis{} // Sentinel mode: no address of its own, as config.Load gives without LATCH_REDIS_URL
 	cfg.RedisKeyPrefix = "latch:"
 	return rig, startAppWithConfig(t, cfg, clocktest.New(time.Now()))
 }
