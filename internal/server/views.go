@@ -205,21 +205,7 @@ func (s *Server) device(userAgent string) string {
 // Windows" (withVersion) or "Firefox on Windows"; "Unknown browser" when
 // the parser finds none.
 func (s *Server) deviceName(userAgent string, withVersion bool) string {
-	a := s.agents.Parse(userAgent)
-	name := string(a.Browser())
-	if name == "" {
-		name = "Unknown browser"
-	} else if v := a.BrowserVersionMajor(); withVersion && v != "" {
-		name += " " + v
-	}
-	switch os := string(a.OS()); os {
-	case "":
-		return name
-	case "MacOS":
-		return name + " on macOS"
-	default:
-		return name + " on " + os
-	}
+	return s.accounts.DeviceName(userAgent, withVersion) // one parser and one wording for lists and audit details
 }
 
 // sessionRows describes recs for a list; current is the handle of the
