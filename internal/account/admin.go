@@ -17,6 +17,9 @@ type Changed struct {
 	Already bool
 	// Ended are the sessions ended.
 	Ended []session.Record
+	// RevokeErr is non-nil when the change is stored but the account's
+	// sessions could not be revoked (the error returned then wraps it).
+	RevokeErr error
 	Outcome
 }
 
@@ -38,7 +41,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 	if subject.Disabled {
 		ended, err := s.sessions.RevokeUser(ctx, subject.ID, "")
 		if err != nil {
-			return Changed{Already: true}, fmt.Errorf("account: disable: %w", err)
+			return Changed{Already: true, RevokeErr: err}, fmt.Errorf("account: disable: %w", err)
 		}
 		res := Changed{Already: true, Ended: ended}
 		if len(ended) > 0 {
@@ -55,7 +58,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 		return Changed{}, fmt.Errorf("account: disable: %w", err)
 	}
 	ended, revokeErr := s.sessions.RevokeUser(ctx, subject.ID, "")
-	res.Ended = ended
+	res.Ended, res.RevokeErr = ended, revokeErr
 	detail := CountSessions(len(ended)) + " ended"
 	if revokeErr != nil {
 		detail = "its sessions could not be ended yet"
@@ -112,7 +115,7 @@ func (s *Service) SetRole(ctx context.Context, a Actor, subject *user.User, role
 		return Changed{}, fmt.Errorf("account: set role: %w", err)
 	}
 	ended, revokeErr := s.sessions.RevokeUser(ctx, subject.ID, "")
-	res.Ended = ended
+	res.Ended, res.RevokeErr = ended, revokeErr
 	detail := fmt.Sprintf("role %s → %s", subject.Role, role)
 	if revokeErr != nil {
 		detail += "; its sessions could not be ended yet"
