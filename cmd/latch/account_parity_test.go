@@ -104,7 +104,10 @@ func TestAccountOperationsWebAndCLIAgree(t *testing.T) {
 		},
 		{
 			name: "issue reset link", typ: audit.PasswordResetLink,
-			web: func(t *testing.T, s subject) subject { adminPost(t, userPath(s.id)+"/reset-link", http.StatusOK); return s },
+			web: func(t *testing.T, s subject) subject {
+				adminPost(t, userPath(s.id)+"/reset-link", http.StatusOK)
+				return s
+			},
 			cli: func(t *testing.T, s subject) subject { env.ok(t, "user", "reset-link", s.email); return s },
 		},
 		{
