@@ -109,11 +109,12 @@ type OwnSession interface {
 	Login(ctx context.Context, userID int64, remember bool) error
 }
 
-// Deps are a Service's dependencies. Users, Audit and Sessions are
-// required; Roles (SetRole), Resets (reset links), Hasher and Strength
-// (CreateUser, ChangePassword, ResetPassword) are needed only by the
-// operations that use them, which fail with an Internal error without
-// them. Clock defaults to time.Now, Log to discarding.
+// Deps are a Service's dependencies. Users and Audit are required;
+// Sessions by every operation that revokes sessions (all but CreateUser,
+// IssueResetLink and ResetLinkAccount); Roles (SetRole), Resets (reset
+// links), Hasher and Strength (CreateUser, ChangePassword, ResetPassword)
+// only by the operations that use them, which fail with an Internal error
+// without them. Clock defaults to time.Now, Log to discarding.
 type Deps struct {
 	Users    UserStore
 	Roles    RoleStore

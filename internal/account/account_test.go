@@ -438,3 +438,54 @@ func TestSessionDetail(t *testing.T) {
 		})
 	}
 }
+
+// failingRevocations is the real registry except that RevokeUser fails, as
+// when Redis goes away between the store write and the revocation.
+type failingRevocations struct {
+	account.Sessions
+	err error
+}
+
+func (f failingRevocations) RevokeUser(context.Context, int64, string) ([]session.Record, error) {
+	return nil, f.err
+}
+
+// TestChangeStandsWhenRevocationFails: disabling or changing the role is
+// stored and recorded even when the sessions cannot be revoked (the
+// credential epoch ends them at their next request anyway); the caller
+// gets the revocation's error, so the web answers 503 and the CLI exits 1.
+func TestChangeStandsWhenRevocationFails(t *testing.T) {
+	f := newFixture(t)
+	down := fail.Wrap(fail.Unavailable, errors.New("redis: connection refused"), "session: revoke user")
+	accounts := account.New(account.Deps{Users: f.db, Roles: f.db, Audit: f.db, Sessions: failingRevocations{f.reg, down}})
+	bob := f.newUser(t, "bob@example.com", "pw-bob-long-enough", user.RoleUser)
+	carol := f.newUser(t, "carol@example.com", "pw-carol-long-enough", user.RoleUser)
+
+	res, err := accounts.Disable(t.Context(), admin, bob)
+	if !errors.Is(err, down) || fail.KindOf(err) != fail.Unavailable || !errors.Is(res.RevokeErr, down) {
+		t.Errorf("Disable: %v (kind %v), RevokeErr %v; want the revocation's error", err, fail.KindOf(err), res.RevokeErr)
+	}
+	if got, _ := f.db.UserByID(t.Context(), bob.ID); !got.Disabled {
+		t.Error("not disabled")
+	}
+	f.wantEvent(t, audit.Event{Type: audit.AccountDisabled, Via: audit.ViaAdmin, ActorID: admin.UserID, SubjectID: bob.ID,
+		IP: admin.IP, UserAgent: admin.UserAgent, SessionHandle: admin.SessionHandle, Detail: "its sessions could not be ended yet"})
+
+	res, err = accounts.SetRole(t.Context(), account.CLI(), carol, user.RoleAdmin)
+	if !errors.Is(err, down) || !errors.Is(res.RevokeErr, down) {
+		t.Errorf("SetRole: %v, RevokeErr %v; want the revocation's error", err, res.RevokeErr)
+	}
+	if got, _ := f.db.UserByID(t.Context(), carol.ID); got.Role != user.RoleAdmin {
+		t.Error("role not changed")
+	}
+	f.wantEvent(t, audit.Event{Type: audit.RoleChanged, Via: audit.ViaCLI, SubjectID: carol.ID,
+		Detail: "role user → admin; its sessions could not be ended yet"})
+
+	// Revoking all of an account's sessions records nothing when it fails.
+	if _, _, _, err := accounts.RevokeAll(t.Context(), account.CLI(), bob.ID); !errors.Is(err, down) {
+		t.Errorf("RevokeAll: %v", err)
+	}
+	if n := len(f.events(t, audit.SessionsRevoked)); n != 0 {
+		t.Errorf("%d SessionsRevoked events for a failed revocation, want 0", n)
+	}
+}

@@ -189,11 +189,6 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// countSessions is "1 session", "3 sessions".
-func countSessions(n int) string {
-	return strconv.Itoa(n) + " " + plural(n, "session", "sessions")
-}
-
 // device names the browser and operating system of a User-Agent:
 // "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
 // or "Unknown browser".
