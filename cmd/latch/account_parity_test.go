@@ -28,7 +28,13 @@ import (
 // password, reset by link and revoke all others are a person's own actions
 // with no CLI adapter; internal/account's tests cover them.
 func TestAccountOperationsWebAndCLIAgree(t *testing.T) {
-	ta := startApp(t, backend{name: "sqlite embedded"})
+	for _, b := range []backend{{name: "sqlite embedded"}, {name: "sqlite+redis", redis: true}} {
+		t.Run(b.name, func(t *testing.T) { testAccountOperationsWebAndCLIAgree(t, b) })
+	}
+}
+
+func testAccountOperationsWebAndCLIAgree(t *testing.T, b backend) {
+	ta := startApp(t, b)
 	env := cliEnvFor(ta)
 	env["LATCH_ARGON2_MEMORY"], env["LATCH_ARGON2_TIME"] = "64", "1"
 	db := ta.app.db
