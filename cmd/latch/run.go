@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,13 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/metrics"
@@ -26,7 +23,6 @@ import (
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/throttle"
-	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
 
@@ -478,60 +474,5 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return usageError{errors.New(`want "user create|disable|enable|set-role|reset-link ..."; see "latch user --help"`)}
 	}
-	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
-	email := fs.String("email", "", "email address (required)")
-	name := fs.String("name", "", "display name (default: the part of the email before @)")
-	admin := fs.Bool("admin", false, "give the user the admin role")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if *email == "" || !*fromStdin {
-		return usageError{errors.New("--email and --password-stdin are required")}
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, user.MaxPasswordBytes+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
-	}
-	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if *name == "" {
-		*name, _, _ = strings.Cut(strings.TrimSpace(*email), "@")
-	}
-	if errs := user.ValidateRegistration(*email, *name, pw); len(errs) > 0 {
-		var msgs []string
-		for _, f := range []string{"email", "name", "password"} {
-			if m, ok := errs[f]; ok {
-				msgs = append(msgs, f+": "+m)
-			}
-		}
-		return usageError{errors.New(strings.Join(msgs, "; "))}
-	}
-	if msg := user.CheckPasswordStrength(pw, user.PasswordHints(*email, *name)...); msg != "" {
-		return usageError{errors.New("password: " + msg)}
-	}
-	cfg, db, err := openDB(ctx, getenv)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	params, err := passwordParams(cfg.Argon2)
-	if err != nil {
-		return err
-	}
-	hash, err := password.NewHasher(params, 0, 0).Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	u := &user.User{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), PasswordHash: hash, Role: user.RoleUser}
-	if *admin {
-		u.Role = user.RoleAdmin
-	}
-	if err := db.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, user.ErrEmailTaken) {
-			return usageError{err}
-		}
-		return err
-	}
-	fmt.Fprintf(stdout, "created user %d <%s> role %s\n", u.ID, u.Email, u.Role)
-	return recordCLIEvent(ctx, db, audit.Event{Type: audit.UserCreated, SubjectID: u.ID, Email: u.Email, Detail: "role " + string(u.Role)})
+	return cmdUserCreate(ctx, args[1:], getenv, stdin, stdout, stderr) // cli_admin.go
 }
