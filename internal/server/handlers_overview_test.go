@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/xml"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -34,13 +35,23 @@ type overviewApp struct {
 
 func newOverviewApp(t *testing.T) *overviewApp {
 	t.Helper()
-	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
+	srv, db, clock := newOverviewServer(t)
+	a := &testApp{t: t, srv: srv, clock: clock, logs: &syncBuffer{}, hasher: &fakeHasher{}}
+	a.ts = httptest.NewServer(srv.Handler())
+	t.Cleanup(a.ts.Close)
+	return &overviewApp{testApp: a, db: db}
+}
+
+// newOverviewServer builds overviewApp's server, its store and its clock.
+func newOverviewServer(tb testing.TB) (*Server, *store.DB, *clocktest.Clock) {
+	tb.Helper()
+	db, err := store.Open(tb.Context(), "sqlite:"+filepath.Join(tb.TempDir(), "latch.db"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(tb.Context()); err != nil {
+		tb.Fatal(err)
 	}
 	for _, email := range []string{"admin@example.com", "bob@example.com", "carol@example.com", "dave@example.com"} {
 		u := &user.User{Email: email, Name: email[:strings.IndexByte(email, '@')], Role: user.RoleUser,
@@ -48,42 +59,39 @@ func newOverviewApp(t *testing.T) *overviewApp {
 		if email == "admin@example.com" {
 			u.Role = user.RoleAdmin
 		}
-		if err := db.CreateUser(t.Context(), u); err != nil {
-			t.Fatal(err)
+		if err := db.CreateUser(tb.Context(), u); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	// The SQL session store reads the real time for expiry, so the fake
 	// clock starts at it.
-	a := &testApp{t: t, clock: clocktest.New(time.Now().Truncate(time.Second)), logs: &syncBuffer{}, hasher: &fakeHasher{}}
+	clock := clocktest.New(time.Now().Truncate(time.Second))
 	// Two failed attempts per account and network, then refusals.
-	lim, err := throttle.NewMemory(throttle.Quotas{AccountIP: throttle.Quota{Count: 2, Period: 30 * time.Minute}}, 0, a.clock.Now)
+	lim, err := throttle.NewMemory(throttle.Quotas{AccountIP: throttle.Quota{Count: 2, Period: 30 * time.Minute}}, 0, clock.Now)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := New(Config{
-		Log:       slog.New(slog.NewTextHandler(a.logs, nil)),
+		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Users:     db,
 		Audit:     db,
 		Overview:  db,
-		Passwords: a.hasher,
+		Passwords: &fakeHasher{},
 		Sessions: session.NewManager(session.Options{
 			Store:       session.NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second),
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-			Clock: a.clock.Now,
+			Clock: clock.Now,
 		}),
 		Throttle:  Throttle{Limiter: lim},
 		Templates: web.Templates,
 		Static:    web.Static,
-		Clock:     a.clock.Now,
+		Clock:     clock.Now,
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	a.srv = srv
-	a.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(a.ts.Close)
-	return &overviewApp{testApp: a, db: db}
+	return srv, db, clock
 }
 
 // signIn logs email in through the login form with its password.
