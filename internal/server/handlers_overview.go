@@ -46,8 +46,10 @@ type overviewView struct {
 	// Active sessions by kind. Every session is a browser session today:
 	// sessions are created only by the login form (cookie sessions), and
 	// the registry records no kind (session.Record has none), so
-	// BrowserSessions is the registry's count of active sessions and
-	// AppSessions is 0. When app sessions arrive (issue 10) and the
+	// BrowserSessions is the registry's count of active sessions (SQL:
+	// the unexpired rows, exactly; Redis: the size of the last-seen index,
+	// which may still hold a few sessions expired since the last sweep)
+	// and AppSessions is 0. When app sessions arrive (issue 10) and the
 	// registry records each session's kind, this splits by it.
 	BrowserSessions int
 	AppSessions     int

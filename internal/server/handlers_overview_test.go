@@ -17,15 +17,16 @@ import (
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/store/storetest"
 	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
 
-// overviewApp is the server on the real embedded store (SQLite: users,
-// audit log and sessions in one database) with login throttling in
-// memory, on a fake clock that starts at the real time. Accounts: admin@example.com (admin),
+// overviewApp is the server on real stores (overviewBackends) with login
+// throttling in memory, on a fake clock that starts at the real time. Accounts: admin@example.com (admin),
 // bob@, carol@ and dave@example.com; each password is "pw-" + the local
 // part; the hasher is the fake one (hashing is not what is tested).
 type overviewApp struct {
@@ -33,19 +34,35 @@ type overviewApp struct {
 	db *store.DB
 }
 
-func newOverviewApp(t *testing.T) *overviewApp {
+func newOverviewApp(t *testing.T, b overviewBackend) *overviewApp {
 	t.Helper()
-	srv, db, clock := newOverviewServer(t)
+	srv, db, clock := newOverviewServer(t, b)
 	a := &testApp{t: t, srv: srv, clock: clock, logs: &syncBuffer{}, hasher: &fakeHasher{}}
 	a.ts = httptest.NewServer(srv.Handler())
 	t.Cleanup(a.ts.Close)
 	return &overviewApp{testApp: a, db: db}
 }
 
-// newOverviewServer builds overviewApp's server, its store and its clock.
-func newOverviewServer(tb testing.TB) (*Server, *store.DB, *clocktest.Clock) {
+// overviewBackend names the stores of an overviewApp: SQL (users, audit
+// log) and where the sessions are.
+type overviewBackend struct {
+	name     string
+	postgres bool // PostgreSQL, else SQLite in a temporary directory
+	redis    bool // sessions in Redis, else in the SQL database (embedded)
+}
+
+// overviewBackends: the embedded store, and PostgreSQL with Redis.
+var overviewBackends = []overviewBackend{{name: "sqlite embedded"}, {name: "postgres+redis", postgres: true, redis: true}}
+
+// newOverviewServer builds overviewApp's server on b, its SQL store and
+// its clock.
+func newOverviewServer(tb testing.TB, b overviewBackend) (*Server, *store.DB, *clocktest.Clock) {
 	tb.Helper()
-	db, err := store.Open(tb.Context(), "sqlite:"+filepath.Join(tb.TempDir(), "latch.db"))
+	dbURL := "sqlite:" + filepath.Join(tb.TempDir(), "latch.db")
+	if b.postgres {
+		dbURL = storetest.PostgresURL(tb)
+	}
+	db, err := store.Open(tb.Context(), dbURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,6 +80,12 @@ func newOverviewServer(tb testing.TB) (*Server, *store.DB, *clocktest.Clock) {
 			tb.Fatal(err)
 		}
 	}
+	var sessions session.Store = session.NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second)
+	if b.redis {
+		rs := session.NewRedisStore(sessiontest.RedisPool(tb), sessiontest.Prefix(tb), 5*time.Second)
+		db.SetUserStateCache(rs) // as cmd/latch wires it
+		sessions = rs
+	}
 	// The SQL session store reads the real time for expiry, so the fake
 	// clock starts at it.
 	clock := clocktest.New(time.Now().Truncate(time.Second))
@@ -78,7 +101,7 @@ func newOverviewServer(tb testing.TB) (*Server, *store.DB, *clocktest.Clock) {
 		Overview:  db,
 		Passwords: &fakeHasher{},
 		Sessions: session.NewManager(session.Options{
-			Store:       session.NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second),
+			Store:       sessions,
 			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
 			Clock: clock.Now,
@@ -195,7 +218,13 @@ func countOf(t *testing.T, body, id string) int {
 // count, and the chart's 48 hours hold the events of their hours with
 // bars as tall as their share of the busiest hour.
 func TestAdminOverview(t *testing.T) {
-	a := newOverviewApp(t)
+	for _, b := range overviewBackends {
+		t.Run(b.name, func(t *testing.T) { testAdminOverview(t, b) })
+	}
+}
+
+func testAdminOverview(t *testing.T, b overviewBackend) {
+	a := newOverviewApp(t, b)
 	ctx, start := t.Context(), a.clock.Now()
 	// Older sign-ins: 30 hours ago (in the chart, not in the last 24
 	// hours) and 49 hours ago (in neither).
@@ -288,7 +317,7 @@ func TestAdminOverview(t *testing.T) {
 // renders, every bar is 0 units tall and the scale's top is 0 (no
 // division by zero).
 func TestAdminOverviewEmpty(t *testing.T) {
-	a := newOverviewApp(t)
+	a := newOverviewApp(t, overviewBackends[0])
 	admin := a.signIn("admin@example.com")
 	if _, err := a.db.SQL().ExecContext(t.Context(), "DELETE FROM audit_events"); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func BenchmarkAdminOverview(b *testing.B) {
 		window time.Duration
 	}{{"30 days", 30 * 24 * time.Hour}, {"48 hours", 48 * time.Hour}} {
 		b.Run(c.name, func(b *testing.B) {
-			srv, db, clock := newOverviewServer(b)
+			srv, db, clock := newOverviewServer(b, overviewBackends[0])
 			now := clock.Now()
 			seedOverview(b, db, now, c.window, 1_000_000, 100_000)
 			h := srv.Handler()
