@@ -183,10 +183,10 @@ type Server struct {
 	devices      DeviceLog             // nil: no new-device events or notices
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
+	overview     OverviewStore         // nil: /admin sends to /admin/users
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
-	metrics      Metrics       // noMetrics when Config.Metrics is nil
-	overview     OverviewStore // nil: /admin sends to /admin/users
+	metrics      Metrics // noMetrics when Config.Metrics is nil
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -233,9 +233,9 @@ func New(cfg Config) (*Server, error) {
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
+	s.overview = cfg.Overview
 	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
-	s.overview = cfg.Overview
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
 	}
