@@ -56,7 +56,12 @@ type overviewView struct {
 	// The last 24 hours (the last 24 buckets of Hours).
 	SignIns   int // login.succeeded events
 	Failed    int // login.failed events after a password check, an unknown email or a disabled account
-	Throttled int // audited throttle refusals: at most one per account and client network a minute
+	// Throttled counts the audited throttle refusals (audit.ThrottledDetailPrefix):
+	// the throttle audits the first refused attempt per account and
+	// client network in each minute (internal/throttle), so at least this
+	// many attempts were refused; every refused POST /login is counted,
+	// unsampled, in the metric latch_logins_total{outcome="throttled"}.
+	Throttled int
 	Disabled  int // accounts disabled now
 	Since     time.Time
 	Until     time.Time
