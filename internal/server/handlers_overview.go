@@ -54,8 +54,8 @@ type overviewView struct {
 	BrowserSessions int
 	AppSessions     int
 	// The last 24 hours (the last 24 buckets of Hours).
-	SignIns   int // login.succeeded events
-	Failed    int // login.failed events after a password check, an unknown email or a disabled account
+	SignIns int // login.succeeded events
+	Failed  int // login.failed events after a password check, an unknown email or a disabled account
 	// Throttled counts the audited throttle refusals (audit.ThrottledDetailPrefix):
 	// the throttle audits the first refused attempt per account and
 	// client network in each minute (internal/throttle), so at least this
