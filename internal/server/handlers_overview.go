@@ -99,9 +99,14 @@ type chartSlotView struct {
 // 48 hours (an inline SVG, no script) with the same numbers in a table
 // for screen readers. Without an OverviewStore (Config.Overview nil) it
 // sends /admin to the account list, as before the overview existed.
-// Cost: one registry count and two SQL statements, each read from an
-// index (store.DB.LoginActivity, CountDisabledUsers; RedisStore counts
-// with ZCARD), whatever the size of the log.
+// Cost: the registry's count of active sessions (Redis: ZCARD of the
+// last-seen index, O(1); SQL: a count of the unexpired rows, O(active
+// sessions): the expiry index alone on SQLite, a sequential scan on
+// PostgreSQL, whose planner prefers it when nearly every row matches) and
+// two SQL statements read from indexes (store.DB.LoginActivity: the
+// window's sign-in events; CountDisabledUsers: the disabled accounts),
+// whatever the size of the rest of the log. BenchmarkAdminOverview times
+// the page at 100,000 sessions and 1,000,000 events.
 func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 	if s.overview == nil {
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
