@@ -47,6 +47,7 @@ type templateData struct {
 	Ended           []sessionRow   // /account/password: the sessions the change ended
 	Reset           resetView      // /reset/{token}
 	ResetLink       *resetLinkView // /admin/users/{id}: a reset link made just now, shown once; nil otherwise
+	Overview        *overviewView  // /admin: the counts at a glance (handlers_overview.go)
 }
 
 // formData re-fills a form after an error; it never holds a password.

@@ -102,7 +102,8 @@ type PasswordJudge interface {
 
 // Config holds the Server's dependencies. All fields are required except
 // Clock (default time.Now), Health, ReauthWindow (default
-// DefaultReauthWindow), Devices, Throttle, Resets and Strength.
+// DefaultReauthWindow), Devices, Throttle, Resets, Strength, Metrics and
+// Overview.
 type Config struct {
 	Log       *slog.Logger
 	Users     UserStore
@@ -154,6 +155,10 @@ type Config struct {
 	// Metrics receives request, login and session counts (metrics.go;
 	// *metrics.Recorder); nil turns them off.
 	Metrics Metrics
+	// Overview counts sign-in events and disabled accounts for the admin
+	// overview (handlers_overview.go; *store.DB); nil turns the overview
+	// off: /admin then sends to the account list.
+	Overview OverviewStore
 }
 
 // Server is Latch's HTTP application.
@@ -177,6 +182,7 @@ type Server struct {
 	devices      DeviceLog             // nil: no new-device events or notices
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
+	overview     OverviewStore         // nil: /admin sends to /admin/users
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
@@ -226,6 +232,7 @@ func New(cfg Config) (*Server, error) {
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
+	s.overview = cfg.Overview
 	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
