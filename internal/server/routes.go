@@ -40,7 +40,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/login", s.handle(s.loginCheck))
 		r.Get("/register", s.registerShow)
 		r.Post("/register", s.handle(s.registerCheck))
-		r.Get("/reset/{token}", s.resetShow) // public: the one-time token is the credential
+		r.Get("/reset/{token}", s.handle(s.resetShow)) // public: the one-time token is the credential
 		r.Post("/reset/{token}", s.handle(s.resetCheck))
 
 		r.Group(func(r chi.Router) {
@@ -48,7 +48,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/profile", s.profileShow)
 			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.handle(s.logout))
-			r.Get("/sessions", s.sessionsShow)
+			r.Get("/sessions", s.handle(s.sessionsShow))
 			// Asks for the current password itself: that is the re-authentication.
 			r.Get("/account/password", s.passwordShow)
 			r.Post("/account/password", s.handle(s.passwordChange))
@@ -58,10 +58,10 @@ func (s *Server) Handler() http.Handler {
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/", s.adminHome)
-				r.Get("/sessions", s.adminSessions)
-				r.Get("/users", s.adminUsers)
-				r.Get("/users/{id}", s.adminUser)
-				r.Get("/audit", s.adminAudit)
+				r.Get("/sessions", s.handle(s.adminSessions))
+				r.Get("/users", s.handle(s.adminUsers))
+				r.Get("/users/{id}", s.handle(s.adminUser))
+				r.Get("/audit", s.handle(s.adminAudit))
 
 				r.Group(func(r chi.Router) {
 					r.Use(s.requireRecentAuth)
