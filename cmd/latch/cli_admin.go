@@ -447,15 +447,6 @@ func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, e
 	return &adminEnv{db: db, reg: st, pool: pool, accounts: cliAccounts(db, st, nil)}, nil
 }
 
-// cliAccounts returns the account operations for an operator command on
-// db and the session registry reg (nil for a command that ends no
-// session); hasher is needed only to create accounts. The clock is
-// time.Now and nothing is logged: the command prints what happened.
-func cliAccounts(db *store.DB, reg account.Sessions, hasher account.PasswordHasher) *account.Service {
-	return account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: hasher,
-		Strength: user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1})})
-}
-
 // Close releases the Redis pool (if any) and the database.
 func (e *adminEnv) Close() {
 	if e.pool != nil {

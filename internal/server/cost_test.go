@@ -162,7 +162,8 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Opt
 		t.Fatal(err)
 	}
 	cs := &countingStore{db: db, n: map[string]int{}}
-	a := &testApp{t: t, clock: clocktest.New(time.Now()), logs: &syncBuffer{}, audit: &fakeAudit{}}
+	a := &testApp{t: t, clock: clocktest.New(time.Now()), logs: &syncBuffer{}, audit: &fakeAudit{},
+		strength: user.NewStrengthChecker(user.StrengthOptions{})}
 	cfg := Config{
 		Log:       slog.New(slog.NewTextHandler(a.logs, nil)),
 		Users:     cs,
@@ -184,6 +185,7 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Opt
 		f(&cfg, &opts)
 	}
 	cfg.Sessions = session.NewManager(opts)
+	cfg.Accounts = testAccounts(cfg, a.strength)
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -93,17 +93,16 @@ type PasswordHasher interface {
 	PadFailure(ctx context.Context, spent time.Duration)
 }
 
-// PasswordJudge tells how guessable a new password is, with bounded
-// concurrency (*user.StrengthChecker): "" when it is good enough, else a
-// message for the person; user.ErrStrengthBusy when no slot is free.
-type PasswordJudge interface {
-	Check(ctx context.Context, password string, hints ...string) (string, error)
-}
-
 // Config holds the Server's dependencies. All fields are required except
 // Clock (default time.Now), Health, ReauthWindow (default
-// DefaultReauthWindow), Devices, Throttle, Resets and Strength.
+// DefaultReauthWindow), Devices, Throttle and Resets.
 type Config struct {
+	// Accounts carries out every account operation (internal/account:
+	// register, change or reset a password, reset links, disable, enable,
+	// revoke sessions), built by the caller (cmd/latch) on the same
+	// stores, session registry, password hasher and clock as this Config,
+	// with the strength pool that judges new passwords.
+	Accounts  *account.Service
 	Log       *slog.Logger
 	Users     UserStore
 	Passwords PasswordHasher
@@ -147,10 +146,6 @@ type Config struct {
 	// Resets keeps one-time password reset links (handlers_reset.go); nil
 	// turns them off: /reset/* answers 404 and admins cannot make links.
 	Resets PasswordResets
-	// Strength judges new passwords (registration, change, reset) in a
-	// bounded pool; nil means user.NewStrengthChecker with its defaults
-	// (runtime.NumCPU() at once, a short queue).
-	Strength PasswordJudge
 	// Metrics receives request, login and session counts (metrics.go;
 	// *metrics.Recorder); nil turns them off.
 	Metrics Metrics
@@ -177,7 +172,6 @@ type Server struct {
 	devices      DeviceLog             // nil: no new-device events or notices
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
-	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
 	accounts     *account.Service // every account operation (internal/account), shared with the CLI
@@ -191,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Sessions == nil {
 		return nil, errors.New("server: Config.Sessions is required")
+	}
+	if cfg.Accounts == nil {
+		return nil, errors.New("server: Config.Accounts is required")
 	}
 	pages, err := parsePages(cfg.Templates)
 	if err != nil {
@@ -226,13 +223,9 @@ func New(cfg Config) (*Server, error) {
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
-	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
-	}
-	if s.strength == nil {
-		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", cfg.TrustedProxies)
@@ -246,20 +239,8 @@ func New(cfg Config) (*Server, error) {
 		ClientIP:       clientIP,
 		OnLimitRevoked: s.auditLimitRevoked,
 	})
-	s.accounts = s.newAccounts()
+	s.accounts = cfg.Accounts
 	return s, nil
-}
-
-// newAccounts builds the account operations (internal/account) on the
-// same stores, session registry, hasher, strength pool, clock and log as
-// the rest of the site.
-func (s *Server) newAccounts() *account.Service {
-	d := account.Deps{Users: s.users, Audit: s.audit, Sessions: s.sessions.Registry(), Hasher: s.passwords,
-		Strength: s.strength, Clock: s.clock, Log: s.log}
-	if s.resets != nil { // a nil interface, not a typed nil, when reset links are off
-		d.Resets = s.resets
-	}
-	return account.New(d)
 }
 
 // Sessions returns the session manager the server mounts (for tests).
