@@ -23,6 +23,18 @@ import (
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
 //
 // Anonymous requests never create a session; 404 and 405 pages load none.
+// Errors become statuses and pages in one table (errors.go: answerOf).
+//
+// Where five behaviours live (docs/ARCHITECTURE.md walks each, in at most
+// two hops from here):
+//
+//	idle timeout          loadSession → session.Manager.enforce (internal/session/manager.go)
+//	CSRF                  crossOrigin, requireCSRFToken (middleware.go) → session.Manager.ValidCSRF
+//	per-account throttle  loginCheck → reserveLogin (throttle.go) → throttle.Limiter.ReserveLogin
+//	POST /login, Redis    reserveLogin gets throttle.ErrUnavailable (fail closed, before hashing)
+//	down                  → errors.go: kindAnswer's fail.Unavailable row: 503 with Retry-After
+//	admin kill            adminKillSession → account.Service.RevokeSession (internal/account/sessions.go)
+//	                      → session.RedisStore.Revoke (internal/session/redisregistry.go: revokeScript)
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.hideResetToken, s.requestID, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
