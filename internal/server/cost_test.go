@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -185,14 +184,7 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Opt
 		f(&cfg, &opts)
 	}
 	cfg.Sessions = session.NewManager(opts)
-	cfg.Accounts = testAccounts(cfg, a.strength)
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.srv = srv
-	a.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(a.ts.Close)
+	a.start(cfg)
 	return &realApp{testApp: a, db: db, sql: cs, redis: counter, pool: pool, prefix: prefix, account: bob}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -24,6 +25,20 @@ import (
 
 // noAccount is the note shown when an email filter names no account.
 const noAccount = "No account has this email address."
+
+// filterAccount is the ID of the account an admin list is filtered by
+// (its ?email= or ?user=), 0 when email is "" (no filter). Errors:
+// user.ErrNotFound when no account has this address; the store's.
+func (s *Server) filterAccount(ctx context.Context, email string) (int64, error) {
+	if email == "" {
+		return 0, nil
+	}
+	u, err := s.users.UserByEmail(ctx, email)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
 
 // adminHome sends /admin to the account list.
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
@@ -54,17 +69,12 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		query.IP = addr.String()
 	}
-	if data.Filter.Email != "" {
-		u, err := s.users.UserByEmail(ctx, data.Filter.Email)
-		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = noAccount
-			s.render(w, r, http.StatusOK, "admin_sessions", data)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		query.UserID = u.ID
+	if query.UserID, err = s.filterAccount(ctx, data.Filter.Email); errors.Is(err, user.ErrNotFound) {
+		data.Notice = noAccount // an empty list, not an error
+		s.render(w, r, http.StatusOK, "admin_sessions", data)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	res, err := s.sessions.Registry().Sessions(ctx, query)
 	if err != nil {
@@ -205,17 +215,12 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 		s.render(w, r, s.statusOf(errFilter), "admin_audit", data)
 		return nil
 	}
-	if data.Filter.User != "" {
-		u, err := s.users.UserByEmail(ctx, data.Filter.User)
-		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = noAccount
-			s.render(w, r, http.StatusOK, "admin_audit", data)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		f.UserID = u.ID
+	if f.UserID, err = s.filterAccount(ctx, data.Filter.User); errors.Is(err, user.ErrNotFound) {
+		data.Notice = noAccount // an empty list, not an error
+		s.render(w, r, http.StatusOK, "admin_audit", data)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	events, total, err := s.audit.AuditEvents(ctx, f)
 	if err != nil {
@@ -276,12 +281,9 @@ func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) e
 	}
 	s.metrics.SessionsRevoked(RevokeAdmin, len(ended))
 	if keptOwn {
-		s.setFlash(w, flashOwnOthersKilled)
-	} else {
-		s.setFlash(w, flashUserKilled)
+		return s.adminDone(w, r, subject, flashOwnOthersKilled)
 	}
-	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
-	return nil
+	return s.adminDone(w, r, subject, flashUserKilled)
 }
 
 // adminDisableUser disables an account and ends all its sessions (POST
@@ -306,9 +308,7 @@ func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error 
 	case err != nil:
 		return err
 	}
-	s.setFlash(w, flashAccountDisabled)
-	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
-	return nil
+	return s.adminDone(w, r, subject, flashAccountDisabled)
 }
 
 // adminEnableUser enables a disabled account (POST /admin/users/{id}/enable;
@@ -325,7 +325,14 @@ func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.setFlash(w, flashAccountEnabled)
+	return s.adminDone(w, r, subject, flashAccountEnabled)
+}
+
+// adminDone ends an admin action on account subject that succeeded: it
+// sets flash and sends the admin back (303) to the page the form was on,
+// else to the account's page (adminReturn). It returns nil.
+func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, subject *user.User, flash flashCode) error {
+	s.setFlash(w, flash)
 	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
 	return nil
 }

@@ -23,46 +23,29 @@ import (
 	"github.com/latch/latch/internal/user"
 )
 
-// UserStore is the part of the SQL store the site uses.
+// UserStore is the part of the SQL store the site reads accounts from
+// (every change of an account goes through Config.Accounts).
 type UserStore interface {
-	CreateUser(ctx context.Context, u *user.User) error
+	// UserByEmail and UserByID return one account. Errors: user.ErrNotFound.
 	UserByEmail(ctx context.Context, email string) (*user.User, error)
 	UserByID(ctx context.Context, id int64) (*user.User, error)
 	// UsersByIDs returns the accounts among ids that exist, keyed by ID,
 	// in one query (the names on an admin page); 0 and unknown IDs are
 	// left out.
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error)
+	// SetPasswordHash replaces account id's hash with a rehash of the same
+	// password (after a login with outdated parameters); the credential
+	// epoch does not move.
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
-	// SetPassword replaces the hash of a new password and moves the
-	// account's credential epoch (User.SessionsValidAfter) to at, in one
-	// step. Errors: user.ErrNotFound; one matching
-	// user.ErrStateCopyNotWritten when only the account's state copy could
-	// not be written (the change is stored: internal/account logs it and goes on).
-	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
-	// SetDisabled disables or enables account id; disabling moves the
-	// credential epoch to now. Errors: user.ErrNotFound; as SetPassword for
-	// the state copy.
-	SetDisabled(ctx context.Context, id int64, disabled bool) error
 }
 
-// PasswordResets makes and uses one-time password reset links (the SQL
-// store). Tokens are 43 URL-safe characters; now is the server's clock.
-type PasswordResets interface {
-	// CreatePasswordReset makes a link for account userID, replacing any
-	// unused one, and returns its token and expiry. Errors: user.ErrNotFound.
-	CreatePasswordReset(ctx context.Context, userID int64, now time.Time) (token string, expires time.Time, err error)
-	// PasswordResetUser returns the account of a link that can be used at
-	// now, without using it. Errors: user.ErrResetInvalid.
-	PasswordResetUser(ctx context.Context, token string, now time.Time) (int64, error)
-	// ResetPassword uses the link up (once: of racing callers exactly one
-	// succeeds), sets the account's password hash and moves its credential
-	// epoch to now, all or nothing, and returns the account. Errors:
-	// user.ErrResetInvalid.
-	ResetPassword(ctx context.Context, token, hash string, now time.Time) (int64, error)
-}
+// PasswordResets keeps one-time password reset links (the SQL store):
+// the account operations' interface (account.PasswordResets), named here
+// for Config.Resets, which turns reset links on.
+type PasswordResets = account.PasswordResets
 
 // AuditLog stores and lists security events (the SQL store).
 type AuditLog interface {

@@ -102,15 +102,23 @@ func newTestApp(t *testing.T) *testApp {
 		Static:    web.Static,
 		Clock:     a.clock.Now,
 	}
+	a.start(cfg)
+	return a
+}
+
+// start builds a's server from cfg, with account operations on cfg's
+// parts (testAccounts) judging with a.strength, and serves it on
+// a.ts until the test ends.
+func (a *testApp) start(cfg Config) {
+	a.t.Helper()
 	cfg.Accounts = testAccounts(cfg, a.strength)
 	srv, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		a.t.Fatal(err)
 	}
 	a.srv = srv
 	a.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(a.ts.Close)
-	return a
+	a.t.Cleanup(a.ts.Close)
 }
 
 // client is one browser: a cookie jar, a User-Agent, and, once signed in,
@@ -290,11 +298,12 @@ func mainOf(body string) string {
 
 // testAccounts builds the account operations for a server test as
 // cmd/latch's accountService builds them for the site: on cfg's user
-// store, audit log, reset links (when cfg.Resets is set), session
-// registry, password hasher, clock and log, judging new passwords with
-// strength.
+// store (which must also be an account.UserStore, as the SQL store and
+// the test's fakes are), audit log, reset links (when cfg.Resets is set),
+// session registry, password hasher, clock and log, judging new passwords
+// with strength.
 func testAccounts(cfg Config, strength account.StrengthJudge) *account.Service {
-	d := account.Deps{Users: cfg.Users, Audit: cfg.Audit, Sessions: cfg.Sessions.Registry(), Hasher: cfg.Passwords,
+	d := account.Deps{Users: cfg.Users.(account.UserStore), Audit: cfg.Audit, Sessions: cfg.Sessions.Registry(), Hasher: cfg.Passwords,
 		Strength: strength, Clock: cfg.Clock, Log: cfg.Log}
 	if cfg.Resets != nil {
 		d.Resets = cfg.Resets
