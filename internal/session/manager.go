@@ -37,6 +37,8 @@ const (
 	keyIP       = "ip"   // string, client IP at login
 	keyUA       = "ua"   // string, User-Agent at login (capped)
 	keyCred     = "cred" // int64, the account's credential epoch bound at login (see BindCredentials)
+	keyKind     = "kind" // string, the session's Kind ("app"); absent for browser sessions
+	keyDevice   = "dev"  // string, an app session's device name (bearer.go)
 
 	// keyNoticeSeen is the time (int64 unix milliseconds, like keyCreated,
 	// so that a new-device sign-in in the same second as this session's own
@@ -63,6 +65,10 @@ type Options struct {
 	// (OWASP ASVS 5.0 V7.3.1, V7.3.2).
 	IdleTimeout, AbsoluteTimeout                 time.Duration
 	RememberIdleTimeout, RememberAbsoluteTimeout time.Duration
+	// APIIdleTimeout and APIAbsoluteTimeout apply to app sessions (KindApp,
+	// bearer.go: LATCH_API_IDLE_TIMEOUT, LATCH_API_ABSOLUTE_TIMEOUT); 0
+	// means DefaultAPIIdleTimeout and DefaultAPIAbsoluteTimeout.
+	APIIdleTimeout, APIAbsoluteTimeout time.Duration
 
 	// RefreshInterval is how stale the recorded last activity may get before
 	// a request writes it again; 0 means min(1 minute, IdleTimeout/10).
@@ -129,15 +135,21 @@ func NewManager(opt Options) *Manager {
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
+	if opt.APIIdleTimeout <= 0 {
+		opt.APIIdleTimeout = DefaultAPIIdleTimeout
+	}
+	if opt.APIAbsoluteTimeout <= 0 {
+		opt.APIAbsoluteTimeout = DefaultAPIAbsoluteTimeout
+	}
 	if opt.OnError == nil {
 		opt.OnError = plainError
 	}
 	sm := scs.New()
 	sm.Store = opt.Store
-	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
-	sm.IdleTimeout = 0                                                  // idle policy is ours: see Middleware
-	sm.HashTokenInStore = false                                         // our stores hash; scs's hashing breaks Iterate
-	sm.Codec = valueCodec{}                                             // not gob: see codec.go
+	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout, opt.APIAbsoluteTimeout) // replaced at login by SetDeadline
+	sm.IdleTimeout = 0                                                                          // idle policy is ours: see Middleware
+	sm.HashTokenInStore = false                                                                 // our stores hash; scs's hashing breaks Iterate
+	sm.Codec = valueCodec{}                                                                     // not gob: see codec.go
 	m := &Manager{scs: sm, opt: opt, cookie: CookieName(opt.Secure)}
 	sm.Cookie.Name = m.cookie
 	sm.Cookie.Secure = opt.Secure
@@ -219,6 +231,7 @@ type requestState struct {
 	ip, ua      string // client IP and User-Agent of this request
 	loaded      *loadedUser
 	loginUser   *user.User // LoginUser's account: its state copy is written with the new session
+	bearer      bool       // loaded by BearerMiddleware: no cookie is ever written or cleared
 }
 
 type stateKey struct{}
@@ -290,6 +303,14 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			loaded: slot}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 
+		if st.loadedToken != "" && m.kindOf(ctx) != KindBrowser {
+			// An app session's token sent as a cookie: never honoured on a
+			// page (bearer.go); the session itself is left alone.
+			if ctx, err = m.anonymous(r.Context(), st); err != nil {
+				m.opt.OnError(w, r, err)
+				return
+			}
+		}
 		if token != "" && st.loadedToken == "" {
 			// Unknown, expired or revoked token: forget it in the browser too,
 			// and let the page say why the person is signed out.
@@ -354,6 +375,9 @@ func (m *Manager) touch(ctx context.Context, now time.Time) {
 }
 
 func (m *Manager) timeouts(ctx context.Context) (idle, absolute time.Duration) {
+	if m.kindOf(ctx) == KindApp {
+		return m.opt.APIIdleTimeout, m.opt.APIAbsoluteTimeout
+	}
 	if m.scs.GetBool(ctx, keyRemember) {
 		return m.opt.RememberIdleTimeout, m.opt.RememberAbsoluteTimeout
 	}
@@ -386,6 +410,12 @@ func minTime(a, b time.Time) time.Time {
 // deadline at now + the absolute timeout (remember-me or not). The store is
 // written when the response starts. Errors wrap ErrUnavailable.
 func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error {
+	return m.login(ctx, userID, remember, KindBrowser, "")
+}
+
+// login is Login for a session of kind (with device, an app session's
+// device name).
+func (m *Manager) login(ctx context.Context, userID int64, remember bool, kind Kind, device string) error {
 	if err := m.scs.RenewToken(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
@@ -405,6 +435,10 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	m.scs.Put(ctx, keyCreated, now.UnixMilli())
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.scs.Put(ctx, keyCSRF, csrf)
+	if kind != KindBrowser {
+		m.scs.Put(ctx, keyKind, string(kind))
+		m.scs.Put(ctx, keyDevice, device)
+	}
 	_, absolute := m.timeouts(ctx)
 	m.scs.Put(ctx, keyAbsolute, now.Add(absolute).Unix())
 	m.touch(ctx, now)
@@ -548,6 +582,8 @@ func (m *Manager) record(ctx context.Context) Record {
 		IP:               m.scs.GetString(ctx, keyIP),
 		UserAgent:        m.scs.GetString(ctx, keyUA),
 		Remember:         m.scs.GetBool(ctx, keyRemember),
+		Kind:             m.kindOf(ctx),
+		DeviceName:       m.scs.GetString(ctx, keyDevice),
 	}
 }
 
@@ -610,6 +646,9 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 		return errors.New("session: reauthenticate: no signed-in user")
 	}
 	st := stateFrom(ctx)
+	if st.bearer {
+		return m.reauthenticateBearer(ctx, st)
+	}
 	old := m.scs.Token(ctx)
 	// scs.RenewToken deletes the old token through the store; KeepOnRenew
 	// turns that delete into a no-op so that Rotate can move the session.
@@ -729,17 +768,23 @@ func (sw *responseWriter) commit() {
 		token, _, err := m.scs.Commit(cctx)
 		switch {
 		case errors.Is(err, ErrGone):
-			m.clearCookie(w)
+			if !st.bearer {
+				m.clearCookie(w)
+			}
 		case err != nil:
 			sw.fail(err)
 		default:
-			m.writeCookie(w, ctx, token)
+			if !st.bearer {
+				m.writeCookie(w, ctx, token)
+			}
 			if opts != nil && len(opts.revoked) > 0 && m.opt.OnLimitRevoked != nil {
 				m.opt.OnLimitRevoked(sw.r, opts.revoked)
 			}
 		}
 	case scs.Destroyed:
-		m.clearCookie(w)
+		if !st.bearer {
+			m.clearCookie(w)
+		}
 	}
 }
 
