@@ -154,6 +154,12 @@ type Config struct {
 	// Metrics receives request, login and session counts (metrics.go;
 	// *metrics.Recorder); nil turns them off.
 	Metrics Metrics
+	// OpenAPI is the API's OpenAPI 3.1 document (web.OpenAPI), served at
+	// GET /api/v1/openapi.json; nil answers 404 there.
+	OpenAPI []byte
+	// APICORSOrigins are the origins allowed to call /api/v1 from a
+	// browser (LATCH_API_CORS_ORIGINS, exact match); empty turns CORS off.
+	APICORSOrigins []string
 }
 
 // Server is Latch's HTTP application.
@@ -181,6 +187,8 @@ type Server struct {
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
 	accounts     *account.Service // every account operation (internal/account), shared with the CLI
+	openAPI      []byte           // GET /api/v1/openapi.json
+	corsOrigins  []string         // LATCH_API_CORS_ORIGINS
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -228,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 	s.resets = cfg.Resets
 	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
+	s.openAPI, s.corsOrigins = cfg.OpenAPI, cfg.APICORSOrigins
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
 	}

@@ -210,3 +210,12 @@ func (m *Manager) reauthenticateBearer(ctx context.Context, st *requestState) er
 	}
 	return nil
 }
+
+// DeviceName returns the device name of the request's app session ("" for
+// a browser session or when anonymous).
+func (m *Manager) DeviceName(ctx context.Context) string {
+	if !loaded(ctx) {
+		return ""
+	}
+	return m.scs.GetString(ctx, keyDevice)
+}
