@@ -284,4 +284,3 @@ func apiFieldErrors(f account.FieldErrors) error {
 	}
 	return withMessage(fmt.Errorf("%w: %w", user.ErrInvalid, out), "Some fields need to be changed: see errors.")
 }
-
