@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -311,5 +316,49 @@ func TestAPIThrottledAndUniformLikeTheForm(t *testing.T) {
 			}
 			wantThrottled(t, ta.newBrowser().post("/login", map[string][]string{"email": {email}, "password": {pw}}), "the form after API failures", 30*60)
 		})
+	}
+}
+
+// TestAPIExampleClient builds examples/apiclient and runs it against a
+// live server: it signs in, shows the user and the sessions (the browser's
+// and its own, marked), and signs out, leaving only the browser session.
+func TestAPIExampleClient(t *testing.T) {
+	ta := startApp(t, backends[len(backends)-1]) // the embedded store
+	email, pw := ta.newUser("Example")
+	br := ta.newBrowser()
+	br.login(email, pw, false)
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "apiclient")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "../../examples/apiclient")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build examples/apiclient: %v\n%s", err, out)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ta.srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "-url", ta.srv.URL, "-email", email, "-device", "Example CLI", "-ca", ca)
+	cmd.Stdin = strings.NewReader(pw + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("apiclient: %v\n%s", err, out)
+	}
+	got := string(out)
+	for _, want := range []string{"signed in: session ", "me: " + email + " (Example, user)\n", "sessions: 2\n",
+		" App: Example CLI (app, 127.0.0.1)\n", " (browser, 127.0.0.1)\n", "signed out\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("apiclient output lacks %q:\n%s", want, got)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^\* \S+ App: Example CLI \(app`).MatchString(got) {
+		t.Errorf("the app's own session is not marked current:\n%s", got)
+	}
+	if strings.Contains(got, session.BearerPrefix) || strings.Contains(got, pw) {
+		t.Errorf("apiclient printed its token or the password:\n%s", got)
+	}
+	recs := userSessions(t, ta, onlySessionOwner(t, ta, email))
+	if len(recs) != 1 || recs[0].Kind != session.KindBrowser {
+		t.Errorf("sessions after the client signed out: %+v, want the browser's only", recs)
 	}
 }
