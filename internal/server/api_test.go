@@ -11,6 +11,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/web"
 )
 
@@ -275,5 +277,64 @@ func TestAPIOpenAPIMatchesRoutes(t *testing.T) {
 	res, body := apiCall(t, a, "GET", "/api/v1/openapi.json", "", "", "")
 	if res.StatusCode != http.StatusOK || body != string(web.OpenAPI) {
 		t.Errorf("GET /api/v1/openapi.json: %d, %d bytes", res.StatusCode, len(body))
+	}
+}
+
+// TestAPIUnavailableIs503Problem: a store that cannot be reached, or a
+// full hashing pool, is a 503 problem with Retry-After, as on the pages.
+func TestAPIUnavailableIs503Problem(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	a.sessions.mu.Lock()
+	a.sessions.err = session.ErrUnavailable
+	a.sessions.mu.Unlock()
+	res, body := apiCall(t, a, "GET", "/api/v1/sessions", token, "", "")
+	wantProblem(t, "list with the registry down", res, body, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+
+	a.hasher.mu.Lock()
+	a.hasher.dummyErr = password.ErrBusy
+	a.hasher.mu.Unlock()
+	res, body = apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"nobody@example.com","password":"x"}`)
+	wantProblem(t, "sign-in with the hashing pool full", res, body, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
+// TestAPIAuditViaApp: the API's sign-in, revocation and sign-out are audit
+// events marked via app; a failed sign-in is the form's LoginFailed.
+func TestAPIAuditViaApp(t *testing.T) {
+	a := newTestApp(t)
+	res, _ := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"bob@example.com","password":"wrong"}`)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+	if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp || ev.Detail != "wrong password" {
+		t.Errorf("failed sign-in event %+v", ev)
+	}
+	other := a.login("bob@example.com", false)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	if ev, ok := a.audit.last(audit.LoginSucceeded); !ok || ev.Via != audit.ViaApp || ev.Detail != "App: Test phone" {
+		t.Errorf("sign-in event %+v", ev)
+	}
+	if res, body := apiCall(t, a, "DELETE", "/api/v1/sessions/"+other.handle, token, "", ""); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.StatusCode, body)
+	}
+	if ev, ok := a.audit.last(audit.SessionRevoked); !ok || ev.Via != audit.ViaApp || ev.SessionHandle != other.handle {
+		t.Errorf("revoke event %+v", ev)
+	}
+	if res, _ := apiCall(t, a, "DELETE", "/api/v1/sessions/current", token, "", ""); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %d", res.StatusCode)
+	}
+	if ev, ok := a.audit.last(audit.Logout); !ok || ev.Via != audit.ViaApp {
+		t.Errorf("sign-out event %+v", ev)
+	}
+	res, body := apiCall(t, a, "GET", "/api/v1/me", token, "", "")
+	wantProblem(t, "after sign out", res, body, http.StatusUnauthorized)
+	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="latch", error="invalid_token"` {
+		t.Errorf("WWW-Authenticate %q", got)
 	}
 }

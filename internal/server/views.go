@@ -333,6 +333,7 @@ var eventWords = map[audit.Type]string{
 var viaWords = map[audit.Via]string{
 	audit.ViaAdmin:  " by an administrator",
 	audit.ViaCLI:    " by an operator",
+	audit.ViaApp:    " from an app",
 	audit.ViaLimit:  " (too many sessions)",
 	audit.ViaSystem: " by Latch",
 }
