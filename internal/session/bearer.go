@@ -10,7 +10,6 @@ import (
 
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/randtoken"
-	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -86,43 +85,15 @@ func (m *Manager) BearerMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Authorization")
 		token, presented, ok := bearerToken(r)
-		slot := &loadedUser{}
-		ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token) // "" loads nothing from the store
-		if err != nil && !errors.Is(err, fail.Unavailable) {
-			// The stored bytes do not decode: drop them and go on anonymous.
-			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
-				err = derr
-			} else {
-				ctx, err = m.scs.Load(r.Context(), "")
-			}
-		}
+		ctx, st, err := m.load(r, token, KindApp) // "" loads nothing from the store
 		if err != nil {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
-			loaded: slot, bearer: true}
-		ctx = context.WithValue(ctx, stateKey{}, st)
-		if st.loadedToken != "" && m.kindOf(ctx) != KindApp {
-			if ctx, err = m.anonymous(r.Context(), st); err != nil { // a browser session's token: refused, left alone
-				m.opt.OnError(w, r, err)
-				return
-			}
-		}
 		if presented && (!ok || st.loadedToken == "") {
 			st.expired = true
 		}
-		if st.loadedToken != "" {
-			if err := m.enforce(ctx, st); err != nil {
-				m.opt.OnError(w, r, err)
-				return
-			}
-		}
-		sw := &responseWriter{ResponseWriter: w, m: m, r: r.WithContext(ctx)}
-		next.ServeHTTP(sw, sw.r)
-		if !sw.committed {
-			sw.commit()
-		}
+		m.serve(w, r.WithContext(ctx), next)
 	})
 }
 

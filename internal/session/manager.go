@@ -285,51 +285,70 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			token = c.Value
 		}
 
-		slot := &loadedUser{}
-		ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
-		if err != nil && !errors.Is(err, fail.Unavailable) {
-			// The stored bytes do not decode: drop them and go on anonymous.
-			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
-				err = derr
-			} else {
-				ctx, err = m.scs.Load(r.Context(), "")
-			}
-		}
+		ctx, st, err := m.load(r, token, KindBrowser)
 		if err != nil {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
-			loaded: slot}
-		ctx = context.WithValue(ctx, stateKey{}, st)
-
-		if st.loadedToken != "" && m.kindOf(ctx) != KindBrowser {
-			// An app session's token sent as a cookie: never honoured on a
-			// page (bearer.go); the session itself is left alone.
-			if ctx, err = m.anonymous(r.Context(), st); err != nil {
-				m.opt.OnError(w, r, err)
-				return
-			}
-		}
 		if token != "" && st.loadedToken == "" {
-			// Unknown, expired or revoked token: forget it in the browser too,
-			// and let the page say why the person is signed out.
+			// Unknown, expired, revoked or an app session's token: forget it
+			// in the browser too, and let the page say why the person is
+			// signed out.
 			m.clearCookie(w)
 			st.expired = true
 		}
-		if st.loadedToken != "" {
-			if err := m.enforce(ctx, st); err != nil {
-				m.opt.OnError(w, r, err)
-				return
-			}
-		}
-
-		sw := &responseWriter{ResponseWriter: w, m: m, r: r.WithContext(ctx)}
-		next.ServeHTTP(sw, sw.r)
-		if !sw.committed {
-			sw.commit()
-		}
+		m.serve(w, r.WithContext(ctx), next)
 	})
+}
+
+// load loads the session of token (an scs token: a cookie's value, or
+// the random part of a bearer token; "" for none) for r, and enforces its
+// timeouts (enforce). Only a session of kind is loaded: one of the other
+// kind (a browser session's token sent as a bearer token, or the reverse)
+// leaves the request anonymous and the session untouched, as do stored
+// bytes that do not decode (those are deleted). KindApp also marks the
+// request as the API's: its commit never writes or clears a cookie.
+// Errors: the store's (wrapping ErrUnavailable); the caller passes them to
+// OnError.
+func (m *Manager) load(r *http.Request, token string, kind Kind) (context.Context, *requestState, error) {
+	slot := &loadedUser{}
+	ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
+	if err != nil && !errors.Is(err, fail.Unavailable) {
+		// The stored bytes do not decode: drop them and go on anonymous.
+		if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
+			err = derr
+		} else {
+			ctx, err = m.scs.Load(r.Context(), "")
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
+		loaded: slot, bearer: kind == KindApp}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	if st.loadedToken != "" && m.kindOf(ctx) != kind {
+		if ctx, err = m.anonymous(r.Context(), st); err != nil {
+			return nil, nil, err
+		}
+	}
+	if st.loadedToken != "" {
+		if err := m.enforce(ctx, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ctx, st, nil
+}
+
+// serve calls next with the session loaded into r's context and commits
+// the session before the first byte of the response (responseWriter), or
+// after next when it wrote nothing.
+func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	sw := &responseWriter{ResponseWriter: w, m: m, r: r}
+	next.ServeHTTP(sw, sw.r)
+	if !sw.committed {
+		sw.commit()
+	}
 }
 
 // enforce applies the timeouts to a loaded session: an expired one is
