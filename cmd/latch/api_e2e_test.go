@@ -25,6 +25,7 @@ type appClient struct {
 	t     *testing.T
 	ta    *testApp
 	token string
+	ip    string // sent as X-Forwarded-For (withThrottle trusts the loopback proxy); "" for none
 }
 
 type apiAnswer struct {
@@ -49,6 +50,9 @@ func (c *appClient) call(method, path, body string) apiAnswer {
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.ip != "" {
+		req.Header.Set("X-Forwarded-For", c.ip)
 	}
 	res, err := c.ta.srv.Client().Do(req)
 	if err != nil {
@@ -361,4 +365,39 @@ func TestAPIExampleClient(t *testing.T) {
 	if len(recs) != 1 || recs[0].Kind != session.KindBrowser {
 		t.Errorf("sessions after the client signed out: %+v, want the browser's only", recs)
 	}
+}
+
+// TestAPIOwnerSignsInFromKnownIPDuringAttack is
+// TestOwnerLogsInFromKnownIPDuringAttack through the API: guesses from two
+// IPs use up the account's quota; the owner's app still signs in from the
+// network the account signed in from before (the known-network
+// exemption), a new network is asked to wait (429 problem, Retry-After).
+func TestAPIOwnerSignsInFromKnownIPDuringAttack(t *testing.T) {
+	ta := startApp(t, backends[0], withThrottle(throttle.DefaultQuotas()))
+	email, pw := ta.newUser("Owner")
+	const home = "203.0.113.5"
+	signInBody := func(pw string) string {
+		b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+		return string(b)
+	}
+	if a := (&appClient{t: t, ta: ta, ip: home}).call("POST", "/api/v1/sessions", signInBody(pw)); a.status != http.StatusCreated {
+		t.Fatalf("the owner's first sign-in: %d %s", a.status, a.body)
+	}
+	for _, ip := range []string{"198.51.100.7", "198.51.100.8"} {
+		attacker := &appClient{t: t, ta: ta, ip: ip}
+		for i := range 5 {
+			if a := attacker.call("POST", "/api/v1/sessions", signInBody("guess "+strconv.Itoa(i))); a.status != http.StatusUnauthorized {
+				t.Fatalf("attack from %s, guess %d: %d, want 401", ip, i+1, a.status)
+			}
+		}
+	}
+	third := (&appClient{t: t, ta: ta, ip: "198.51.100.9"}).call("POST", "/api/v1/sessions", signInBody(pw))
+	if third.status != http.StatusTooManyRequests || third.header.Get("Retry-After") == "" {
+		t.Fatalf("a third attacking IP with the right password: %d %q, want 429 with Retry-After", third.status, third.header.Get("Retry-After"))
+	}
+	owner := &appClient{t: t, ta: ta, ip: home}
+	if a := owner.call("POST", "/api/v1/sessions", signInBody(pw)); a.status != http.StatusCreated {
+		t.Fatalf("the owner from the known IP during the attack: %d %s", a.status, a.body)
+	}
+	wantThrottled(t, ta.newBrowser().loginAs("192.0.2.44", email, pw), "the owner's browser from a new IP", 360)
 }
