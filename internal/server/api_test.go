@@ -338,3 +338,45 @@ func TestAPIAuditViaApp(t *testing.T) {
 		t.Errorf("WWW-Authenticate %q", got)
 	}
 }
+
+// TestAPIUniformFailure: an unknown email, a wrong password and a disabled
+// account fail an API sign-in with the same answer, each after exactly one
+// password verification (the dummy one for an unknown email) and the same
+// padding, as the login form's failures do (checkLogin).
+func TestAPIUniformFailure(t *testing.T) {
+	a := newTestApp(t)
+	mallory, err := a.users.UserByEmail(t.Context(), "mallory@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.users.SetDisabled(t.Context(), mallory.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, tc := range []struct{ name, email, pw string }{
+		{"unknown email", "nobody@example.com", "pw-nobody"},
+		{"wrong password", "bob@example.com", "not bob's"},
+		{"disabled account, right password", "mallory@example.com", "pw-mallory"},
+	} {
+		a.hasher.mu.Lock()
+		work, pads := a.hasher.verifies+a.hasher.dummies, a.hasher.pads
+		a.hasher.mu.Unlock()
+		b, _ := json.Marshal(map[string]string{"email": tc.email, "password": tc.pw})
+		res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", string(b))
+		wantProblem(t, tc.name, res, body, http.StatusUnauthorized)
+		bodies = append(bodies, body)
+		a.hasher.mu.Lock()
+		if got := a.hasher.verifies + a.hasher.dummies - work; got != 1 || a.hasher.pads-pads != 1 {
+			t.Errorf("%s: %d verifications, %d paddings; want 1 and 1", tc.name, got, a.hasher.pads-pads)
+		}
+		a.hasher.mu.Unlock()
+		if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp {
+			t.Errorf("%s: audit event %+v, want a failed sign-in via app", tc.name, ev)
+		}
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("failures answer differently:\n%s\n%s", bodies[0], b)
+		}
+	}
+}
