@@ -159,6 +159,22 @@ func TestAPIEndToEnd(t *testing.T) {
 					t.Errorf("session row of kind %v", s["kind"])
 				}
 			}
+			// Isolation: the browser's cookie does not authenticate the API, the
+			// app's token does not authenticate a page.
+			req, _ := http.NewRequest(http.MethodGet, ta.srv.URL+"/api/v1/me", nil)
+			if p := br.do(req); p.status != http.StatusUnauthorized || p.header.Get("WWW-Authenticate") != `Bearer realm="latch"` {
+				t.Errorf("browser cookie on /api/v1/me: %d %q, want 401 with a bare Bearer challenge", p.status, p.header.Get("WWW-Authenticate"))
+			}
+			req, _ = http.NewRequest(http.MethodGet, ta.srv.URL+"/profile", nil)
+			req.Header.Set("Authorization", "Bearer "+app.token)
+			wantLoginRedirect(t, "bearer token on /profile", ta.newBrowser().do(req))
+			req, _ = http.NewRequest(http.MethodPost, ta.srv.URL+"/logout", nil)
+			req.Header.Set("Authorization", "Bearer "+app.token)
+			wantLoginRedirect(t, "bearer token on POST /logout", ta.newBrowser().do(req))
+			if a := app.call("GET", "/api/v1/me", ""); a.status != http.StatusOK {
+				t.Fatalf("the app after its token was sent to pages: %d", a.status)
+			}
+
 			// The devices page lists the app session.
 			if p := br.get("/sessions"); p.status != http.StatusOK || !strings.Contains(p.body, "App: Appy&#39;s phone") {
 				t.Errorf("/sessions: %d, no \"App: Appy's phone\"", p.status)
