@@ -232,6 +232,18 @@ func TestAPIEndToEnd(t *testing.T) {
 				t.Errorf("sessions left after sign out: %+v", recs)
 			}
 
+			// The app timeouts: a month of use keeps it alive (far past the
+			// browser's 30 minutes); 30 days without a request end it.
+			app4, _ := signIn(t, ta, email, newPW, "Idle phone")
+			for range 4 {
+				ta.clock.Advance(7 * 24 * time.Hour)
+				if a := app4.call("GET", "/api/v1/me", ""); a.status != http.StatusOK {
+					t.Fatalf("app session used weekly: %d %s", a.status, a.body)
+				}
+			}
+			ta.clock.Advance(ta.cfg.API.IdleTimeout + time.Second)
+			wantUnauthorized(t, "app session idle past LATCH_API_IDLE_TIMEOUT", app4.call("GET", "/api/v1/me", ""))
+
 			// Disabling the account ends its app sessions (the account state
 			// checked on every bearer request).
 			app3, _ := signIn(t, ta, email, newPW, "")
