@@ -92,9 +92,9 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // writeJSON writes v as the JSON body of a status response of type ctype.
-// Everything the API sends is encoded from its own structs, so encoding
-// cannot fail but for a programming error (then logged by the caller's
-// tests: the body is cut short).
+// Everything the API sends is encoded from its own structs of strings,
+// numbers, booleans and times, which cannot fail to encode; a failed
+// write means the client went away, and there is nobody left to tell.
 func writeJSON(w http.ResponseWriter, status int, ctype string, v any) {
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
