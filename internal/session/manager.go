@@ -1,7 +1,9 @@
 // Package session is Latch's session layer: scs as the session manager,
 // Latch's own scs stores (Redis, embedded SQL), and the policy scs lacks —
 // idle and absolute timeouts enforced by the server with bounded writes,
-// fixation-safe login, final revocation, and a per-session CSRF token.
+// fixation-safe login, final revocation, and a per-session CSRF token; and
+// app sessions for native apps, in the same stores, authenticated by
+// opaque bearer tokens instead of the cookie (bearer.go).
 package session
 
 import (
@@ -259,7 +261,8 @@ const csrfBytes = 32
 // handles that pass.
 func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 
-// Middleware loads the session named by the request's cookie, enforces the
+// Middleware loads the browser session named by the request's cookie (an
+// app session's token sent as a cookie loads none: bearer.go), enforces the
 // idle and absolute timeouts, calls next, and commits changes before the
 // first byte of the response. Per request it costs:
 //   - no cookie: nothing (anonymous requests never create a session);
