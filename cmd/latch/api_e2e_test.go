@@ -305,10 +305,29 @@ func TestAPIAdminKillOnAnotherInstance(t *testing.T) {
 			if p := admin.get("/admin/sessions"); p.status != http.StatusOK || !strings.Contains(p.body, "App: Victim phone") {
 				t.Fatalf("/admin/sessions: %d, no \"App: Victim phone\"", p.status)
 			}
+			env := cliEnvFor(instA)
+			var list []sessionJSON
+			if err := json.Unmarshal([]byte(env.ok(t, "sessions", "list", "--user", email, "--json").stdout), &list); err != nil ||
+				len(list) != 1 || list[0].Kind != "app" || list[0].DeviceName != "Victim phone" {
+				t.Errorf("latch sessions list --json: %v %+v", err, list)
+			}
+			if out := env.ok(t, "sessions", "list", "--user", email).stdout; !strings.Contains(out, "App: Victim phone, ") {
+				t.Errorf("latch sessions list does not name the app:\n%s", out)
+			}
 			clock.Advance(cfg.ReauthWindow + time.Second) // the kill asks for the password
 			adminKill(t, admin, handle, admin.csrfToken(), adminPW)
 			wantUnauthorized(t, "B, the request right after the kill on A", onB.call("GET", "/api/v1/me", ""))
 			wantUnauthorized(t, "A after the kill", app.call("GET", "/api/v1/sessions", ""))
+
+			// The CLI's revoke ends an app session on every instance too.
+			app2, handle2 := signIn(t, instA, email, pw, "Second phone")
+			if a := app2.on(instB).call("GET", "/api/v1/me", ""); a.status != http.StatusOK {
+				t.Fatalf("second app session on B: %d", a.status)
+			}
+			if out := env.ok(t, "sessions", "revoke", "--", handle2).stdout; !strings.Contains(out, "ended session "+handle2) {
+				t.Errorf("latch sessions revoke: %q", out)
+			}
+			wantUnauthorized(t, "B, the request right after the CLI revoke", app2.on(instB).call("GET", "/api/v1/me", ""))
 		})
 	}
 }
