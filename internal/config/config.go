@@ -63,6 +63,8 @@ type Config struct {
 	// for "remember me" sessions (defaults 336h and 720h).
 	RememberIdleTimeout     time.Duration
 	RememberAbsoluteTimeout time.Duration
+	// API configures the native-app JSON API (LATCH_API_*: api.go).
+	API API
 
 	// CookieSecure sets the Secure attribute and the __Host- cookie name
 	// prefix (LATCH_COOKIE_SECURE, default true).
@@ -196,6 +198,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c.ReauthWindow = duration("LATCH_REAUTH_WINDOW", "5m")
+	errs = append(errs, loadAPI(get, &c)...)
 	if raw := get("LATCH_TRUSTED_PROXIES", ""); raw != "" {
 		nets, err := realclientip.AddressesAndRangesToIPNets(splitList(raw)...)
 		if err != nil {

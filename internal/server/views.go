@@ -196,7 +196,7 @@ func (s *Server) sessionRows(recs []session.Record, current string, users map[in
 	for _, rec := range recs {
 		rows = append(rows, sessionRow{
 			Handle:    rec.Handle,
-			Device:    s.device(rec.UserAgent),
+			Device:    s.accounts.SessionDevice(rec, true), // "App: <device name>" for an app session
 			UserAgent: rec.UserAgent,
 			IP:        rec.IP,
 			Created:   rec.Created,
@@ -333,6 +333,7 @@ var eventWords = map[audit.Type]string{
 var viaWords = map[audit.Via]string{
 	audit.ViaAdmin:  " by an administrator",
 	audit.ViaCLI:    " by an operator",
+	audit.ViaApp:    " from an app",
 	audit.ViaLimit:  " (too many sessions)",
 	audit.ViaSystem: " by Latch",
 }

@@ -226,7 +226,7 @@ func parseRecord(v any) (Record, error) {
 		return Record{}, fmt.Errorf("session: redis record: unexpected reply %v: %w", v, err)
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-	return Record{
+	return withStoredAgent(Record{
 		Handle:           f[0],
 		UserID:           num(f[1]),
 		Created:          time.UnixMilli(num(f[2])),
@@ -234,9 +234,8 @@ func parseRecord(v any) (Record, error) {
 		AbsoluteDeadline: time.UnixMilli(num(f[4])),
 		Expiry:           time.UnixMilli(num(f[5])),
 		IP:               f[6],
-		UserAgent:        f[7],
 		Remember:         f[8] == "1",
-	}, nil
+	}, f[7]), nil
 }
 
 func parseRecords(v any) ([]Record, error) {

@@ -140,7 +140,7 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 			remember = 1
 		}
 		args = append(args, rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
-			rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember)
+			rec.AbsoluteDeadline.UnixMilli(), rec.IP, storedAgent(rec), remember)
 		if mode == "create" && opts != nil {
 			args = append(args, time.Now().UnixMilli(), opts.limit)
 			if u := opts.user; u != nil && u.ID == rec.UserID {
