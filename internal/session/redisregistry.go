@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"golang.org/x/sync/errgroup"
 )
 
 // luaLib is shared by the scripts below. A session's hash fields:
@@ -103,13 +106,14 @@ redis.call('PEXPIREAT', k, exp)
 return out
 `)
 
-// deleteScript: ARGV prefix, sha256(token).
-var deleteScript = redis.NewScript(0, luaLib+`
+// deleteScript: KEYS[1] the bucket prefix (routing only); ARGV bucket
+// prefix, sha256(token). The scripts below take the same KEYS[1].
+var deleteScript = redis.NewScript(1, luaLib+`
 return drop(ARGV[1], ARGV[2])
 `)
 
-// revokeScript: ARGV prefix, handle. Returns the record fields or nil.
-var revokeScript = redis.NewScript(0, luaLib+`
+// revokeScript: ARGV bucket prefix, handle. Returns the record fields or nil.
+var revokeScript = redis.NewScript(1, luaLib+`
 local p = ARGV[1]
 local th = redis.call('GET', p..'h:'..ARGV[2])
 if not th then return nil end
@@ -118,10 +122,10 @@ drop(p, th)
 return f
 `)
 
-// listScript: ARGV prefix, index key suffix ("u:42" or "ip:1.2.3.4"), now
-// ms. Drops expired members, then returns the record fields of every live
-// session in the index.
-var listScript = redis.NewScript(0, luaLib+`
+// listScript: ARGV bucket prefix, index key suffix ("u:42" or
+// "ip:1.2.3.4"), now ms. Drops expired members, then returns the record
+// fields of every live session in the index.
+var listScript = redis.NewScript(1, luaLib+`
 local p, idx, now = ARGV[1], ARGV[1]..ARGV[2], ARGV[3]
 redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
 local out = {}
@@ -132,9 +136,9 @@ end
 return out
 `)
 
-// revokeUserScript: ARGV prefix, user id, handle to keep. Returns the
-// record fields of the sessions it ended.
-var revokeUserScript = redis.NewScript(0, luaLib+`
+// revokeUserScript: ARGV bucket prefix, user id, handle to keep. Returns
+// the record fields of the sessions it ended.
+var revokeUserScript = redis.NewScript(1, luaLib+`
 local p, idx, keep = ARGV[1], ARGV[1]..'u:'..ARGV[2], ARGV[3]
 local out = {}
 for _, th in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
@@ -149,36 +153,48 @@ end
 return out
 `)
 
-// pageScript: ARGV prefix, offset, count. Returns {total, records...} from
-// the last-seen index, newest first; members whose session is gone are
-// removed on the way.
-var pageScript = redis.NewScript(0, luaLib+`
-local p, off, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {0}
-for _, th in ipairs(redis.call('ZREVRANGE', p..'all', off, off + n - 1)) do
-  local f = read(p, th)
-  if f then table.insert(out, f) else drop(p, th) end
+// pageHeadScript: ARGV bucket prefix, count. Returns {size of the
+// bucket's last-seen index, sha256, last seen ms, ...} for its count
+// newest members.
+var pageHeadScript = redis.NewScript(1, `
+local p = ARGV[1]
+local out = {redis.call('ZCARD', p..'all')}
+for _, v in ipairs(redis.call('ZREVRANGE', p..'all', 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')) do
+  table.insert(out, v)
 end
-out[1] = redis.call('ZCARD', p..'all')
 return out
 `)
 
-// sweepScript: ARGV prefix, now ms, batch size. Drops up to batch expired
-// sessions from every index; returns how many.
-var sweepScript = redis.NewScript(0, luaLib+`
+// readScript: ARGV bucket prefix, sha256(token)... Returns the record
+// fields of each session, or false for one that is gone (whose index
+// entries it removes).
+var readScript = redis.NewScript(1, luaLib+`
+local p = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local f = read(p, ARGV[i])
+  if f then table.insert(out, f) else drop(p, ARGV[i]); table.insert(out, false) end
+end
+return out
+`)
+
+// sweepScript: ARGV bucket prefix, now ms, batch size. Drops up to batch
+// expired sessions of the bucket from every index; returns how many.
+var sweepScript = redis.NewScript(1, luaLib+`
 local p = ARGV[1]
 local ths = redis.call('ZRANGEBYSCORE', p..'exp', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, th in ipairs(ths) do drop(p, th) end
 return #ths
 `)
 
-// rotateScript: ARGV prefix, old sha256, new sha256, marker lifetime ms.
+// rotateScript: ARGV bucket prefix, old sha256, new sha256 (both in the
+// bucket), marker lifetime ms.
 // Moves the session hash (RENAME keeps its TTL) and every index entry to
 // the new token hash, and leaves the marker P r:<old sha256> = new sha256
 // for the marker's lifetime; returns 1. When the old session is gone it
 // returns 2 if a marker says it was rotated and the rotated session still
 // exists (a parallel re-authentication won), else 0 (revoked or expired).
-var rotateScript = redis.NewScript(0, luaLib+`
+var rotateScript = redis.NewScript(1, luaLib+`
 local p, old, new = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('EXISTS', p..'s:'..old) == 0 then
   local moved = redis.call('GET', p..'r:'..old)
@@ -205,7 +221,11 @@ return 1
 
 // Rotate implements Store in one script.
 func (s *RedisStore) Rotate(ctx context.Context, oldToken, newToken string) error {
-	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, s.prefix, HashToken(oldToken), HashToken(newToken),
+	_, base := s.key(oldToken)
+	if _, nb := s.key(newToken); nb != base {
+		return errPlacement
+	}
+	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, base, base, HashToken(oldToken), HashToken(newToken),
 		rotatedMarkerTTL.Milliseconds()))
 	if err != nil {
 		return err
@@ -259,12 +279,35 @@ func newestFirst(recs []Record) {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].LastSeen.After(recs[j].LastSeen) })
 }
 
-func (s *RedisStore) list(ctx context.Context, op, index string) ([]Record, error) {
-	reply, err := s.eval(ctx, op, listScript, s.prefix, index, time.Now().UnixMilli())
+
+// bucketParallelism bounds how many buckets a merged read (admin view,
+// sessions by IP, Sweep) works on at once: each bucket is one script on
+// one pooled connection.
+const bucketParallelism = 8
+
+// eachBucket calls fn for every bucket, bucketParallelism at a time, and
+// returns the first error.
+func (s *RedisStore) eachBucket(ctx context.Context, fn func(ctx context.Context, b int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for b := range RedisBuckets {
+		g.Go(func() error { return fn(ctx, b) })
+	}
+	return g.Wait()
+}
+
+func (s *RedisStore) list(ctx context.Context, op string, b int, index string) ([]Record, error) {
+	base := s.base(b)
+	reply, err := s.eval(ctx, op, listScript, base, base, index, time.Now().UnixMilli())
 	if err != nil {
 		return nil, err
 	}
-	recs, err := parseRecords(reply)
+	return parseRecords(reply)
+}
+
+// UserSessions implements Registry: one script over the user's index.
+func (s *RedisStore) UserSessions(ctx context.Context, userID int64) ([]Record, error) {
+	recs, err := s.list(ctx, "user sessions", userBucket(userID), "u:"+strconv.FormatInt(userID, 10))
 	if err != nil {
 		return nil, err
 	}
@@ -272,14 +315,35 @@ func (s *RedisStore) list(ctx context.Context, op, index string) ([]Record, erro
 	return recs, nil
 }
 
-// UserSessions implements Registry: one script over the user's index.
-func (s *RedisStore) UserSessions(ctx context.Context, userID int64) ([]Record, error) {
-	return s.list(ctx, "user sessions", "u:"+strconv.FormatInt(userID, 10))
+// sessionsByIP reads every bucket's index of ip (RedisBuckets scripts,
+// bucketParallelism at a time), newest first.
+func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, error) {
+	var mu sync.Mutex
+	var all []Record
+	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
+		recs, err := s.list(ctx, "sessions by ip", b, "ip:"+ip)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		all = append(all, recs...)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	newestFirst(all)
+	return all, nil
 }
 
-// Sessions implements Registry. A user or IP filter reads that index
-// (O(its sessions)); no filter pages through the last-seen index
-// (O(log n + page size)).
+// Sessions implements Registry. A user filter reads that user's index
+// (one script, O(its sessions)); an IP filter reads that IP's index in
+// every bucket. No filter merges the buckets' last-seen indexes: each
+// gives its offset+limit newest members (hash and score only), the page
+// is cut from their merge, and its records are read from their buckets,
+// so the cost is O(RedisBuckets × (offset+limit)) index entries plus
+// the page's records, with no script spanning two buckets.
 func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	if q.UserID != 0 || q.IP != "" {
@@ -288,7 +352,7 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		if q.UserID != 0 {
 			recs, err = s.UserSessions(ctx, q.UserID)
 		} else {
-			recs, err = s.list(ctx, "sessions by ip", "ip:"+q.IP)
+			recs, err = s.sessionsByIP(ctx, q.IP)
 		}
 		if err != nil {
 			return Page{}, err
@@ -305,25 +369,89 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		}
 		return page, nil
 	}
-	reply, err := s.eval(ctx, "sessions", pageScript, s.prefix, q.Offset, q.Limit)
+	type entry struct {
+		b    int
+		th   string
+		seen int64
+	}
+	var mu sync.Mutex
+	var total int
+	var entries []entry
+	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
+		base := s.base(b)
+		items, err := redis.Values(s.eval(ctx, "sessions", pageHeadScript, base, base, q.Offset+q.Limit))
+		if err != nil {
+			return err
+		}
+		if len(items) == 0 || len(items)%2 != 1 {
+			return fmt.Errorf("session: redis sessions: %w: unexpected reply", ErrUnavailable)
+		}
+		n, _ := redis.Int(items[0], nil)
+		var got []entry
+		for i := 1; i+1 < len(items); i += 2 {
+			th, _ := redis.String(items[i], nil)
+			seen, _ := redis.Int64(items[i+1], nil)
+			got = append(got, entry{b, th, seen})
+		}
+		mu.Lock()
+		total += n
+		entries = append(entries, got...)
+		mu.Unlock()
+		return nil
+	})
 	if err != nil {
 		return Page{}, err
 	}
-	items, err := redis.Values(reply, nil)
-	if err != nil || len(items) == 0 {
-		return Page{}, fmt.Errorf("session: redis sessions: unexpected reply: %w", err)
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].seen != entries[j].seen {
+			return entries[i].seen > entries[j].seen
+		}
+		return entries[i].th < entries[j].th
+	})
+	if q.Offset >= len(entries) {
+		return Page{Total: total}, nil
 	}
-	total, _ := redis.Int(items[0], nil)
-	recs, err := parseRecords(items[1:])
-	if err != nil {
-		return Page{}, err
+	entries = entries[q.Offset:min(len(entries), q.Offset+q.Limit)]
+	byBucket := map[int][]string{}
+	for _, e := range entries {
+		byBucket[e.b] = append(byBucket[e.b], e.th)
 	}
-	return Page{Records: recs, Total: total}, nil
+	found := map[string]Record{}
+	for b, ths := range byBucket {
+		base := s.base(b)
+		args := []any{base, base}
+		for _, th := range ths {
+			args = append(args, th)
+		}
+		items, err := redis.Values(s.eval(ctx, "sessions", readScript, args...))
+		if err != nil {
+			return Page{}, err
+		}
+		for i, it := range items {
+			if it == nil || i >= len(ths) {
+				total-- // gone since the index was read; its entries are removed now
+				continue
+			}
+			rec, err := parseRecord(it)
+			if err != nil {
+				return Page{}, err
+			}
+			found[ths[i]] = rec
+		}
+	}
+	page := Page{Total: total}
+	for _, e := range entries {
+		if rec, ok := found[e.th]; ok {
+			page.Records = append(page.Records, rec)
+		}
+	}
+	return page, nil
 }
 
-// Revoke implements Registry in one script.
+// Revoke implements Registry in one script, in the handle's bucket.
 func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
-	reply, err := s.eval(ctx, "revoke", revokeScript, s.prefix, handle)
+	base := s.base(hashBucket(HashToken(handle)))
+	reply, err := s.eval(ctx, "revoke", revokeScript, base, base, handle)
 	if err != nil || reply == nil {
 		return Record{}, false, err
 	}
@@ -334,9 +462,10 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 	return rec, true, nil
 }
 
-// RevokeUser implements Registry in one script.
+// RevokeUser implements Registry in one script, in the user's bucket.
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	reply, err := s.eval(ctx, "revoke user", revokeUserScript, s.prefix, userID, except)
+	base := s.base(userBucket(userID))
+	reply, err := s.eval(ctx, "revoke user", revokeUserScript, base, base, userID, except)
 	if err != nil {
 		return nil, err
 	}
@@ -352,17 +481,22 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string
 // blocked for long.
 const sweepBatch = 500
 
-// Sweep implements Registry: batches of expired sessions leave every index.
+// Sweep implements Registry: in every bucket (bucketParallelism at a
+// time), batches of expired sessions leave every index.
 func (s *RedisStore) Sweep(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, err := redis.Int(s.eval(ctx, "sweep", sweepScript, s.prefix, time.Now().UnixMilli(), sweepBatch))
-		if err != nil {
-			return total, err
+	var total atomic.Int64
+	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
+		base := s.base(b)
+		for {
+			n, err := redis.Int(s.eval(ctx, "sweep", sweepScript, base, base, time.Now().UnixMilli(), sweepBatch))
+			if err != nil {
+				return err
+			}
+			total.Add(int64(n))
+			if n < sweepBatch {
+				return nil
+			}
 		}
-		total += n
-		if n < sweepBatch {
-			return total, nil
-		}
-	}
+	})
+	return int(total.Load()), err
 }
