@@ -55,7 +55,7 @@ func newHarness(t *testing.T, adjust ...func(*session.Options)) *harness {
 	prefix := sessiontest.Prefix(t)
 	h := &harness{
 		t: t, clock: newFakeClock(), counter: counter,
-		keys:    func() []string { return sessiontest.RedisKeys(t, pool, prefix+"s:") },
+		keys:    func() []string { return sessiontest.SessionHashes(sessiontest.RedisKeys(t, pool, prefix)) },
 		held:    make(chan struct{}, 1),
 		release: make(chan struct{}),
 		errs:    make(chan error, 10),

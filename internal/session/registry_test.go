@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
@@ -34,7 +35,7 @@ func redisRegistry(t testing.TB) registryFixture {
 			defer conn.Close()
 			n := 0
 			for _, k := range sessiontest.RedisKeys(t, pool, prefix) {
-				if strings.HasPrefix(k, "r:") {
+				if strings.Contains(k, "}:r:") {
 					continue // a rotation marker (old → new token) is neither a session nor an index entry
 				}
 				typ, _ := redis.String(conn.Do("TYPE", prefix+k))
@@ -47,6 +48,44 @@ func redisRegistry(t testing.TB) registryFixture {
 			}
 			return n
 		},
+	}
+}
+
+// clusterRegistry returns a fixture maker for RedisStores on one Redis
+// Cluster (3 masters, 1 replica each) started for parent.
+func clusterRegistry(parent testing.TB) func(testing.TB) registryFixture {
+	var src *redisconn.Cluster
+	return func(t testing.TB) registryFixture {
+		if src == nil {
+			src, _ = sessiontest.Cluster(parent)
+		}
+		prefix := sessiontest.Prefix(t)
+		return registryFixture{
+			store: NewRedisStore(src, prefix, 5*time.Second),
+			indexEntries: func(t testing.TB) int {
+				n := 0
+				for _, k := range sessiontest.ClusterKeys(t, src, prefix) {
+					if strings.Contains(k, "}:r:") {
+						continue
+					}
+					conn, err := src.GetContext(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					typ, _ := redis.String(conn.Do("TYPE", prefix+k))
+					conn.Close()
+					if typ == "zset" {
+						conn, _ := src.GetContext(context.Background())
+						c, _ := redis.Int(conn.Do("ZCARD", prefix+k))
+						conn.Close()
+						n += c
+					} else {
+						n++
+					}
+				}
+				return n
+			},
+		}
 	}
 }
 
@@ -124,7 +163,9 @@ func handles(recs []Record) []string {
 }
 
 func TestRegistryContract(t *testing.T) {
-	for name, newFixture := range registryFixtures() {
+	fixtures := registryFixtures()
+	fixtures["redis-cluster"] = clusterRegistry(t)
+	for name, newFixture := range fixtures {
 		t.Run(name, func(t *testing.T) { testRegistry(t, newFixture) })
 	}
 }

@@ -37,7 +37,7 @@ func newRedisFixture(t *testing.T) storeFixture {
 	return storeFixture{
 		store: session.NewRedisStore(pool, prefix, 5*time.Second),
 		rawKeys: func(t *testing.T) []string {
-			return sessionHashes(sessiontest.RedisKeys(t, pool, prefix))
+			return sessiontest.SessionHashes(sessiontest.RedisKeys(t, pool, prefix))
 		},
 		rawDump: func(t *testing.T) []byte {
 			// DUMP serializes any key type: session hashes and indexes alike.
@@ -56,18 +56,6 @@ func newRedisFixture(t *testing.T) storeFixture {
 	}
 }
 
-// sessionHashes keeps the session keys of keys ("{b}:s:<hash>", without
-// the prefix) and returns their token hashes.
-func sessionHashes(keys []string) []string {
-	var out []string
-	for _, k := range keys {
-		if _, h, ok := strings.Cut(k, "}:s:"); ok {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 // clusterFixture returns a fixture maker for RedisStores on one Redis
 // Cluster (3 masters, 1 replica each) started for parent, each store
 // under a prefix of its own.
@@ -81,7 +69,7 @@ func clusterFixture(parent *testing.T) func(t *testing.T) storeFixture {
 		return storeFixture{
 			store: session.NewRedisStore(src, prefix, 5*time.Second),
 			rawKeys: func(t *testing.T) []string {
-				return sessionHashes(sessiontest.ClusterKeys(t, src, prefix))
+				return sessiontest.SessionHashes(sessiontest.ClusterKeys(t, src, prefix))
 			},
 			rawDump: func(t *testing.T) []byte {
 				var out []byte
