@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
@@ -450,7 +449,7 @@ func cmdUserSetRole(ctx context.Context, args []string, getenv func(string) stri
 type adminEnv struct {
 	db   *store.DB
 	reg  session.Registry
-	pool *redis.Pool // nil with the embedded session store
+	pool redisConns // nil with the embedded session store
 }
 
 // openAdminEnv opens the database and session store that the LATCH_*

@@ -144,7 +144,7 @@ type app struct {
 	cfg     config.Config
 	log     *slog.Logger
 	db      *store.DB
-	pool    *redis.Pool // nil with the embedded session store
+	pool    redisConns // nil with the embedded session store
 	server  *server.Server
 	metrics *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
 }
@@ -169,7 +169,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 		src.Redis = pool
 	}
 	a.metrics = metrics.New(src)
-	if pool != nil {
+	if len(cfg.RedisCluster) > 0 {
+		log.Info("session store: redis cluster", "nodes", strings.Join(cfg.RedisCluster, ","))
+	} else if pool != nil {
 		log.Info("session store: redis", "addr", redisHost(cfg.RedisURL))
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
@@ -222,7 +224,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pas
 // live in Redis under LATCH_REDIS_KEY_PREFIX + "t:" when pool is set (shared
 // by every instance), else in this process (the embedded mode is one
 // instance anyway). clock is nil outside tests.
-func openLimiter(cfg config.Config, pool *redis.Pool, clock func() time.Time) (*throttle.Limiter, error) {
+func openLimiter(cfg config.Config, pool redisconn.Source, clock func() time.Time) (*throttle.Limiter, error) {
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
@@ -247,7 +249,16 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 // change (store.DB.SetUserStateCache): the server, the CLI and reset links
 // all open their stores here, so none of them can change an account
 // without updating its copy.
-func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *redis.Pool, err error) {
+func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool redisConns, err error) {
+	if len(cfg.RedisCluster) > 0 {
+		cl, err := redisconn.NewCluster(cfg.RedisCluster, cfg.RedisClusterPassword, cfg.RedisTimeout)
+		if cl == nil {
+			return nil, nil, err
+		} // an unreachable cluster at start is retried on use, like an unreachable Redis
+		rs := session.NewRedisStore(cl, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+		db.SetUserStateCache(rs)
+		return rs, cl, nil
+	}
 	if cfg.RedisURL == "" {
 		return session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), nil, nil
 	}
@@ -258,6 +269,14 @@ func openSessionStore(cfg config.Config, db *store.DB) (st session.Store, pool *
 	rs := session.NewRedisStore(pool, cfg.RedisKeyPrefix, cfg.RedisTimeout)
 	db.SetUserStateCache(rs)
 	return rs, pool, nil
+}
+
+// redisConns is the Redis the app talks to: a *redis.Pool (one Redis) or a
+// *redisconn.Cluster (LATCH_REDIS_CLUSTER).
+type redisConns interface {
+	redisconn.Source
+	Stats() redis.PoolStats
+	Close() error
 }
 
 // health pings the database and, when configured, Redis.

@@ -44,6 +44,14 @@ type Config struct {
 	// (LATCH_REDIS_TIMEOUT, default 500ms).
 	RedisTimeout time.Duration
 
+	// Redis Cluster (issue 9). RedisCluster lists some nodes of a Redis
+	// Cluster, "host:port" each (LATCH_REDIS_CLUSTER, comma-separated; the
+	// rest is learned from CLUSTER SLOTS); non-empty selects Cluster mode
+	// instead of LATCH_REDIS_URL. RedisClusterPassword is the nodes'
+	// password (LATCH_REDIS_PASSWORD, "" = none).
+	RedisCluster         []string
+	RedisClusterPassword string
+
 	// IdleTimeout ends a session after this long without a request
 	// (LATCH_IDLE_TIMEOUT, default 30m). OWASP ASVS 5.0 V7.3.1.
 	IdleTimeout time.Duration
@@ -214,6 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redact(c.RedisURL), "must look like redis://[user:pass@]host:port/db"})
 		}
 	}
+	errs = append(errs, c.loadRedisCluster(get)...)
 	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
 		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT"})
 	}
@@ -301,4 +310,34 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// loadRedisCluster reads the Redis Cluster settings (LATCH_REDIS_CLUSTER,
+// LATCH_REDIS_PASSWORD) into c and returns what is wrong with them. The
+// key prefix must not hold "{" or "}": every Redis key's hash tag comes
+// after it (session/rediskeys.go).
+func (c *Config) loadRedisCluster(get func(name, def string) string) []error {
+	var errs []error
+	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_KEY_PREFIX", c.RedisKeyPrefix, "must not contain { or } (they would change the keys' Redis Cluster hash slots)"})
+	}
+	raw := get("LATCH_REDIS_CLUSTER", "")
+	if raw == "" {
+		return errs
+	}
+	for _, addr := range splitList(raw) {
+		if host, port, err := net.SplitHostPort(addr); err != nil || host == "" || port == "" {
+			errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must be comma-separated host:port node addresses, e.g. 10.0.0.1:7000,10.0.0.2:7000"})
+			return errs
+		}
+		c.RedisCluster = append(c.RedisCluster, addr)
+	}
+	if len(c.RedisCluster) == 0 {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must name at least one host:port node"})
+	}
+	if c.RedisURL != "" {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must not be set together with LATCH_REDIS_URL: choose one Redis"})
+	}
+	c.RedisClusterPassword = get("LATCH_REDIS_PASSWORD", "")
+	return errs
 }

@@ -115,8 +115,22 @@ func (cl *Cluster) GetContext(ctx context.Context) (redis.Conn, error) {
 // Clustered reports true: keys of one script must share a hash slot.
 func (cl *Cluster) Clustered() bool { return true }
 
-// Stats returns the connection pool statistics of each node, by address.
-func (cl *Cluster) Stats() map[string]redis.PoolStats { return cl.c.Stats() }
+// Stats returns the connection pool statistics summed over the nodes
+// (connections open, idle, waits), like a single *redis.Pool's.
+func (cl *Cluster) Stats() redis.PoolStats {
+	var sum redis.PoolStats
+	for _, st := range cl.c.Stats() {
+		sum.ActiveCount += st.ActiveCount
+		sum.IdleCount += st.IdleCount
+		sum.WaitCount += st.WaitCount
+		sum.WaitDuration += st.WaitDuration
+	}
+	return sum
+}
+
+// NodeStats returns the connection pool statistics of each node, by
+// address.
+func (cl *Cluster) NodeStats() map[string]redis.PoolStats { return cl.c.Stats() }
 
 // Masters calls fn with a connection to each master node known from the
 // last slot map (for diagnostics and tests: counting keys per master).
