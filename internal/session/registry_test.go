@@ -12,6 +12,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/store/storetest"
@@ -57,14 +58,14 @@ func clusterRegistry(parent testing.TB) func(testing.TB) registryFixture {
 	var src *redisconn.Cluster
 	return func(t testing.TB) registryFixture {
 		if src == nil {
-			src, _ = sessiontest.Cluster(parent)
+			src, _ = clustertest.Start(parent)
 		}
 		prefix := sessiontest.Prefix(t)
 		return registryFixture{
 			store: NewRedisStore(src, prefix, 5*time.Second),
 			indexEntries: func(t testing.TB) int {
 				n := 0
-				for _, k := range sessiontest.ClusterKeys(t, src, prefix) {
+				for _, k := range clustertest.Keys(t, src, prefix) {
 					if strings.Contains(k, "}:r:") {
 						continue
 					}

@@ -14,6 +14,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
@@ -63,17 +64,17 @@ func clusterFixture(parent *testing.T) func(t *testing.T) storeFixture {
 	var src *redisconn.Cluster
 	return func(t *testing.T) storeFixture {
 		if src == nil {
-			src, _ = sessiontest.Cluster(parent)
+			src, _ = clustertest.Start(parent)
 		}
 		prefix := sessiontest.Prefix(t)
 		return storeFixture{
 			store: session.NewRedisStore(src, prefix, 5*time.Second),
 			rawKeys: func(t *testing.T) []string {
-				return sessiontest.SessionHashes(sessiontest.ClusterKeys(t, src, prefix))
+				return sessiontest.SessionHashes(clustertest.Keys(t, src, prefix))
 			},
 			rawDump: func(t *testing.T) []byte {
 				var out []byte
-				for _, k := range sessiontest.ClusterKeys(t, src, prefix) {
+				for _, k := range clustertest.Keys(t, src, prefix) {
 					conn, err := src.GetContext(t.Context())
 					if err != nil {
 						t.Fatal(err)
