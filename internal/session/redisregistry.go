@@ -279,7 +279,6 @@ func newestFirst(recs []Record) {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].LastSeen.After(recs[j].LastSeen) })
 }
 
-
 // bucketParallelism bounds how many buckets a merged read (admin view,
 // sessions by IP, Sweep) works on at once: each bucket is one script on
 // one pooled connection.
