@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -190,11 +191,11 @@ func firstKey(cmd string, args []any) (string, bool) {
 		if len(args) < 3 {
 			return "", false
 		}
-		if n, err := redis.Int(args[1], nil); err != nil || n < 1 {
-			return "", false
+		if n, err := strconv.Atoi(fmt.Sprint(args[1])); err != nil || n < 1 {
+			return "", false // redigo's Script passes numkeys as an int, redis.Int wants a reply type
 		}
 		return fmt.Sprint(args[2]), true
-	case "PING", "INFO", "CLUSTER", "SCRIPT", "DBSIZE", "TIME":
+	case "PING", "INFO", "CLUSTER", "SCRIPT", "DBSIZE", "TIME", "WAIT", "ROLE":
 		return "", false
 	}
 	if len(args) == 0 {

@@ -150,3 +150,48 @@ func (c *Cluster) WaitOK() {
 func netListen(port int) (net.Listener, error) {
 	return net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 }
+
+// Running reports whether the process was started and not killed or
+// stopped since.
+func (p *Process) Running() bool { return p.cmd != nil }
+
+// ID returns the node's cluster node ID (CLUSTER MYID).
+func ID(t testing.TB, p *Process) string {
+	t.Helper()
+	id, err := redis.String(p.Do("CLUSTER", "MYID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// OwnerOf returns the running master that serves slot, from CLUSTER
+// NODES as that master itself reports it.
+func (c *Cluster) OwnerOf(slot int) *Process {
+	c.t.Helper()
+	for _, p := range c.Masters() {
+		nodes, err := redis.String(p.Do("CLUSTER", "NODES"))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for _, line := range strings.Split(nodes, "\n") {
+			f := strings.Fields(line)
+			if len(f) < 9 || !strings.Contains(f[2], "myself") || !strings.Contains(f[2], "master") {
+				continue
+			}
+			for _, r := range f[8:] {
+				lo, hi, found := strings.Cut(r, "-")
+				if !found {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				if err1 == nil && err2 == nil && a <= slot && slot <= b {
+					return p
+				}
+			}
+		}
+	}
+	c.t.Fatalf("no master serves slot %d", slot)
+	return nil
+}
