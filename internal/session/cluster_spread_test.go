@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"testing"
 	"time"
@@ -96,6 +97,34 @@ func BenchmarkClusterSpread100k(b *testing.B) {
 		checkSpread(b, counts, n)
 		for i, c := range counts {
 			b.ReportMetric(100*float64(c)/n, fmt.Sprintf("master%d-%%", i+1))
+		}
+	}
+}
+
+// BenchmarkLoginPlacement measures what drawing a login's token and
+// handle into the user's bucket costs (RedisBuckets draws of each on
+// average; no Redis command).
+func BenchmarkLoginPlacement(b *testing.B) {
+	m := NewManager(Options{
+		Store:       NewRedisStore(nil, "", time.Second),
+		IdleTimeout: time.Minute, AbsoluteTimeout: time.Hour, RememberIdleTimeout: time.Minute, RememberAbsoluteTimeout: time.Hour,
+		OnError: func(http.ResponseWriter, *http.Request, error) {},
+	})
+	ctx, err := m.scs.Load(context.Background(), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	uid := int64(0)
+	for b.Loop() {
+		uid++
+		if err := m.scs.RenewToken(context.WithValue(ctx, keepOnRenewKey{}, true)); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.placeToken(ctx, uid); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.newHandle(uid); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -29,10 +29,11 @@ import (
 // random token does), the Manager keeps drawing tokens until one falls in
 // its user's bucket: a token's bucket is the first 16 bits of its SHA-256
 // (the hash that names the stored session anyway) mod RedisBuckets, and
-// a handle's likewise. That is RedisBuckets draws of 32 random bytes on
-// average per login (1024 × ~0.3 µs ≈ 0.3 ms, beside an argon2id hash of
-// tens of ms) and costs log2(RedisBuckets) = 10 of the token's 256 random
-// bits, leaving 246 (OWASP ASVS 5.0 V7.2.3 asks for at least 128). A
+// a handle's likewise. That is RedisBuckets draws on average of each per
+// login, no Redis command (about 1 ms of CPU for both on the 2-core test
+// machine, BenchmarkLoginPlacement, beside an argon2id hash of tens of
+// ms), and costs log2(RedisBuckets) = 10 of the token's 256 random bits,
+// leaving 246 (OWASP ASVS 5.0 V7.2.3 asks for at least 128). A
 // re-authentication's new token is drawn the same way, so a rotation
 // stays in its bucket. Stores other than RedisStore take any token.
 //
