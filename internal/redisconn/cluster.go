@@ -113,9 +113,6 @@ func (cl *Cluster) GetContext(ctx context.Context) (redis.Conn, error) {
 	return &clusterConn{cl: cl, conn: conn.(*redisc.Conn)}, nil
 }
 
-// Clustered reports true: keys of one script must share a hash slot.
-func (cl *Cluster) Clustered() bool { return true }
-
 // Stats returns the connection pool statistics summed over the nodes
 // (connections open, idle, waits), like a single *redis.Pool's.
 func (cl *Cluster) Stats() redis.PoolStats {
@@ -162,13 +159,6 @@ func (cl *Cluster) refreshSoon() {
 		cl.refreshing, cl.lastRefresh = false, time.Now()
 		cl.mu.Unlock()
 	}()
-}
-
-// Clustered reports whether src is a Redis Cluster (its scripts must keep
-// their keys in one hash slot), looking for a Clustered() bool method.
-func Clustered(src Source) bool {
-	c, ok := src.(interface{ Clustered() bool })
-	return ok && c.Clustered()
 }
 
 // clusterConn is the connection Cluster lends.

@@ -21,7 +21,7 @@ import (
 func fillCluster(t testing.TB, st *RedisStore, n int) {
 	t.Helper()
 	now := time.Now()
-	g, ctx := errgroup.WithContext(context.Background())
+	var g errgroup.Group
 	g.SetLimit(8)
 	for i := range n {
 		g.Go(func() error {
@@ -33,7 +33,6 @@ func fillCluster(t testing.TB, st *RedisStore, n int) {
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	_ = ctx
 }
 
 // sessionsPerMaster counts the session keys of prefix on each master,

@@ -13,8 +13,7 @@ type Source interface {
 }
 
 // CountingSource wraps src so that every command sent on its connections
-// is recorded in the returned Counter. It keeps src's Clustered answer
-// (redisconn.Clustered).
+// is recorded in the returned Counter.
 func CountingSource(src Source) (Source, *Counter) {
 	c := &Counter{}
 	return &countingSource{src: src, c: c}, c
@@ -31,9 +30,4 @@ func (s *countingSource) GetContext(ctx context.Context) (redis.Conn, error) {
 		return conn, err
 	}
 	return &countingConn{Conn: conn, c: s.c}, nil
-}
-
-func (s *countingSource) Clustered() bool {
-	c, ok := s.src.(interface{ Clustered() bool })
-	return ok && c.Clustered()
 }
