@@ -14,7 +14,6 @@ import (
 	"time"
 	"unicode"
 
-
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
