@@ -153,13 +153,13 @@ end
 return out
 `)
 
-// pageHeadScript: ARGV bucket prefix, count. Returns {size of the
-// bucket's last-seen index, sha256, last seen ms, ...} for its count
-// newest members.
+// pageHeadScript: ARGV bucket prefix, count, oldest last seen ms (or
+// "-inf"). Returns {size of the bucket's last-seen index, sha256, last
+// seen ms, ...} for its count newest members not older than that.
 var pageHeadScript = redis.NewScript(1, `
 local p = ARGV[1]
 local out = {redis.call('ZCARD', p..'all')}
-for _, v in ipairs(redis.call('ZREVRANGE', p..'all', 0, tonumber(ARGV[2]) - 1, 'WITHSCORES')) do
+for _, v in ipairs(redis.call('ZREVRANGEBYSCORE', p..'all', '+inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))) do
   table.insert(out, v)
 end
 return out
@@ -338,11 +338,10 @@ func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, err
 
 // Sessions implements Registry. A user filter reads that user's index
 // (one script, O(its sessions)); an IP filter reads that IP's index in
-// every bucket. No filter merges the buckets' last-seen indexes: each
-// gives its offset+limit newest members (hash and score only), the page
-// is cut from their merge, and its records are read from their buckets,
-// so the cost is O(RedisBuckets × (offset+limit)) index entries plus
-// the page's records, with no script spanning two buckets.
+// every bucket. No filter merges the buckets' last-seen indexes
+// (lastSeenHeads), cuts the page from the merge and reads its records
+// from their buckets (one script per bucket on the page); no script
+// spans two buckets.
 func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	if q.UserID != 0 || q.IP != "" {
@@ -368,49 +367,20 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		}
 		return page, nil
 	}
-	type entry struct {
-		b    int
-		th   string
-		seen int64
-	}
-	var mu sync.Mutex
-	var total int
-	var entries []entry
-	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
-		base := s.base(b)
-		items, err := redis.Values(s.eval(ctx, "sessions", pageHeadScript, base, base, q.Offset+q.Limit))
-		if err != nil {
-			return err
-		}
-		if len(items) == 0 || len(items)%2 != 1 {
-			return fmt.Errorf("session: redis sessions: %w: unexpected reply", ErrUnavailable)
-		}
-		n, _ := redis.Int(items[0], nil)
-		var got []entry
-		for i := 1; i+1 < len(items); i += 2 {
-			th, _ := redis.String(items[i], nil)
-			seen, _ := redis.Int64(items[i+1], nil)
-			got = append(got, entry{b, th, seen})
-		}
-		mu.Lock()
-		total += n
-		entries = append(entries, got...)
-		mu.Unlock()
-		return nil
-	})
+	need := q.Offset + q.Limit
+	heads, total, err := s.lastSeenHeads(ctx, need)
 	if err != nil {
 		return Page{}, err
 	}
-	sort.Slice(entries, func(i, j int) bool {
-		if entries[i].seen != entries[j].seen {
-			return entries[i].seen > entries[j].seen
-		}
-		return entries[i].th < entries[j].th
-	})
+	var entries []pageEntry
+	for _, h := range heads {
+		entries = append(entries, h...)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].before(entries[j]) })
 	if q.Offset >= len(entries) {
 		return Page{Total: total}, nil
 	}
-	entries = entries[q.Offset:min(len(entries), q.Offset+q.Limit)]
+	entries = entries[q.Offset:min(len(entries), need)]
 	byBucket := map[int][]string{}
 	for _, e := range entries {
 		byBucket[e.b] = append(byBucket[e.b], e.th)
@@ -445,6 +415,109 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		}
 	}
 	return page, nil
+}
+
+// pageEntry is one member of a bucket's last-seen index.
+type pageEntry struct {
+	b    int
+	th   string
+	seen int64
+}
+
+// before orders entries newest first, and equal times by descending
+// hash, as ZREVRANGE orders one bucket's members.
+func (e pageEntry) before(o pageEntry) bool {
+	if e.seen != o.seen {
+		return e.seen > o.seen
+	}
+	return e.th > o.th
+}
+
+// lastSeenHeads returns, per bucket, a prefix of its last-seen index
+// (newest first) that holds every member of the need newest sessions
+// overall, and the total of all the indexes' sizes. It works in two
+// rounds, as the threshold algorithm of top-k queries over distributed
+// lists does (Cao and Wang, "Efficient top-K query calculation in
+// distributed networks", PODC 2004): every bucket gives its k newest
+// members, k = 2·need/RedisBuckets rounded up (one for a first page);
+// the need-th newest time among those, τ, is no later than the need-th
+// newest overall, so a member of the overall need newest is either among
+// them or in a bucket whose k-th member is not older than τ, and only
+// those buckets are read again for everything not older than τ (at most
+// need members each). Cost: RedisBuckets small scripts plus a few,
+// bucketParallelism at a time.
+func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pageEntry, int, error) {
+	k := max(1, (2*need+RedisBuckets-1)/RedisBuckets)
+	var mu sync.Mutex
+	heads := map[int][]pageEntry{}
+	more := map[int]bool{} // buckets with members beyond the k returned
+	total := 0
+	read := func(ctx context.Context, b int, args ...any) ([]pageEntry, int, error) {
+		base := s.base(b)
+		items, err := redis.Values(s.eval(ctx, "sessions", pageHeadScript, append([]any{base, base}, args...)...))
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(items) == 0 || len(items)%2 != 1 {
+			return nil, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply", ErrUnavailable)
+		}
+		n, _ := redis.Int(items[0], nil)
+		var got []pageEntry
+		for i := 1; i+1 < len(items); i += 2 {
+			th, _ := redis.String(items[i], nil)
+			seen, _ := redis.Int64(items[i+1], nil)
+			got = append(got, pageEntry{b, th, seen})
+		}
+		return got, n, nil
+	}
+	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
+		got, n, err := read(ctx, b, k, "-inf")
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		total += n
+		if len(got) > 0 {
+			heads[b] = got
+		}
+		if n > len(got) {
+			more[b] = true
+		}
+		return nil
+	})
+	if err != nil || len(more) == 0 {
+		return heads, total, err
+	}
+	var all []pageEntry
+	for _, h := range heads {
+		all = append(all, h...)
+	}
+	tau, bounded := "-inf", len(all) >= need
+	var tauSeen int64
+	if bounded {
+		sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
+		tauSeen = all[need-1].seen
+		tau = strconv.FormatInt(tauSeen, 10)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for b := range more {
+		if h := heads[b]; bounded && h[len(h)-1].seen < tauSeen {
+			continue // its k-th member is older than τ: nothing more of it can be on the page
+		}
+		g.Go(func() error {
+			got, _, err := read(gctx, b, need, tau)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			heads[b] = got
+			mu.Unlock()
+			return nil
+		})
+	}
+	return heads, total, g.Wait()
 }
 
 // Revoke implements Registry in one script, in the handle's bucket.
