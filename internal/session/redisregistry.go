@@ -295,6 +295,93 @@ func (s *RedisStore) eachBucket(ctx context.Context, fn func(ctx context.Context
 	return g.Wait()
 }
 
+// evalEachBucket runs script once per bucket b with KEYS[1] and ARGV[1]
+// the bucket prefix and then args(b), and passes each reply to handle
+// (called from one goroutine at a time). On a single Redis all of them
+// go pipelined on one connection: one round trip. A connection that
+// cannot pipeline (redisconn.Cluster: the buckets live on different
+// masters) gets them one by one, bucketParallelism at a time.
+func (s *RedisStore) evalEachBucket(ctx context.Context, op string, script *redis.Script, args func(b int) []any,
+	handle func(b int, reply any) error) error {
+	call := func(b int) []any {
+		base := s.base(b)
+		return append([]any{base, base}, args(b)...)
+	}
+	// The first call loads the script if this Redis does not have it yet.
+	first, err := s.eval(ctx, op, script, call(0)...)
+	if err != nil {
+		return err
+	}
+	if err := handle(0, first); err != nil {
+		return err
+	}
+	piped, err := s.pipeline(ctx, op, script, call)
+	if err != nil {
+		return err
+	}
+	if piped != nil {
+		for b := 1; b < RedisBuckets; b++ {
+			if err := handle(b, piped[b-1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for b := 1; b < RedisBuckets; b++ {
+		g.Go(func() error {
+			reply, err := s.eval(gctx, op, script, call(b)...)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			return handle(b, reply)
+		})
+	}
+	return g.Wait()
+}
+
+// pipeline sends script for buckets 1..RedisBuckets-1 on one connection
+// and returns their replies, or nil, nil when the connection cannot
+// pipeline. A NOSCRIPT reply (Redis restarted since the first call) or
+// any other error fails the whole call with ErrUnavailable.
+func (s *RedisStore) pipeline(ctx context.Context, op string, script *redis.Script, call func(b int) []any) ([]any, error) {
+	ctx, cancel := withTimeout(ctx, s.timeout)
+	defer cancel()
+	conn, err := s.pool.GetContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	defer conn.Close()
+	for b := 1; b < RedisBuckets; b++ {
+		if err := script.SendHash(conn, call(b)...); err != nil {
+			if b == 1 && conn.Err() == nil {
+				return nil, nil // this connection does not pipeline (a cluster's)
+			}
+			return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	out := make([]any, 0, RedisBuckets-1)
+	var first error
+	for b := 1; b < RedisBuckets; b++ {
+		reply, err := redis.ReceiveContext(conn, ctx)
+		if err != nil && first == nil {
+			first = err
+		}
+		out = append(out, reply)
+	}
+	if first != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, first)
+	}
+	return out, nil
+}
+
 func (s *RedisStore) list(ctx context.Context, op string, b int, index string) ([]Record, error) {
 	base := s.base(b)
 	reply, err := s.eval(ctx, op, listScript, base, base, index, time.Now().UnixMilli())
@@ -314,21 +401,17 @@ func (s *RedisStore) UserSessions(ctx context.Context, userID int64) ([]Record, 
 	return recs, nil
 }
 
-// sessionsByIP reads every bucket's index of ip (RedisBuckets scripts,
-// bucketParallelism at a time), newest first.
+// sessionsByIP reads every bucket's index of ip (evalEachBucket), newest
+// first.
 func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, error) {
-	var mu sync.Mutex
 	var all []Record
-	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
-		recs, err := s.list(ctx, "sessions by ip", b, "ip:"+ip)
-		if err != nil {
+	now := time.Now().UnixMilli()
+	err := s.evalEachBucket(ctx, "sessions by ip", listScript, func(int) []any { return []any{"ip:" + ip, now} },
+		func(_ int, reply any) error {
+			recs, err := parseRecords(reply)
+			all = append(all, recs...)
 			return err
-		}
-		mu.Lock()
-		all = append(all, recs...)
-		mu.Unlock()
-		return nil
-	})
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -454,29 +537,17 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 	total := 0
 	read := func(ctx context.Context, b int, args ...any) ([]pageEntry, int, error) {
 		base := s.base(b)
-		items, err := redis.Values(s.eval(ctx, "sessions", pageHeadScript, append([]any{base, base}, args...)...))
+		reply, err := s.eval(ctx, "sessions", pageHeadScript, append([]any{base, base}, args...)...)
 		if err != nil {
 			return nil, 0, err
 		}
-		if len(items) == 0 || len(items)%2 != 1 {
-			return nil, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply", ErrUnavailable)
-		}
-		n, _ := redis.Int(items[0], nil)
-		var got []pageEntry
-		for i := 1; i+1 < len(items); i += 2 {
-			th, _ := redis.String(items[i], nil)
-			seen, _ := redis.Int64(items[i+1], nil)
-			got = append(got, pageEntry{b, th, seen})
-		}
-		return got, n, nil
+		return parseHead(b, reply)
 	}
-	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
-		got, n, err := read(ctx, b, k, "-inf")
+	err := s.evalEachBucket(ctx, "sessions", pageHeadScript, func(int) []any { return []any{k, "-inf"} }, func(b int, reply any) error {
+		got, n, err := parseHead(b, reply)
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		defer mu.Unlock()
 		total += n
 		if len(got) > 0 {
 			heads[b] = got
@@ -518,6 +589,22 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 		})
 	}
 	return heads, total, g.Wait()
+}
+
+// parseHead parses pageHeadScript's reply for bucket b.
+func parseHead(b int, reply any) ([]pageEntry, int, error) {
+	items, err := redis.Values(reply, nil)
+	if err != nil || len(items) == 0 || len(items)%2 != 1 {
+		return nil, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply %v", ErrUnavailable, err)
+	}
+	n, _ := redis.Int(items[0], nil)
+	var got []pageEntry
+	for i := 1; i+1 < len(items); i += 2 {
+		th, _ := redis.String(items[i], nil)
+		seen, _ := redis.Int64(items[i+1], nil)
+		got = append(got, pageEntry{b, th, seen})
+	}
+	return got, n, nil
 }
 
 // Revoke implements Registry in one script, in the handle's bucket.
