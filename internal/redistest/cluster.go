@@ -65,7 +65,8 @@ func startClusterNode(t testing.TB) *Process {
 		}
 		bus.Close()
 		base := []string{"--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--protected-mode", "no",
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"}
+			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
+			"--repl-diskless-sync-delay", "0"}
 		p := &Process{t: t, bin: bin, args: base, Port: port, Dir: dir}
 		p.Start()
 		t.Cleanup(p.cleanup)
@@ -120,7 +121,9 @@ func (c *Cluster) ReplicaOf(master *Process) *Process {
 }
 
 // WaitOK waits until every running node reports cluster_state:ok and
-// sees the expected number of masters, polling (at most ClusterTimeout).
+// sees the expected number of masters, and every running replica's link
+// to its master is up (a replica that never synced cannot be promoted),
+// polling (at most ClusterTimeout).
 func (c *Cluster) WaitOK() {
 	c.t.Helper()
 	deadline := time.Now().Add(ClusterTimeout)
@@ -133,6 +136,11 @@ func (c *Cluster) WaitOK() {
 			info, err := redis.String(p.Do("CLUSTER", "INFO"))
 			if err != nil || !strings.Contains(info, "cluster_state:ok") ||
 				!strings.Contains(info, "cluster_size:"+strconv.Itoa(c.masters)) {
+				ok = false
+				break
+			}
+			if repl, _ := redis.String(p.Do("INFO", "replication")); strings.Contains(repl, "role:slave") &&
+				!strings.Contains(repl, "master_link_status:up") && c.masterRunning(repl) {
 				ok = false
 				break
 			}
@@ -194,4 +202,16 @@ func (c *Cluster) OwnerOf(slot int) *Process {
 	}
 	c.t.Fatalf("no master serves slot %d", slot)
 	return nil
+}
+
+// masterRunning reports whether the master named in a replica's INFO
+// replication is one of the running nodes (a replica of a killed master
+// waits for its promotion, not for its link).
+func (c *Cluster) masterRunning(repl string) bool {
+	for _, p := range c.Nodes {
+		if p.Running() && strings.Contains(repl, "master_port:"+strconv.Itoa(p.Port)+"\r") {
+			return true
+		}
+	}
+	return false
 }

@@ -308,7 +308,9 @@ func waitRole(t *testing.T, p *redistest.Process, role string) {
 	deadline := time.Now().Add(redistest.ClusterTimeout)
 	for redistest.Role(p) != role {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is not %s after %v", p.Addr(), role, redistest.ClusterTimeout)
+			nodes, _ := p.Do("CLUSTER", "NODES")
+			info, _ := p.Do("INFO", "replication")
+			t.Fatalf("%s is not %s after %v; it sees:\n%s\n%s", p.Addr(), role, redistest.ClusterTimeout, nodes, info)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
