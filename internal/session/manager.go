@@ -592,16 +592,16 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 const maxPlacementDraws = 64 * RedisBuckets
 
 // placeToken renews the token just issued to userID's session until it
-// falls in the user's bucket, when the store needs that (tokenPlacer,
+// falls in the user's bucket, when the store needs that (TokenPlacer,
 // rediskeys.go); these renewals touch no store (KeepOnRenew).
 func (m *Manager) placeToken(ctx context.Context, userID int64) error {
-	p, ok := m.opt.Store.(tokenPlacer)
+	p, ok := m.opt.Store.(TokenPlacer)
 	if !ok {
 		return nil
 	}
 	keep := context.WithValue(ctx, keepOnRenewKey{}, true)
 	for range maxPlacementDraws {
-		if p.fits(userID, m.scs.Token(ctx)) {
+		if p.Fits(userID, m.scs.Token(ctx)) {
 			return nil
 		}
 		if err := m.scs.RenewToken(keep); err != nil {
@@ -614,10 +614,10 @@ func (m *Manager) placeToken(ctx context.Context, userID int64) error {
 // newHandle returns a new session handle for userID (16 random bytes,
 // URL-safe base64), in the user's bucket when the store needs that.
 func (m *Manager) newHandle(userID int64) (string, error) {
-	p, _ := m.opt.Store.(tokenPlacer)
+	p, _ := m.opt.Store.(TokenPlacer)
 	for range maxPlacementDraws {
 		h, err := randomString(16)
-		if err != nil || p == nil || p.fits(userID, h) {
+		if err != nil || p == nil || p.Fits(userID, h) {
 			return h, err
 		}
 	}

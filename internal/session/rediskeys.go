@@ -80,17 +80,22 @@ func (s *RedisStore) base(b int) string {
 	return s.prefix + "{" + strconv.Itoa(b) + "}:"
 }
 
-// tokenPlacer is a Store that needs each session token and handle to fall
-// in its user's bucket; the Manager draws them until Fits says so.
-type tokenPlacer interface {
-	// fits reports whether the session token or handle v may name a
+// TokenPlacer is a Store that needs each session token and handle to fall
+// in its user's bucket; the Manager draws them until Fits says so. A
+// wrapper around such a Store (metrics, tracing) must implement it too,
+// forwarding Fits; otherwise the store refuses the Manager's logins
+// (errPlacement) rather than misfile them.
+type TokenPlacer interface {
+	// Fits reports whether the session token or handle v may name a
 	// session of userID.
-	fits(userID int64, v string) bool
+	Fits(userID int64, v string) bool
 }
 
-var _ tokenPlacer = (*RedisStore)(nil)
+var _ TokenPlacer = (*RedisStore)(nil)
 
-func (s *RedisStore) fits(userID int64, v string) bool {
+// Fits implements TokenPlacer: v's bucket (hashBucket of its SHA-256) is
+// userID's.
+func (s *RedisStore) Fits(userID int64, v string) bool {
 	return hashBucket(HashToken(v)) == userBucket(userID)
 }
 

@@ -147,7 +147,7 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	args := []any{key, mode, b, expiry.UnixMilli(), base, HashToken(token)}
 	opts := createOptsFrom(ctx)
 	if rec, ok := recordFrom(ctx); ok && rec.Handle != "" {
-		if !s.fits(rec.UserID, token) || !s.fits(rec.UserID, rec.Handle) {
+		if !s.Fits(rec.UserID, token) || !s.Fits(rec.UserID, rec.Handle) {
 			return errPlacement
 		}
 		remember := 0
