@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"sync"
@@ -571,24 +572,32 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 		tauSeen = all[need-1].seen
 		tau = strconv.FormatInt(tauSeen, 10)
 	}
+	var again []int
+	for b := range more {
+		if h := heads[b]; !bounded || h[len(h)-1].seen >= tauSeen {
+			again = append(again, b) // else its k-th member is older than τ: nothing more of it is on the page
+		}
+	}
+	reread := map[int][]pageEntry{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(bucketParallelism)
-	for b := range more {
-		if h := heads[b]; bounded && h[len(h)-1].seen < tauSeen {
-			continue // its k-th member is older than τ: nothing more of it can be on the page
-		}
+	for _, b := range again {
 		g.Go(func() error {
 			got, _, err := read(gctx, b, need, tau)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
-			heads[b] = got
+			reread[b] = got
 			mu.Unlock()
 			return nil
 		})
 	}
-	return heads, total, g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	maps.Copy(heads, reread)
+	return heads, total, nil
 }
 
 // parseHead parses pageHeadScript's reply for bucket b.
