@@ -441,11 +441,17 @@ func (m *Manager) login(ctx context.Context, userID int64, remember bool, kind K
 	if err := m.scs.RenewToken(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
+	if err := m.placeToken(ctx, userID); err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
 	if err := m.scs.Clear(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
 	csrf := randtoken.New(csrfBytes)
-	handle := randtoken.New(handleBytes)
+	handle, err := m.newHandle(userID)
+	if err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
 	st := stateFrom(ctx)
 	st.created = true
 	now := m.opt.Clock()
@@ -677,6 +683,9 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 	if err := m.scs.RenewToken(context.WithValue(ctx, keepOnRenewKey{}, true)); err != nil {
 		return fmt.Errorf("session: reauthenticate: %w", err)
 	}
+	if err := m.placeToken(ctx, m.UserID(ctx)); err != nil {
+		return fmt.Errorf("session: reauthenticate: %w", err)
+	}
 	if err := m.opt.Store.Rotate(ctx, old, m.scs.Token(ctx)); err != nil {
 		if errors.Is(err, ErrRotated) {
 			st.rotated = true
@@ -694,6 +703,43 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.touch(ctx, now)
 	return nil
+}
+
+// maxPlacementDraws bounds the draws of placeToken and newHandle: with
+// RedisBuckets = 1024 the chance of needing more is e^-64.
+const maxPlacementDraws = 64 * RedisBuckets
+
+// placeToken renews the token just issued to userID's session until it
+// falls in the user's bucket, when the store needs that (TokenPlacer,
+// rediskeys.go); these renewals touch no store (KeepOnRenew).
+func (m *Manager) placeToken(ctx context.Context, userID int64) error {
+	p, ok := m.opt.Store.(TokenPlacer)
+	if !ok {
+		return nil
+	}
+	keep := context.WithValue(ctx, keepOnRenewKey{}, true)
+	for range maxPlacementDraws {
+		if p.Fits(userID, m.scs.Token(ctx)) {
+			return nil
+		}
+		if err := m.scs.RenewToken(keep); err != nil {
+			return err
+		}
+	}
+	return errors.New("no token in the user's bucket")
+}
+
+// newHandle returns a new session handle for userID (16 random bytes,
+// URL-safe base64), in the user's bucket when the store needs that.
+func (m *Manager) newHandle(userID int64) (string, error) {
+	p, _ := m.opt.Store.(TokenPlacer)
+	for range maxPlacementDraws {
+		h := randtoken.New(handleBytes)
+		if p == nil || p.Fits(userID, h) {
+			return h, nil
+		}
+	}
+	return "", errors.New("no handle in the user's bucket")
 }
 
 func (m *Manager) clientIP(r *http.Request) string {
