@@ -119,6 +119,13 @@ func TestBrowserRegisterLoginLogoutBack(t *testing.T) {
 // tab's events. Without Chromium the test is skipped, or fails under CI.
 func startChromium(t *testing.T) (context.Context, *pageEvents) {
 	t.Helper()
+	return startChromiumFor(t, browserTestTimeout)
+}
+
+// startChromiumFor is startChromium with the tab's context ending after
+// timeout instead.
+func startChromiumFor(t *testing.T, timeout time.Duration) (context.Context, *pageEvents) {
+	t.Helper()
 	path := os.Getenv("LATCH_TEST_CHROMIUM")
 	if path == "" {
 		path = "/usr/bin/chromium"
@@ -147,7 +154,7 @@ func startChromium(t *testing.T) (context.Context, *pageEvents) {
 		chromedp.CombinedOutput(out),
 	)
 	events := &pageEvents{}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTestTimeout)
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(events.record))
 	t.Cleanup(func() {
