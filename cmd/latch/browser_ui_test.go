@@ -472,6 +472,17 @@ type fieldState struct {
 	DescribedBy map[string]string `json:"describedBy"` // id -> text of the elements aria-describedby names
 }
 
+// afterRendering wraps the expression expr into a promise of its value
+// once the document has loaded and two frames have been rendered: the
+// browser gives autofocus its focus in a rendering step, not while
+// parsing.
+func afterRendering(expr string) string {
+	return `new Promise(resolve => {
+		const measure = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(` + expr + `)));
+		if (document.readyState === "complete") measure(); else addEventListener("load", measure);
+	})`
+}
+
 const fieldStateScript = `(() => {
 	const out = {active: document.activeElement ? document.activeElement.id : "", invalid: [], describedBy: {}};
 	for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
@@ -513,7 +524,7 @@ func TestBrowserFailedSubmitFocus(t *testing.T) {
 	for _, c := range cases {
 		tabDo(t, ctx, "open /register", chromedp.Navigate(base+"/register"))
 		before := positions()
-		if active := tabRun(t, ctx, chromedp.Evaluate[string](`document.activeElement.id`)); active != "email" {
+		if active := tabRun(t, ctx, chromedp.Evaluate[string](afterRendering(`document.activeElement.id`), chromedp.EvalAwaitPromise)); active != "email" {
 			t.Errorf("%s: before submitting, focus is on %q, want email", c.name, active)
 		}
 		var fill []chromedp.Action[chromedp.Void]
@@ -524,7 +535,7 @@ func TestBrowserFailedSubmitFocus(t *testing.T) {
 		}
 		tabDo(t, ctx, "fill the form", fill...)
 		submitForm(t, ctx, `form[action="/register"]`, "/register")
-		st := tabRun(t, ctx, chromedp.Evaluate[fieldState](fieldStateScript))
+		st := tabRun(t, ctx, chromedp.Evaluate[fieldState](afterRendering(fieldStateScript), chromedp.EvalAwaitPromise))
 		if st.Active != c.wantFocus {
 			t.Errorf("%s: focus on %q, want %q", c.name, st.Active, c.wantFocus)
 		}
@@ -550,7 +561,7 @@ func TestBrowserFailedSubmitFocus(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("email"), f.userEmail),
 		chromedp.SendKeys(chromedp.ID("password"), "not the password at all"))
 	submitForm(t, ctx, `form[action="/login"]`, "/login")
-	if active := tabRun(t, ctx, chromedp.Evaluate[string](`document.activeElement.id`)); active != "password" {
+	if active := tabRun(t, ctx, chromedp.Evaluate[string](afterRendering(`document.activeElement.id`), chromedp.EvalAwaitPromise)); active != "password" {
 		t.Errorf("after a failed login, focus on %q, want password", active)
 	}
 }
