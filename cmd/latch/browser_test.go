@@ -46,11 +46,11 @@ func TestBrowserRegisterLoginLogoutBack(t *testing.T) {
 		t.Errorf("flash after registering = %q", flash)
 	}
 
-	// 2. Log in.
-	tabDo(t, ctx, "fill the login form",
-		chromedp.SendKeys(chromedp.ID("email"), email),
-		chromedp.SendKeys(chromedp.ID("password"), pw),
-	)
+	// 2. Log in: the form opens with the new account's email filled in.
+	if filled := tabRun(t, ctx, chromedp.Evaluate[string](`document.getElementById("email").value`)); filled != email {
+		t.Errorf("email field after registering = %q, want %q", filled, email)
+	}
+	tabDo(t, ctx, "fill the login form", chromedp.SendKeys(chromedp.ID("password"), pw))
 	submit(t, ctx, `form[action="/login"] button[type="submit"]`, "/profile")
 	if h1 := tabRun(t, ctx, chromedp.Text(chromedp.CSS("main h1"))); h1 != name {
 		t.Errorf("profile heading = %q, want %q", h1, name)

@@ -31,6 +31,7 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 	data := s.newTemplateData(w, r)
 	data.Title = "Log in"
 	data.Next = next
+	data.Form.Email = s.popLoginEmail(w, r) // after registering (login_email.go)
 	s.render(w, r, http.StatusOK, "login", data)
 }
 
@@ -255,7 +256,8 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "register", data)
 }
 
-// registerCheck creates an account and sends the person to the login page.
+// registerCheck creates an account and sends the person to the login page,
+// which opens with the new address filled in (setLoginEmail).
 // Field errors re-render the form (422) with what was typed, except the
 // password. The steps go from cheap to costly, so that what an anonymous
 // client can make Latch do is bounded: the cheap field rules
@@ -312,6 +314,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("user registered", "user_id", u.ID, "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.UserCreated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID, Email: u.Email})
 	s.setFlash(w, flashRegistered)
+	s.setLoginEmail(w, u.Email) // the login form opens with it filled in
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
