@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -321,8 +322,10 @@ var uiViews = []struct {
 // in the light and the dark colour scheme (axe checks text contrast,
 // 4.5:1) and at 390 px: no
 // serious or critical violation is allowed. The counts by impact of every
-// page are logged. With LATCH_SCREENSHOTS set to a directory, every page
-// is also photographed there at 1280 and 390 px (light scheme).
+// page are logged. With LATCH_SCREENSHOTS set to a directory (`make
+// screenshots` passes docs/screenshots), every page is also photographed
+// there at 1280 and 390 px in the light scheme, as
+// PAGE-LANGUAGE-WIDTH.png. Every page links the SVG favicon, which is served.
 func TestBrowserAccessibility(t *testing.T) {
 	axe := axeSource(t)
 	f := newUIFixture(t)
@@ -365,6 +368,9 @@ func TestBrowserAccessibility(t *testing.T) {
 					if want := map[string]string{"light": "rgb(245, 246, 248)", "dark": "rgb(15, 19, 24)"}[scheme]; bg != want {
 						t.Fatalf("%s in the %s scheme: body background %s, want %s", p.name, scheme, bg, want)
 					}
+					if icon := tabRun(t, g.ctx, chromedp.Evaluate[string](`(l => l ? l.getAttribute("href") + " " + l.type : "none")(document.querySelector('link[rel="icon"]'))`)); icon != "/static/favicon.svg image/svg+xml" {
+						t.Errorf("%s: icon link %q, want /static/favicon.svg image/svg+xml", p.name, icon)
+					}
 					vs := runAxe(t, g.ctx, axe)
 					counts := map[string]int{}
 					for _, v := range vs {
@@ -390,19 +396,36 @@ func TestBrowserAccessibility(t *testing.T) {
 		}
 	}
 	t.Logf("axe violations (nodes) by page:\n%s", strings.Join(summary, "\n"))
+	if icon := f.ta.newBrowser().get("/static/favicon.svg"); icon.status != http.StatusOK || icon.header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("GET /static/favicon.svg: %d %q, want 200 image/svg+xml", icon.status, icon.header.Get("Content-Type"))
+	}
 }
 
-// saveScreenshot photographs the whole page in ctx at width px (the phone
-// width with a device scale of 2, as a phone shows it) into path, as PNG.
+// screenshotMaxHeight bounds a screenshot's height in CSS pixels, so that
+// a long page (the audit log on a phone) stays a modest file.
+const screenshotMaxHeight = 2400
+
+// saveScreenshot photographs the page in ctx at width px (scale 1), from
+// the top, at most screenshotMaxHeight px of it, into path as PNG.
 func saveScreenshot(t *testing.T, ctx context.Context, path string, width int64) {
 	t.Helper()
-	// Scale 1 keeps the files small; the phone shots are still 390 px wide.
 	tabDo(t, ctx, "set the viewport", chromedp.EmulateViewport(width, 900, chromedp.EmulateScale(1)))
-	png := tabRun(t, ctx, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	h := tabRun(t, ctx, chromedp.Evaluate[float64](afterRendering(`document.documentElement.scrollHeight`), chromedp.EvalAwaitPromise))
+	shot, err := chromedp.Call(ctx, cdppage.CaptureScreenshot, cdppage.CaptureScreenshotParams{
+		Format:                cdppage.CaptureScreenshotFormatPng,
+		CaptureBeyondViewport: ptrTo(true),
+		FromSurface:           ptrTo(true),
+		Clip:                  &cdppage.Viewport{X: 0, Y: 0, Width: float64(width), Height: min(h, screenshotMaxHeight), Scale: 1},
+	})
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	if err := os.WriteFile(path, shot.Data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 // pageLayout is what a phone-width page looks like, measured by script.
 type pageLayout struct {
