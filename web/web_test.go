@@ -759,7 +759,7 @@ func TestAdminAudit(t *testing.T) {
 		"120 events",
 		`<td class="cell-lead" data-label="Event">Failed sign-in<span class="cell-note">login.failed</span></td>`,
 		`<summary>Browser details</summary><span class="ua">`+escapedAgent+`</span>`,
-		`<span class="cell-note">session BBBBBBBBBBBBBBBBBBBBBB</span>`,
+		`<span class="cell-note">session <span class="cell-id">BBBBBBBBBBBBBBBBBBBBBB</span></span>`,
 	)
 	mustNotContain(t, html, "More than")
 
