@@ -403,7 +403,7 @@ func TestBrowserAccessibility(t *testing.T) {
 
 // screenshotMaxHeight bounds a screenshot's height in CSS pixels, so that
 // a long page (the audit log on a phone) stays a modest file.
-const screenshotMaxHeight = 2400
+const screenshotMaxHeight = 1600
 
 // saveScreenshot photographs the page in ctx at width px (scale 1), from
 // the top, at most screenshotMaxHeight px of it, into path as PNG.
