@@ -80,6 +80,19 @@ type uiFixture struct {
 	adminEmail, adminPW string
 	adminID             int64
 	resetPath           string // a valid one-time reset link's path, for userEmail's account
+	registered          int    // accounts registered through the form so far
+	newDevices          int    // sign-ins from uiNewDeviceAgents so far
+}
+
+// uiNewDeviceAgents are browsers new to the fixture's user, one for each
+// visit of the page that shows the new-device notice.
+var uiNewDeviceAgents = []string{
+	"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+	"Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0",
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+	"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7; rv:133.0) Gecko/20100101 Firefox/133.0",
 }
 
 func newUIFixture(t *testing.T) *uiFixture {
@@ -176,12 +189,37 @@ func (f *uiFixture) pages() (anon, user, admin []uiPage) {
 				chromedp.SendKeys(chromedp.ID("password"), "short"))
 			submitForm(t, ctx, `form[action="/register"]`, "/register")
 		}},
+		{name: "login-registered", prepare: func(t *testing.T, ctx context.Context) {
+			// The flash and the filled-in email after registering.
+			f.registered++
+			tabDo(t, ctx, "register", chromedp.Navigate(base+"/register"),
+				chromedp.SendKeys(chromedp.ID("email"), fmt.Sprintf("new.person%d@example.net", f.registered)),
+				chromedp.SendKeys(chromedp.ID("name"), "New Person"),
+				chromedp.SendKeys(chromedp.ID("password"), "correct horse battery staple"))
+			submitForm(t, ctx, `form[action="/register"]`, "/login")
+			if !tabRun(t, ctx, chromedp.Evaluate[bool](`!!document.querySelector(".flash")`)) {
+				t.Fatal("no flash on the login page after registering")
+			}
+		}},
 		{name: "reset", path: f.resetPath},
 		{name: "reset-invalid", path: "/reset/" + strings.Repeat("A", 43)},
 		{name: "not-found", path: "/no-such-page"},
 	}
 	user = []uiPage{
 		{name: "profile", path: "/profile"},
+		{name: "profile-new-device", prepare: func(t *testing.T, ctx context.Context) {
+			// A sign-in from a device new to the account: the user's
+			// session shows the notice on its next page.
+			agent := uiNewDeviceAgents[f.newDevices%len(uiNewDeviceAgents)]
+			f.newDevices++
+			f.ta.clock.Advance(time.Second) // after the notice this session showed last
+			loginWithAgent(t, f.ta, f.userEmail, f.userPW, agent)
+			tabDo(t, ctx, "open /profile", chromedp.Navigate(base+"/profile"))
+			shown := tabRun(t, ctx, chromedp.Evaluate[bool](`!!document.getElementById("new-device-notice")`))
+			if !shown && f.newDevices <= len(uiNewDeviceAgents) {
+				t.Fatalf("no new-device notice after a sign-in from %s", agent)
+			}
+		}},
 		{name: "account", path: "/account"},
 		{name: "devices", path: "/sessions"},
 		{name: "password", path: "/account/password"},
