@@ -47,7 +47,7 @@ bench-go: ## go test -bench for the pieces (session load, middleware, registry) 
 	PKGS='$(PKGS)' TESTFLAGS='$(TESTFLAGS)' bash scripts/test-env.sh bench
 
 # The accessibility browser test visits every page; with LATCH_SCREENSHOTS set it
-# also photographs each one (cmd/latch/browser_ui_test.go). `make test` leaves them alone.
+# also photographs each one (cmd/latch/browser_a11y_test.go). `make test` leaves them alone.
 SCREENSHOTS := docs/screenshots
 screenshots: ## Rewrite docs/screenshots/*.png: every page at 1280 and 390 px, top 1,600 px (headless Chromium)
 	rm -f $(SCREENSHOTS)/*.png

@@ -191,7 +191,7 @@ fi
 [[ -x $CHROMIUM ]] || warn "no Chromium at $CHROMIUM: browser tests will skip or fail"
 
 # axe-core, the accessibility engine the browser tests inject into every page
-# (cmd/latch/browser_ui_test.go): one exact version, installed with npm into a
+# (cmd/latch/browser_a11y_test.go): one exact version, installed with npm into a
 # cache directory outside the repository (nothing is committed).
 AXE_VERSION=4.11.0
 AXE_DIR=${LATCH_TEST_AXE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/axe-core-$AXE_VERSION}
