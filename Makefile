@@ -25,7 +25,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test bench bench-go lint fmt clean
+.PHONY: help build run test bench bench-go lint fmt clean screenshots
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-9s %s\n", $$1, $$2}'
@@ -45,6 +45,15 @@ bench: build ## Latch (SQLite, PostgreSQL) vs a reference server under load: one
 
 bench-go: ## go test -bench for the pieces (session load, middleware, registry) against real Redis/PostgreSQL
 	PKGS='$(PKGS)' TESTFLAGS='$(TESTFLAGS)' bash scripts/test-env.sh bench
+
+# The accessibility browser test visits every page; with LATCH_SCREENSHOTS set it
+# also photographs each one (cmd/latch/browser_a11y_test.go). `make test` leaves them alone.
+SCREENSHOTS := docs/screenshots
+screenshots: ## Rewrite docs/screenshots/*.png: every page at 1280 and 390 px, top 1,600 px (headless Chromium)
+	rm -f $(SCREENSHOTS)/*.png
+	LATCH_SCREENSHOTS='$(CURDIR)/$(SCREENSHOTS)' LATCH_TEST_RACE=0 PKGS=./cmd/latch \
+		TESTFLAGS='-run ^TestBrowserAccessibility$$' bash scripts/test-env.sh test
+	@ls $(SCREENSHOTS)/*.png | wc -l | xargs printf '%s screenshots in $(SCREENSHOTS)/\n'
 
 lint: ## gofmt (must list nothing), go vet, staticcheck
 	@echo 'gofmt -l (all .go files)'

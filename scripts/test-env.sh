@@ -25,12 +25,14 @@
 #   LATCH_TEST_REDIS_URL     default redis://127.0.0.1:6379/0
 #   LATCH_TEST_DATABASE_URL  default postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 #   LATCH_TEST_CHROMIUM      default /usr/bin/chromium
+#   LATCH_TEST_AXE           axe.min.js of axe-core (default: npm-installed into LATCH_TEST_AXE_DIR,
+#                            default ~/.cache/latch/axe-core-<version>)
 #   LATCH_TEST_RACE          auto (default: -race if it builds, else warn and go on without),
 #                            1 (fail if -race cannot build), 0 (never use -race)
 #   LATCH_TEST_NO_INSTALL=1  never call apt-get
 #
 # Exported to the command:
-#   LATCH_TEST_REDIS_URL, LATCH_TEST_DATABASE_URL, LATCH_TEST_CHROMIUM,
+#   LATCH_TEST_REDIS_URL, LATCH_TEST_DATABASE_URL, LATCH_TEST_CHROMIUM, LATCH_TEST_AXE,
 #   REDIS_SERVER_BIN, REDIS_SENTINEL_BIN, REDIS_CLI_BIN (empty when not installed)
 set -euo pipefail
 
@@ -187,6 +189,32 @@ if [[ ! -x $CHROMIUM && $CHROMIUM != /usr/bin/chromium && -x /usr/bin/chromium ]
 	CHROMIUM=/usr/bin/chromium
 fi
 [[ -x $CHROMIUM ]] || warn "no Chromium at $CHROMIUM: browser tests will skip or fail"
+
+# axe-core, the accessibility engine the browser tests inject into every page
+# (cmd/latch/browser_a11y_test.go): one exact version, installed with npm into a
+# cache directory outside the repository (nothing is committed).
+AXE_VERSION=4.11.0
+AXE_DIR=${LATCH_TEST_AXE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/axe-core-$AXE_VERSION}
+if [[ -z ${LATCH_TEST_AXE:-} ]]; then
+	LATCH_TEST_AXE=$AXE_DIR/node_modules/axe-core/axe.min.js
+	if [[ ! -f $LATCH_TEST_AXE ]]; then
+		if ! command -v npm >/dev/null 2>&1 && [[ ${LATCH_TEST_NO_INSTALL:-0} != 1 ]]; then
+			apt_install npm || true
+		fi
+		if command -v npm >/dev/null 2>&1; then
+			log "npm install --prefix $AXE_DIR axe-core@$AXE_VERSION"
+			npm install --prefix "$AXE_DIR" --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" ||
+				warn "could not install axe-core"
+		else
+			warn "no npm: cannot install axe-core"
+		fi
+	fi
+	[[ -f $LATCH_TEST_AXE ]] || {
+		warn "no axe-core at $LATCH_TEST_AXE: the accessibility test will skip or fail"
+		LATCH_TEST_AXE=''
+	}
+fi
+export LATCH_TEST_AXE
 
 # ---------------------------------------------------------------------------
 # 2. Race detector
@@ -366,7 +394,7 @@ REDIS_CLI_BIN=$(command -v redis-cli || true)
 export REDIS_SERVER_BIN REDIS_SENTINEL_BIN REDIS_CLI_BIN
 
 log "step 5: environment"
-for v in LATCH_TEST_REDIS_URL LATCH_TEST_DATABASE_URL LATCH_TEST_CHROMIUM \
+for v in LATCH_TEST_REDIS_URL LATCH_TEST_DATABASE_URL LATCH_TEST_CHROMIUM LATCH_TEST_AXE \
 	REDIS_SERVER_BIN REDIS_SENTINEL_BIN REDIS_CLI_BIN; do
 	log "  $v=${!v}"
 done

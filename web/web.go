@@ -42,6 +42,7 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 //
 //	timeTag t   the <time> element of t in UTC: machine-readable (RFC 3339)
 //	            in datetime, "2 Jan 2006, 15:04 UTC" as text.
+//	firstError errs field...  the first field with an error (focus.go).
 //
 // timeTag is a function rather than a template of .UTC.Format calls
 // because html/template reaches each method through reflection: on a
@@ -49,7 +50,7 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 // cost. Its output holds only digits, letters and punctuation of the two
 // layouts, never input, so it is safe as template.HTML.
 func Funcs() template.FuncMap {
-	return template.FuncMap{"timeTag": timeTag}
+	return template.FuncMap{"timeTag": timeTag, "firstError": firstError}
 }
 
 func timeTag(t time.Time) template.HTML {

@@ -677,8 +677,8 @@ func TestAdminSessions(t *testing.T) {
 		`name="ip" value="203.0.113.7"`,
 		"120 active sessions",
 		`<div class="table-wrap" role="region" aria-labelledby="sessions-caption" tabindex="0">`,
-		`<a href="/admin/users/8">mallory@example.com</a><span class="cell-note">`+escapedName+`</span>`,
-		`<span class="cell-note ua">`+escapedAgent+`</span>`,
+		`<a href="/admin/users/8" class="cell-email" title="mallory@example.com">mallory@example.com</a><span class="cell-note">`+escapedName+`</span>`,
+		`<summary>Browser details</summary><span class="ua">`+escapedAgent+`</span>`,
 		`<form method="post" action="/admin/sessions/BBBBBBBBBBBBBBBBBBBBBB/kill" class="inline-form">`,
 		`<input type="hidden" name="next" value="/admin/sessions?ip=203.0.113.7&amp;page=2">`,
 		`<a href="/admin/sessions?ip=203.0.113.7" rel="prev">Previous page</a>`,
@@ -709,9 +709,9 @@ func TestAdminUsers(t *testing.T) {
 	mustContain(t, html,
 		`<a href="/admin/users" aria-current="page">Accounts</a>`,
 		`<input type="text" id="q" name="q" value="`+escapedName+`"`,
-		`<td><a href="/admin/users/8">mallory@example.com</a></td>`,
-		`<td>`+escapedName+`</td>`,
-		`<td>Administrator</td>`,
+		`<td class="cell-lead"><a href="/admin/users/8" class="cell-email" title="mallory@example.com">mallory@example.com</a></td>`,
+		`<td data-label="Name">`+escapedName+`</td>`,
+		`<td data-label="Role">Administrator</td>`,
 		`<span class="badge badge-warn">Disabled</span>`,
 		"120 accounts",
 	)
@@ -761,9 +761,9 @@ func TestAdminAudit(t *testing.T) {
 		`<input type="date" id="from" name="from" value="2026-03-01">`,
 		`<input type="date" id="to" name="to" value="2026-03-14">`,
 		"120 events",
-		`<td>Failed sign-in<span class="cell-note">login.failed</span></td>`,
-		`<span class="cell-note ua">`+escapedAgent+`</span>`,
-		`<span class="cell-note">session BBBBBBBBBBBBBBBBBBBBBB</span>`,
+		`<td class="cell-lead" data-label="Event">Failed sign-in<span class="cell-note">login.failed</span></td>`,
+		`<summary>Browser details</summary><span class="ua">`+escapedAgent+`</span>`,
+		`<span class="cell-note">session <span class="cell-id">BBBBBBBBBBBBBBBBBBBBBB</span></span>`,
 	)
 	mustNotContain(t, html, "More than")
 

@@ -46,11 +46,11 @@ func TestBrowserRegisterLoginLogoutBack(t *testing.T) {
 		t.Errorf("flash after registering = %q", flash)
 	}
 
-	// 2. Log in.
-	tabDo(t, ctx, "fill the login form",
-		chromedp.SendKeys(chromedp.ID("email"), email),
-		chromedp.SendKeys(chromedp.ID("password"), pw),
-	)
+	// 2. Log in: the form opens with the new account's email filled in.
+	if filled := tabRun(t, ctx, chromedp.Evaluate[string](`document.getElementById("email").value`)); filled != email {
+		t.Errorf("email field after registering = %q, want %q", filled, email)
+	}
+	tabDo(t, ctx, "fill the login form", chromedp.SendKeys(chromedp.ID("password"), pw))
 	submit(t, ctx, `form[action="/login"] button[type="submit"]`, "/profile")
 	if h1 := tabRun(t, ctx, chromedp.Text(chromedp.CSS("main h1"))); h1 != name {
 		t.Errorf("profile heading = %q, want %q", h1, name)
@@ -119,6 +119,13 @@ func TestBrowserRegisterLoginLogoutBack(t *testing.T) {
 // tab's events. Without Chromium the test is skipped, or fails under CI.
 func startChromium(t *testing.T) (context.Context, *pageEvents) {
 	t.Helper()
+	return startChromiumFor(t, browserTestTimeout)
+}
+
+// startChromiumFor is startChromium with the tab's context ending after
+// timeout instead.
+func startChromiumFor(t *testing.T, timeout time.Duration) (context.Context, *pageEvents) {
+	t.Helper()
 	path := os.Getenv("LATCH_TEST_CHROMIUM")
 	if path == "" {
 		path = "/usr/bin/chromium"
@@ -147,7 +154,7 @@ func startChromium(t *testing.T) (context.Context, *pageEvents) {
 		chromedp.CombinedOutput(out),
 	)
 	events := &pageEvents{}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTestTimeout)
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(events.record))
 	t.Cleanup(func() {

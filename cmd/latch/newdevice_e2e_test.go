@@ -157,3 +157,36 @@ func TestNewDeviceJourney(t *testing.T) {
 		})
 	}
 }
+
+// TestNewDeviceNoticeSameSecondE2E is issue 11's bug on the real stores
+// (SQL users and known devices, Redis or embedded sessions, the account's
+// state copy): a sign-in from a new device in the same second as, and
+// after, another session's login reaches that session's next page; a
+// session that signed in later in that second does not show it. Before
+// the times were kept in milliseconds, both were compared in whole
+// seconds and the first session missed the notice.
+func TestNewDeviceNoticeSameSecondE2E(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ta := startApp(t, b)
+			email, pw, _ := credUser(t, ta, "Sameer")
+			ta.newBrowser().withAgent(uaFirefoxWindows).login(email, pw, true) // the account's first device
+
+			ta.clock.Set(ta.clock.Now().Add(time.Hour).Truncate(time.Second).Add(300 * time.Millisecond)) // hh:mm:ss.300
+			first := ta.newBrowser().withAgent(uaFirefoxWindows)
+			first.login(email, pw, true)
+			ta.clock.Advance(400 * time.Millisecond) // .700: a new device
+			ta.newBrowser().withAgent(uaChromeMac).login(email, pw, true)
+			ta.clock.Advance(200 * time.Millisecond) // .900
+			later := ta.newBrowser().withAgent(uaFirefoxWindows)
+			later.login(email, pw, true)
+
+			if p := first.get("/profile"); !newDeviceNotice.MatchString(p.body) {
+				t.Errorf("the session that signed in 400 ms before the new device (same second) shows no notice (status %d)", p.status)
+			}
+			if p := later.get("/profile"); strings.Contains(p.body, "new-device-notice") {
+				t.Error("a session that signed in 200 ms after the new device shows its notice")
+			}
+		})
+	}
+}

@@ -269,7 +269,7 @@ func TestAdminSessionsFilterAndPaging(t *testing.T) {
 		"120 active sessions",
 		`<span class="pager-position">Page 3 of 3</span>`,
 		`<a href="/admin/sessions?email=BOB%40example.com&amp;ip=2001%3A0db8%3A0%3A0%3A%3A1&amp;page=2" rel="prev">`,
-		`<a href="/admin/users/2">bob@example.com</a><span class="cell-note">Bob</span>`,
+		`<a href="/admin/users/2" class="cell-email" title="bob@example.com">bob@example.com</a><span class="cell-note">Bob</span>`,
 		`<input type="hidden" name="next" value="/admin/sessions?email=BOB%40example.com&amp;ip=2001:0db8:0:0::1&amp;page=3">`,
 	)
 	mustNotContain(t, body, `rel="next"`)
@@ -296,7 +296,7 @@ func TestAdminAuditFilters(t *testing.T) {
 	res, body = admin.get("/admin/audit")
 	wantStatus(t, res, body, http.StatusOK)
 	mustContain(t, body, "Signed in<span class=\"cell-note\">login.succeeded</span>",
-		`<a href="/admin/users/1">admin@example.com</a>`)
+		`<a href="/admin/users/1" class="cell-email" title="admin@example.com">admin@example.com</a>`)
 }
 
 // fixed is a path that does not depend on the admin's session.

@@ -32,6 +32,7 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 	data := s.newTemplateData(w, r)
 	data.Title = "Log in"
 	data.Next = next
+	data.Form.Email = s.popLoginEmail(w, r) // after registering (login_email.go)
 	s.render(w, r, http.StatusOK, "login", data)
 }
 
@@ -272,12 +273,13 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 }
 
 // registerCheck creates an account (account.Service.CreateUser) and sends
-// the person to the login page. Field errors re-render the form (422) with
-// what was typed, except the password. The steps go from cheap to costly,
-// so that what an anonymous client can make Latch do is bounded: the cheap
-// field rules (user.ValidateRegistration), then the per-IP registration
-// quota, then the strength check (a few milliseconds, in the bounded
-// pool), then hashing (the bounded hashing pool).
+// the person to the login page, which opens with the new address filled
+// in (setLoginEmail). Field errors re-render the form (422) with what was
+// typed, except the password. The steps go from cheap to costly, so that
+// what an anonymous client can make Latch do is bounded: the cheap field
+// rules (user.ValidateRegistration), then the per-IP registration quota,
+// then the strength check (a few milliseconds, in the bounded pool), then
+// hashing (the bounded hashing pool).
 func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
 		return err
@@ -300,7 +302,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := s.countRegistration(r); err != nil { // throttle.go: per-IP quota, counted before the strength check and hashing
 		return err
 	}
-	_, _, err := s.accounts.CreateUser(r.Context(), s.actor(r, audit.ViaSelf),
+	u, _, err := s.accounts.CreateUser(r.Context(), s.actor(r, audit.ViaSelf),
 		account.NewUser{Email: email, Name: name, Password: pw, Role: user.RoleUser})
 	var fields account.FieldErrors
 	switch {
@@ -314,6 +316,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.setFlash(w, flashRegistered)
+	s.setLoginEmail(w, u.Email) // the login form opens with it filled in
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

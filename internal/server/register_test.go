@@ -49,3 +49,28 @@ func TestRegisterInvisibleOrLoneMarkEmailRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterFillsLoginEmail: after registering, the login page opens
+// with the new address in the email field and the focus in the password
+// field (issue 11); the address is not in the URL, and the next login
+// page is empty again. A cookie that does not hold an address is ignored.
+func TestRegisterFillsLoginEmail(t *testing.T) {
+	a := newTestApp(t)
+	c := a.newClient(firefoxAgent)
+	res, body := c.do("POST", "/register", url.Values{"email": {"Carol@Example.com"}, "name": {"Carol"}, "password": {"purple monkey dishwasher"}})
+	wantRedirect(t, res, body, "/login")
+	_, body = c.get("/login")
+	mustContain(t, body, `name="email" value="Carol@Example.com" autocomplete="username" required`,
+		`autocomplete="current-password" required autofocus>`, "Your account has been created. Log in to continue.")
+	_, body = c.get("/login")
+	mustContain(t, body, `name="email" value="" autocomplete="username" autofocus required`)
+
+	forged := a.newClient(firefoxAgent)
+	u, err := url.Parse(a.ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.http.Jar.SetCookies(u, []*http.Cookie{{Name: a.srv.loginEmailCookieName(), Value: "PHNjcmlwdD4"}}) // "<script>"
+	_, body = forged.get("/login")
+	mustContain(t, body, `name="email" value="" autocomplete="username" autofocus required`)
+}
