@@ -52,8 +52,11 @@ func (a *app) serve(ctx context.Context, ln net.Listener, log *slog.Logger) erro
 	if !watched {
 		drain = 0
 	}
-	log.Info("shutting down: /readyz answers 503; still serving while the balancer notices",
-		"drain", drain.String(), "readyz_checked", watched, "shutdown_timeout", a.cfg.ShutdownTimeout.String())
+	msg := "shutting down: /readyz answers 503; still serving while the balancer notices"
+	if drain == 0 {
+		msg = "shutting down: /readyz answers 503; no drain (nothing has asked /readyz, or LATCH_SHUTDOWN_DRAIN=0)"
+	}
+	log.Info(msg, "drain", drain.String(), "readyz_checked", watched, "shutdown_timeout", a.cfg.ShutdownTimeout.String())
 	if drain > 0 {
 		timer := time.NewTimer(drain)
 		select {

@@ -306,7 +306,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		v, err := quota.Parse(raw)
 		if err != nil {
-			errs = append(errs, &InvalidError{q.name, raw, err.Error() + `; e.g. 10/1h (10 at once, then one every 6 minutes) or "off"`})
+			errs = append(errs, &InvalidError{q.name, raw, err.Error() + ` (10/1h: 10 at once, then one every 6 minutes)`})
 		}
 		*q.dst = v
 	}
