@@ -23,7 +23,7 @@ func TestRegistryKeepsKindAndDeviceName(t *testing.T) {
 			browser := newRecord(2, 42, "192.0.2.2", now.Add(-time.Minute))
 			browser.UserAgent = "Mozilla/5.0 app\x01x" // not from a real header, but must not turn into an app
 			for i, r := range []Record{app, browser} {
-				if err := put(t, f.store, "tok-kind-"+string(rune('a'+i)), r, true); err != nil {
+				if err := put(t, f.store, placed("tok-kind-"+string(rune('a'+i)), r.UserID), r, true); err != nil {
 					t.Fatal(err)
 				}
 			}
