@@ -19,7 +19,7 @@ import (
 // loginFailed is the one message for every login failure: unknown email,
 // wrong password, disabled account (OWASP ASVS 5.0 V6.3.8; no account
 // enumeration).
-const loginFailed = "Incorrect email or password."
+const loginFailed = "login.failed" // message ID
 
 // loginShow renders the login form; a signed-in user goes straight on.
 func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +29,7 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Log in"
+	data.Title = s.t(r, "login.title")
 	data.Next = next
 	s.render(w, r, http.StatusOK, "login", data)
 }
@@ -71,18 +71,19 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	remember := r.PostForm.Get("remember") != ""
 	next := localPath(r.PostForm.Get("next"))
 
-	// refused shows the form again with msg, at err's status (errors.go).
+	// refused shows the form again with message msg (an ID), at err's
+	// status (errors.go).
 	refused := func(err error, msg string) error {
 		data := s.newTemplateData(w, r)
-		data.Title = "Log in"
+		data.Title = s.t(r, "login.title")
 		data.Form = formData{Email: text.Truncate(email, 254), Remember: remember}
-		data.FormError = msg
+		data.FormError = s.t(r, msg)
 		data.Next = next
 		s.render(w, r, s.statusOf(err), "login", data)
 		return nil
 	}
 	if email == "" || pw == "" {
-		return refused(errLoginIncomplete, "Enter your email address and your password.")
+		return refused(errLoginIncomplete, "login.incomplete")
 	}
 	// throttle.go: 429 before any hashing when over a limit.
 	reservation, err := s.reserveLogin(r, email)
@@ -232,7 +233,7 @@ func (s *Server) rehash(r *http.Request, id int64, pw string) {
 // the per-IP registration quota bounds how many addresses one client can
 // test, and a uniform answer would only help together with email
 // verification, which Latch does not have (README, "Account enumeration").
-const msgEmailTaken = "An account with this email address already exists. Log in instead."
+const msgEmailTaken = "register.email_taken" // message ID
 
 // newPassword judges how guessable a new password pw is, given hints (the
 // account's user.PasswordHints), in the server's bounded strength pool. It
@@ -251,7 +252,7 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Create an account"
+	data.Title = s.t(r, "register.title")
 	s.render(w, r, http.StatusOK, "register", data)
 }
 
@@ -273,13 +274,13 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 
 	fail := func(errs map[string]string) {
 		data := s.newTemplateData(w, r)
-		data.Title = "Create an account"
+		data.Title = s.t(r, "register.title")
 		data.Form = formData{Email: text.Truncate(email, 254), Name: text.Truncate(name, 200)}
 		data.FieldErrors = errs
 		s.render(w, r, http.StatusUnprocessableEntity, "register", data)
 	}
 	if errs := user.ValidateRegistration(email, name, pw); len(errs) > 0 {
-		fail(errs)
+		fail(s.userTexts(r, errs))
 		return
 	}
 	if err := s.countRegistration(r); err != nil { // throttle.go: per-IP quota, counted before the strength check and hashing
@@ -293,7 +294,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if msg != "" {
-		fail(map[string]string{"password": msg})
+		fail(map[string]string{"password": s.userText(r, msg)})
 		return
 	}
 	hash, err := s.passwords.Hash(r.Context(), pw)
@@ -303,7 +304,7 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	u := &user.User{Email: email, Name: name, PasswordHash: hash, Role: user.RoleUser}
 	if err := s.users.CreateUser(r.Context(), u); errors.Is(err, user.ErrEmailTaken) {
-		fail(map[string]string{"email": msgEmailTaken})
+		fail(map[string]string{"email": s.t(r, msgEmailTaken)})
 		return
 	} else if err != nil {
 		s.serverError(w, r, err)

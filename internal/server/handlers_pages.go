@@ -38,10 +38,10 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity, NoTotal: true})
 	if err != nil {
 		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
-		data.Notice = "Your recent activity cannot be shown right now."
+		data.Notice = s.t(r, "profile.activity_unavailable")
 	}
 	data.Events = s.ownEventRows(events, currentUser(ctx))
-	data.Title = "Your profile"
+	data.Title = s.t(r, "profile.title")
 	data.Session = sessionViewOf(info)
 	s.render(w, r, http.StatusOK, "profile", data)
 }
@@ -54,7 +54,7 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) accountShow(w http.ResponseWriter, r *http.Request) {
 	info, _ := s.sessions.Info(r.Context())
 	data := s.newTemplateData(w, r)
-	data.Title = "Your account"
+	data.Title = s.t(r, "account.title")
 	data.Session = sessionViewOf(info)
 	s.render(w, r, http.StatusOK, "account", data)
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -20,7 +19,9 @@ import (
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/web"
 )
 
 // UserStore is the part of the SQL store the site uses.
@@ -122,6 +123,7 @@ type Config struct {
 	Sessions  *session.Manager
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
 	Static    fs.FS // web.Static, served under /static/
+	Locales   fs.FS // web.Locales: the message catalogues (nil: web.Locales)
 	Clock     func() time.Time
 	// Health reports whether the dependencies answer (GET /readyz), within
 	// ctx's deadline; nil means always ready.
@@ -163,7 +165,8 @@ type Server struct {
 	passwords    PasswordHasher
 	audit        AuditLog
 	sessions     *session.Manager
-	pages        map[string]*template.Template
+	pages        map[string]*pagePool
+	catalog      *locale.Catalog
 	static       fs.FS
 	clock        func() time.Time
 	health       func(ctx context.Context) error
@@ -196,7 +199,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	locales := cfg.Locales
+	if locales == nil {
+		locales = web.Locales
+	}
+	catalog, err := locale.Load(locales)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s := &Server{
+		catalog:      catalog,
 		log:          withRequestIDs(cfg.Log), // request_id on lines logged with a request's context
 		users:        cfg.Users,
 		passwords:    cfg.Passwords,

@@ -44,7 +44,8 @@ type userRef struct {
 type eventRow struct {
 	Time          time.Time
 	Type          audit.Type
-	What          string // plain words: "Signed in", "Session ended by an administrator"
+	What          string // message ID of the plain words: "event.login_succeeded" ("Signed in")
+	Via           string // message ID of who acted, shown after What (" by an administrator"); "" for the person themself
 	Actor         userRef
 	Subject       userRef
 	Email         string // as typed at login; "" when it is just the subject's address
@@ -54,7 +55,8 @@ type eventRow struct {
 	SessionHandle string
 	Detail        string
 	// ActedBy is set on a list shown to the event's subject when someone
-	// else acted ("by an administrator", "from the command line"); the
+	// else acted: the message ID of "Done by an administrator" or "Done
+	// from the command line"; the
 	// actor's IP, device and session are then left out (ownEventRows).
 	ActedBy string
 }
@@ -79,7 +81,7 @@ type filterView struct {
 	Q, Email, IP, User, Type, From, To string
 }
 
-// option is one <option> of a select.
+// option is one <option> of a select; Label is a message ID.
 type option struct {
 	Value, Label string
 	Selected     bool
@@ -110,7 +112,7 @@ func (s *Server) parsePage(w http.ResponseWriter, r *http.Request) (int, bool) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxPage {
-		s.clientError(w, r, http.StatusBadRequest, "The page number must be a whole number, 1 or more.")
+		s.clientError(w, r, http.StatusBadRequest, "error.page_number")
 		return 0, false
 	}
 	return n, true
@@ -128,8 +130,7 @@ func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total in
 	}
 	pages := max(1, (total+perPage-1)/perPage)
 	if page > pages {
-		s.clientError(w, r, http.StatusNotFound,
-			"This list has only "+strconv.Itoa(pages)+" "+plural(pages, "page", "pages")+". Go back to the first page.")
+		s.clientError(w, r, http.StatusNotFound, "error.past_last_page", "Count", pages)
 		return pager{}, false
 	}
 	p := pager{Page: page, Pages: pages, Total: total, More: more}
@@ -236,13 +237,13 @@ func (s *Server) eventRows(events []audit.Event, users map[int64]userRef) []even
 		row := eventRow{
 			Time:          e.Time,
 			Type:          e.Type,
-			What:          describeEvent(e),
 			Email:         e.Email,
 			IP:            e.IP,
 			UserAgent:     e.UserAgent,
 			SessionHandle: e.SessionHandle,
 			Detail:        e.Detail,
 		}
+		row.What, row.Via = describeEvent(e)
 		if e.UserAgent != "" {
 			row.Device = s.device(e.UserAgent)
 		}
@@ -286,15 +287,16 @@ func (s *Server) ownEventRows(events []audit.Event, viewer *user.User) []eventRo
 	return rows
 }
 
-// actedByOther says who acted in e, when it was not viewerID: "by an
-// administrator", "from the command line", or "" when it was viewerID
-// (or nobody known, as for a failed sign-in).
+// actedByOther says who acted in e, when it was not viewerID: the
+// message ID of "Done by an administrator" or "Done from the command
+// line", or "" when it was viewerID (or nobody known, as for a failed
+// sign-in).
 func actedByOther(e audit.Event, viewerID int64) string {
 	switch {
 	case e.Via == audit.ViaCLI:
-		return "from the command line"
+		return "acted.cli"
 	case e.Via == audit.ViaAdmin, e.ActorID != 0 && e.ActorID != viewerID:
-		return "by an administrator"
+		return "acted.admin"
 	}
 	return ""
 }
@@ -329,46 +331,49 @@ func (s *Server) userRefs(ctx context.Context, ids ...int64) (map[int64]userRef,
 	return refs, nil
 }
 
-// eventWords are the plain words for each event type.
+// eventWords are the message IDs of the plain words for each event type
+// ("Signed in", "로그인").
 var eventWords = map[audit.Type]string{
-	audit.LoginSucceeded:  "Signed in",
-	audit.LoginFailed:     "Failed sign-in",
-	audit.Logout:          "Signed out",
-	audit.SessionRevoked:  "Session ended",
-	audit.SessionsRevoked: "Sessions ended",
-	audit.AccountDisabled: "Account disabled",
-	audit.AccountEnabled:  "Account enabled",
-	audit.RoleChanged:     "Role changed",
-	audit.UserCreated:     "Account created",
-	audit.Reauthenticated: "Password confirmed",
-	audit.LoginNewDevice:  "Signed in from a new device",
-
-	audit.PasswordChanged:   "Password changed",
-	audit.PasswordReset:     "Password reset",
-	audit.PasswordResetLink: "Password reset link created",
+	audit.LoginSucceeded: "event.login_succeeded",
+	audit.LoginFailed: "event.login_failed",
+	audit.Logout: "event.logout",
+	audit.SessionRevoked: "event.session_revoked",
+	audit.SessionsRevoked: "event.sessions_revoked",
+	audit.AccountDisabled: "event.account_disabled",
+	audit.AccountEnabled: "event.account_enabled",
+	audit.RoleChanged: "event.role_changed",
+	audit.UserCreated: "event.user_created",
+	audit.Reauthenticated: "event.reauthenticated",
+	audit.LoginNewDevice: "event.login_new_device",
+	audit.PasswordChanged: "event.password_changed",
+	audit.PasswordReset: "event.password_reset",
+	audit.PasswordResetLink: "event.password_reset_link",
 }
 
-// viaWords say who acted, when it was not the person themself.
+// viaWords are the message IDs of who acted, when it was not the person
+// themself (" by an administrator"): shown after the event's words.
 var viaWords = map[audit.Via]string{
-	audit.ViaAdmin:  " by an administrator",
-	audit.ViaCLI:    " by an operator",
-	audit.ViaLimit:  " (too many sessions)",
-	audit.ViaSystem: " by Latch",
+	audit.ViaAdmin:  "via.admin",
+	audit.ViaCLI:    "via.cli",
+	audit.ViaLimit:  "via.limit",
+	audit.ViaSystem: "via.system",
 }
 
-// describeEvent says what happened in plain words.
-func describeEvent(e audit.Event) string {
+// describeEvent says what happened: the message IDs of the event's words
+// and of who acted ("" when the person themself did). An unknown type is
+// "event.unknown".
+func describeEvent(e audit.Event) (what, via string) {
 	words, ok := eventWords[e.Type]
 	if !ok {
-		words = string(e.Type)
+		words = "event.unknown"
 	}
-	return words + viaWords[e.Via]
+	return words, viaWords[e.Via]
 }
 
 // eventTypeOptions is the event-type select, with selected chosen.
 func eventTypeOptions(selected string) []option {
 	opts := make([]option, 0, len(audit.Types)+1)
-	opts = append(opts, option{Value: "", Label: "Any event", Selected: selected == ""})
+	opts = append(opts, option{Value: "", Label: "event.any", Selected: selected == ""})
 	for _, t := range audit.Types {
 		opts = append(opts, option{Value: string(t), Label: eventWords[t], Selected: string(t) == selected})
 	}
