@@ -65,12 +65,12 @@ func TestErrorTable(t *testing.T) {
 		{"not found", fmt.Errorf("admin user: %w", user.ErrNotFound), 404, "", "There is no page at this address.", "", slog.LevelDebug},
 		{"no page", errNoPage, 404, "", "There is no page at this address.", "", slog.LevelDebug},
 		{"reset link unusable", user.ErrResetInvalid, 404, "", "There is no page at this address.", "", slog.LevelDebug},
-		{"not found with the handler's words", withMessage(user.ErrNotFound, "There is no account with this number."),
+		{"not found with the handler's words", withMessage(user.ErrNotFound, "admin.user_not_found"),
 			404, "", "There is no account with this number.", "", slog.LevelDebug},
 
 		{"conflict", fail.New(fail.Conflict, "test: changed"), 409, "", "changed by another request meanwhile", "", slog.LevelInfo},
 		{"rotated", session.ErrRotated, 409, "", "changed by another request meanwhile", "", slog.LevelInfo},
-		{"email taken", fmt.Errorf("store: create user: %w", user.ErrEmailTaken), 422, "", msgEmailTaken, "", slog.LevelDebug},
+		{"email taken", fmt.Errorf("store: create user: %w", user.ErrEmailTaken), 422, "", "An account with this email address already exists. Log in instead.", "", slog.LevelDebug},
 
 		{"unauthorized", errLoginFailed, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},
 		{"wrong password", errWrongPassword, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},
