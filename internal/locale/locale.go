@@ -38,6 +38,7 @@ var supported = []language.Tag{language.English, language.Korean}
 type Catalog struct {
 	localizers map[string]*i18n.Localizer
 	ids        map[string][]string // message IDs per language, sorted
+	messages   map[string]map[string]*i18n.Message
 	matcher    language.Matcher
 	layouts    map[string][2]string // per language: date and time layout, time-of-day layout
 }
@@ -48,7 +49,7 @@ type Catalog struct {
 func Load(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{},
+	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, messages: map[string]map[string]*i18n.Message{},
 		matcher: language.NewMatcher(supported), layouts: map[string][2]string{}}
 	for _, tag := range supported {
 		lang := tag.String()
@@ -58,8 +59,10 @@ func Load(fsys fs.FS) (*Catalog, error) {
 			return nil, fmt.Errorf("locale: %s: %w", name, err)
 		}
 		ids := make([]string, 0, len(mf.Messages))
+		c.messages[lang] = make(map[string]*i18n.Message, len(mf.Messages))
 		for _, m := range mf.Messages {
 			ids = append(ids, m.ID)
+			c.messages[lang][m.ID] = m
 		}
 		sort.Strings(ids)
 		c.ids[lang] = ids
@@ -88,6 +91,23 @@ func (c *Catalog) Langs() []string {
 // IDs returns the message IDs of lang's catalogue, sorted (nil for a
 // language it does not have).
 func (c *Catalog) IDs(lang string) []string { return slices.Clone(c.ids[lang]) }
+
+// Sources returns the text of message id in lang as written in the
+// catalogue, template fields unfilled: its plural forms that are not
+// empty (one form for most messages). Nil for an unknown id.
+func (c *Catalog) Sources(lang, id string) []string {
+	m, ok := c.messages[lang][id]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range []string{m.Zero, m.One, m.Two, m.Few, m.Many, m.Other} {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // Valid reports whether lang is one of the catalogue's languages.
 func (c *Catalog) Valid(lang string) bool { _, ok := c.localizers[lang]; return ok }

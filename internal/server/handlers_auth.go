@@ -19,7 +19,7 @@ import (
 // loginFailed is the one message for every login failure: unknown email,
 // wrong password, disabled account (OWASP ASVS 5.0 V6.3.8; no account
 // enumeration).
-const loginFailed = "login.failed" // message ID
+const loginFailed = "login.wrong_credentials" // message ID
 
 // loginShow renders the login form; a signed-in user goes straight on.
 func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
