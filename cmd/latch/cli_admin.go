@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,19 +15,19 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gomodule/redigo/redis"
-
-	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/account"
+	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
 
-// Operator commands: list and revoke sessions, disable, enable and change
-// the role of accounts. They follow the rules of the web admin pages
-// (internal/server/handlers_admin.go) and record the same audit events,
-// with Via audit.ViaCLI and no actor (ActorID 0): the CLI does not know
-// which person runs it.
+// Operator commands: create accounts, list and revoke sessions, disable,
+// enable and change the role of accounts. Each operation is carried out by
+// internal/account, the same code the web admin pages call, so it follows
+// the same rules and records the same audit events with the same details;
+// the actor is account.CLI(): Via audit.ViaCLI and no account (ActorID 0),
+// because the CLI does not know which person runs it.
 
 const sessionsUsage = `Usage:
   latch sessions list [--user EMAIL] [--json]
@@ -282,43 +283,28 @@ func cmdSessionsRevoke(ctx context.Context, args []string, getenv func(string) s
 		if err != nil {
 			return err
 		}
-		ended, err := env.reg.RevokeUser(ctx, u.ID, "")
+		ended, _, o, err := env.accounts.RevokeAll(ctx, account.CLI(), u.ID)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "ended %s of user %d <%s>\n", countSessions(len(ended)), u.ID, u.Email)
-		return env.record(ctx, audit.Event{Type: audit.SessionsRevoked, SubjectID: u.ID,
-			Detail: countSessions(len(ended)) + " ended"})
+		fmt.Fprintf(stdout, "ended %s of user %d <%s>\n", account.CountSessions(len(ended)), u.ID, u.Email)
+		return notAudited(o)
 	}
 
 	handle := pos[0]
-	rec, found, err := env.reg.Revoke(ctx, handle)
+	rec, o, err := env.accounts.RevokeSession(ctx, account.CLI(), handle, 0)
+	if errors.Is(err, account.ErrNoSession) {
+		return fmt.Errorf("no active session with handle %s", handle)
+	}
 	if err != nil {
 		return err
-	}
-	if !found {
-		return fmt.Errorf("no active session with handle %s", handle)
 	}
 	who := "user " + strconv.FormatInt(rec.UserID, 10)
 	if u, err := env.db.UserByID(ctx, rec.UserID); err == nil {
 		who += " <" + u.Email + ">"
 	}
 	fmt.Fprintf(stdout, "ended session %s of %s\n", handle, who)
-	return env.record(ctx, audit.Event{Type: audit.SessionRevoked, SubjectID: rec.UserID,
-		SessionHandle: handle, Detail: sessionDetail(rec)})
-}
-
-// sessionDetail describes an ended session for the audit log: its client
-// IP and the start of its User-Agent.
-func sessionDetail(rec session.Record) string {
-	parts := []string{}
-	if rec.IP != "" {
-		parts = append(parts, rec.IP)
-	}
-	if rec.UserAgent != "" {
-		parts = append(parts, terminalSafe(rec.UserAgent, tableUserAgentRunes))
-	}
-	return strings.Join(parts, ", ")
+	return notAudited(o)
 }
 
 // cmdUserSetDisabled disables (disabled true) or enables an account.
@@ -352,46 +338,39 @@ func cmdUserSetDisabled(ctx context.Context, args []string, disabled bool, geten
 	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
 
 	if !disabled {
-		if !u.Disabled {
+		res, err := env.accounts.Enable(ctx, account.CLI(), u)
+		if err != nil {
+			return err
+		}
+		if res.Already {
 			fmt.Fprintf(stdout, "%s is already enabled\n", who)
 			return nil
 		}
-		if err := stateChanged(env.db.SetDisabled(ctx, u.ID, false), stderr); err != nil {
-			return err
-		}
+		warnStateCopy(stderr, res.Outcome)
 		fmt.Fprintf(stdout, "enabled %s\n", who)
-		return env.record(ctx, audit.Event{Type: audit.AccountEnabled, SubjectID: u.ID})
+		return notAudited(res.Outcome)
 	}
 
-	if u.Disabled {
-		ended, err := env.reg.RevokeUser(ctx, u.ID, "")
-		if err != nil {
-			return fmt.Errorf("%s is already disabled, but its sessions could not be ended: %w", who, err)
-		}
-		fmt.Fprintf(stdout, "%s is already disabled; %s ended\n", who, countSessions(len(ended)))
-		if len(ended) == 0 {
-			return nil
-		}
-		return env.record(ctx, audit.Event{Type: audit.SessionsRevoked, SubjectID: u.ID,
-			Detail: countSessions(len(ended)) + " ended"})
-	}
-	if err := stateChanged(env.db.SetDisabled(ctx, u.ID, true), stderr); err != nil {
+	res, err := env.accounts.Disable(ctx, account.CLI(), u)
+	switch {
+	case res.Already && res.RevokeErr != nil:
+		return fmt.Errorf("%s is already disabled, but its sessions could not be ended: %w", who, res.RevokeErr)
+	case res.Already:
+		fmt.Fprintf(stdout, "%s is already disabled; %s ended\n", who, account.CountSessions(len(res.Ended)))
+		return notAudited(res.Outcome)
+	case res.RevokeErr != nil:
+		// As on the web: the account is locked out once the flag is stored
+		// (logins are refused and a disabled account's session ends at its
+		// next request), so the event is recorded even if ending sessions fails.
+		warnStateCopy(stderr, res.Outcome)
+		return errors.Join(fmt.Errorf("disabled %s, but its sessions could not be ended (run this command again): %w", who, res.RevokeErr),
+			notAudited(res.Outcome))
+	case err != nil:
 		return err
 	}
-	// As on the web: the account is locked out once the flag is stored
-	// (logins are refused and a disabled account's session ends at its next
-	// request), so the event is recorded even if ending sessions fails.
-	ended, revokeErr := env.reg.RevokeUser(ctx, u.ID, "")
-	detail := countSessions(len(ended)) + " ended"
-	if revokeErr != nil {
-		detail = "its sessions could not be ended yet"
-	}
-	recordErr := env.record(ctx, audit.Event{Type: audit.AccountDisabled, SubjectID: u.ID, Detail: detail})
-	if revokeErr != nil {
-		return errors.Join(fmt.Errorf("disabled %s, but its sessions could not be ended (run this command again): %w", who, revokeErr), recordErr)
-	}
-	fmt.Fprintf(stdout, "disabled %s; %s ended\n", who, countSessions(len(ended)))
-	return recordErr
+	warnStateCopy(stderr, res.Outcome)
+	fmt.Fprintf(stdout, "disabled %s; %s ended\n", who, account.CountSessions(len(res.Ended)))
+	return notAudited(res.Outcome)
 }
 
 // cmdUserSetRole gives an account the role "admin" or "user". A privilege
@@ -424,33 +403,32 @@ func cmdUserSetRole(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
-	if u.Role == role {
+	old := u.Role
+	res, err := env.accounts.SetRole(ctx, account.CLI(), u, role)
+	switch {
+	case res.Already:
 		fmt.Fprintf(stdout, "%s already has role %s\n", who, role)
 		return nil
-	}
-	if err := stateChanged(env.db.SetRole(ctx, u.ID, role), stderr); err != nil {
+	case res.RevokeErr != nil:
+		warnStateCopy(stderr, res.Outcome)
+		return errors.Join(fmt.Errorf("changed the role of %s to %s, but its sessions could not be ended (run \"latch sessions revoke --user %s\"): %w",
+			who, role, u.Email, res.RevokeErr), notAudited(res.Outcome))
+	case err != nil:
 		return err
 	}
-	ended, revokeErr := env.reg.RevokeUser(ctx, u.ID, "")
-	detail := fmt.Sprintf("role %s → %s", u.Role, role)
-	if revokeErr != nil {
-		detail += "; its sessions could not be ended yet"
-	}
-	recordErr := env.record(ctx, audit.Event{Type: audit.RoleChanged, SubjectID: u.ID, Detail: detail})
-	if revokeErr != nil {
-		return errors.Join(fmt.Errorf("changed the role of %s to %s, but its sessions could not be ended (run \"latch sessions revoke --user %s\"): %w",
-			who, role, u.Email, revokeErr), recordErr)
-	}
-	fmt.Fprintf(stdout, "%s: role %s → %s; %s ended\n", who, u.Role, role, countSessions(len(ended)))
-	return recordErr
+	warnStateCopy(stderr, res.Outcome)
+	fmt.Fprintf(stdout, "%s: role %s → %s; %s ended\n", who, old, role, account.CountSessions(len(res.Ended)))
+	return notAudited(res.Outcome)
 }
 
-// adminEnv is what an operator command works on: the database and the
-// configured session store's registry.
+// adminEnv is what an operator command works on: the database, the
+// configured session store's registry, and the account operations over
+// both.
 type adminEnv struct {
-	db   *store.DB
-	reg  session.Registry
-	pool *redis.Pool // nil with the embedded session store
+	db       *store.DB
+	reg      session.Registry
+	pool     redisPool // nil with the embedded session store
+	accounts *account.Service
 }
 
 // openAdminEnv opens the database and session store that the LATCH_*
@@ -466,7 +444,16 @@ func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, e
 		db.Close()
 		return nil, err
 	}
-	return &adminEnv{db: db, reg: st, pool: pool}, nil
+	return &adminEnv{db: db, reg: st, pool: pool, accounts: cliAccounts(db, st, nil)}, nil
+}
+
+// cliAccounts returns the account operations for an operator command on
+// db and the session registry reg (nil for a command that ends no
+// session); hasher is needed only to create accounts. The clock is
+// time.Now and nothing is logged: the command prints what happened.
+func cliAccounts(db *store.DB, reg account.Sessions, hasher account.PasswordHasher) *account.Service {
+	return account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: hasher,
+		Strength: user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1})})
 }
 
 // Close releases the Redis pool (if any) and the database.
@@ -487,32 +474,22 @@ func (e *adminEnv) userByEmail(ctx context.Context, email string) (*user.User, e
 	return u, err
 }
 
-// record stores an operator's audit event (Via cli, no actor).
-func (e *adminEnv) record(ctx context.Context, ev audit.Event) error {
-	return recordCLIEvent(ctx, e.db, ev)
-}
-
-// recordCLIEvent stores ev as done through the CLI: Via audit.ViaCLI and
-// ActorID 0 (the operator is not a known user). It is called after the
-// action succeeded, so its error says the action itself was done.
-func recordCLIEvent(ctx context.Context, db *store.DB, ev audit.Event) error {
-	ev.Via, ev.ActorID = audit.ViaCLI, 0
-	if err := db.InsertAuditEvent(ctx, &ev); err != nil {
-		return fmt.Errorf("the change was made, but recording it in the audit log failed (has \"latch migrate\" been run?): %w", err)
+// notAudited is the command's error when the operation was carried out
+// but its audit event could not be stored (o.Audit); nil otherwise.
+func notAudited(o account.Outcome) error {
+	if o.Audit != nil {
+		return fmt.Errorf("the change was made, but recording it in the audit log failed (has \"latch migrate\" been run?): %w", o.Audit)
 	}
 	return nil
 }
 
-// stateChanged returns err of an account change, except one saying that
-// only the account's state copy beside the sessions was not written
-// (user.ErrStateCopyNotWritten): the change is stored, so that one is
-// printed as a warning on stderr and the command goes on.
-func stateChanged(err error, stderr io.Writer) error {
-	if errors.Is(err, user.ErrStateCopyNotWritten) {
-		fmt.Fprintf(stderr, "warning: %v (the account is read from the database until the copy expires, within a minute)\n", err)
-		return nil
+// warnStateCopy prints, as a warning on stderr, that the change is stored
+// but the account's state copy beside the sessions was not written
+// (o.StateCopy, user.ErrStateCopyNotWritten): the command goes on.
+func warnStateCopy(stderr io.Writer, o account.Outcome) {
+	if o.StateCopy != nil {
+		fmt.Fprintf(stderr, "warning: %v (the account is read from the database until the copy expires, within a minute)\n", o.StateCopy)
 	}
-	return err
 }
 
 // checkEmailArg rejects an EMAIL argument no account can have (usage
@@ -533,14 +510,6 @@ func checkEmailArg(email string) error {
 func legacyAddress(email string) bool {
 	a, err := mail.ParseAddress(strings.TrimSpace(email))
 	return err == nil && a.Name == "" && user.EmailLookupKeys(email) != nil
-}
-
-// countSessions is "1 session" or "N sessions".
-func countSessions(n int) string {
-	if n == 1 {
-		return "1 session"
-	}
-	return strconv.Itoa(n) + " sessions"
 }
 
 // parseArgs parses fs's flags anywhere among args ("revoke HANDLE --user
@@ -566,4 +535,66 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// cmdUserCreate runs "latch user create --email E [--name N] [--admin]
+// --password-stdin" (args: what follows "create"): the password is the
+// first line of standard input; the name defaults to the part of the
+// address before "@". The account is made by account.Service.CreateUser,
+// as a registration is (the same field rules and strength check, the
+// configured argon2id cost), and recorded as UserCreated with "role R".
+// Errors: usageError (exit 2) for bad arguments, a field the rules refuse,
+// a weak password or an address already registered; any other error
+// (database) exits 1.
+func cmdUserCreate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
+	email := fs.String("email", "", "email address (required)")
+	name := fs.String("name", "", "display name (default: the part of the email before @)")
+	admin := fs.Bool("admin", false, "give the user the admin role")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || !*fromStdin {
+		return usageError{errors.New("--email and --password-stdin are required")}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, user.MaxPasswordBytes+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if *name == "" {
+		*name, _, _ = strings.Cut(strings.TrimSpace(*email), "@")
+	}
+	// The cheap field rules before opening anything (CreateUser applies
+	// them again, with the strength check after them).
+	if errs := user.ValidateRegistration(*email, *name, pw); len(errs) > 0 {
+		return usageError{account.FieldErrors(errs)}
+	}
+	cfg, db, err := openDB(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	params, err := passwordParams(cfg.Argon2)
+	if err != nil {
+		return err
+	}
+	role := user.RoleUser
+	if *admin {
+		role = user.RoleAdmin
+	}
+	accounts := cliAccounts(db, nil, password.NewHasher(params, 0, 0))
+	u, o, err := accounts.CreateUser(ctx, account.CLI(), account.NewUser{Email: *email, Name: *name, Password: pw, Role: role})
+	var fields account.FieldErrors
+	switch {
+	case errors.As(err, &fields):
+		return usageError{fields}
+	case errors.Is(err, user.ErrEmailTaken):
+		return usageError{err}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %d <%s> role %s\n", u.ID, u.Email, u.Role)
+	return notAudited(o)
 }

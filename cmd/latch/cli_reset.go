@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/account"
 )
 
 // cmdUserResetLink runs "latch user reset-link EMAIL [--base-url URL]": it
@@ -20,7 +20,8 @@ import (
 // is BASE/reset/TOKEN, with BASE from --base-url or else http://LATCH_ADDR.
 // It works once, for 30 minutes (store.ResetLinkLifetime), and replaces any
 // earlier unused link of the account; only the token's hash is stored.
-// Recorded as PasswordResetLink (without the link). Errors: usageError for
+// Made and recorded as PasswordResetLink (without the link) by
+// account.Service.IssueResetLink, as the web admin's button does. Errors: usageError for
 // bad arguments (exit 2); an unknown or disabled account, or a database
 // error, exits 1.
 func cmdUserResetLink(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -47,24 +48,23 @@ func cmdUserResetLink(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return usageError{err}
 	}
-	env := &adminEnv{db: db}
+	env := &adminEnv{db: db, accounts: cliAccounts(db, nil, nil)}
 	u, err := env.userByEmail(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
-	if u.Disabled {
+	link, err := env.accounts.IssueResetLink(ctx, account.CLI(), u)
+	if errors.Is(err, account.ErrDisabled) {
 		return fmt.Errorf("%s is disabled, and a reset link does not work for a disabled account; run \"latch user enable %s\" first", who, u.Email)
 	}
-	token, expires, err := db.CreatePasswordReset(ctx, u.ID, time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s/reset/%s\n", origin, token)
+	fmt.Fprintf(stdout, "%s/reset/%s\n", origin, link.Token)
 	fmt.Fprintf(stderr, "one-time password reset link for %s: works once, until %s (30 minutes); it replaces any earlier unused link\n",
-		who, expires.UTC().Format(time.DateTime+" MST"))
-	return env.record(ctx, audit.Event{Type: audit.PasswordResetLink, SubjectID: u.ID,
-		Detail: "valid until " + expires.UTC().Format("15:04 MST")})
+		who, link.Expires.UTC().Format(time.DateTime+" MST"))
+	return notAudited(link.Outcome)
 }
 
 // resetBaseURL returns the scheme and host reset links start with: base

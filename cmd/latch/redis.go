@@ -1,19 +1,40 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/redisconn"
 )
 
-// openRedis returns the pool of connections to the Redis that
-// LATCH_REDIS_URL names (config.Redis, parsed once by config.Load), with
-// every dial, read and write bounded by LATCH_REDIS_TIMEOUT; nil, nil when
-// no Redis is configured (the embedded session store). The caller closes
-// the pool. It is the one place a Redis pool is built: the server and
-// every CLI command that touches sessions get theirs here.
-func openRedis(cfg config.Config) (*redis.Pool, error) {
+// redisPool is the Redis connection pool of one deployment mode: a
+// *redis.Pool on one Redis, or a *redisconn.SentinelPool. Stores and the
+// throttle borrow from it (redisconn.Source), the metrics read its Stats,
+// and the app closes it.
+type redisPool interface {
+	redisconn.Source
+	Stats() redis.PoolStats
+	Close() error
+}
+
+var (
+	_ redisPool = (*redis.Pool)(nil)
+	_ redisPool = (*redisconn.SentinelPool)(nil)
+)
+
+// openRedis returns the pool of connections to the Redis the
+// configuration names (config.Redis, parsed once by config.Load): behind
+// Redis Sentinel when LATCH_REDIS_SENTINELS is set
+// (redisconn.NewSentinelPool, dialing the master the Sentinels name, and
+// telling topo, when not nil, of each change of master), else the one
+// Redis at LATCH_REDIS_URL. Every dial, read and write is bounded by
+// LATCH_REDIS_TIMEOUT. It returns nil, nil when no Redis is configured
+// (the embedded session store). The caller closes the pool. It is the one
+// place a Redis pool is built: the server and every CLI command that
+// touches sessions get theirs here.
+func openRedis(cfg config.Config, topo redisconn.TopologyObserver) (redisPool, error) {
 	r := cfg.Redis
 	if r == nil {
 		return nil, nil
@@ -25,5 +46,31 @@ func openRedis(cfg config.Config) (*redis.Pool, error) {
 	if r.Username != "" {
 		opts = append(opts, redis.DialUsername(r.Username))
 	}
+	if s := cfg.RedisSentinel; s.Enabled() {
+		so := redisconn.SentinelOptions{
+			Sentinels:        s.Addrs,
+			MasterName:       s.Master,
+			SentinelPassword: s.Password,
+			DialOptions:      opts,
+			Timeout:          cfg.RedisTimeout,
+			PoolSize:         redisconn.PoolSize,
+		}
+		if topo != nil {
+			so.Observer = topo
+		}
+		return redisconn.NewSentinelPool(so)
+	}
 	return redisconn.NewPool(r.Addr, cfg.RedisTimeout, opts...), nil
+}
+
+// redisAddr names the Redis in logs, without credentials: its host:port,
+// or the Sentinels and the master name.
+func redisAddr(cfg config.Config) string {
+	if s := cfg.RedisSentinel; s.Enabled() {
+		return "sentinel " + s.Master + "@" + strings.Join(s.Addrs, ",")
+	}
+	if cfg.Redis == nil {
+		return ""
+	}
+	return cfg.Redis.Addr
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,13 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/metrics"
@@ -26,7 +23,6 @@ import (
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/throttle"
-	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
 
@@ -154,7 +150,7 @@ type app struct {
 	cfg      config.Config
 	log      *slog.Logger
 	db       *store.DB
-	pool     *redis.Pool   // nil with the embedded session store
+	pool     redisPool     // nil with the embedded session store
 	sessions session.Store // Redis or embedded; also the registry the sweeper prunes
 	server   *server.Server
 	metrics  *prometheus.Registry // served on LATCH_METRICS_ADDR only (serveMetrics)
@@ -203,7 +199,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 	}
 	a.metrics = metrics.New(src)
 	if pool != nil {
-		log.Info("session store: redis", "addr", cfg.Redis.Addr)
+		log.Info("session store: redis", "addr", redisAddr(cfg))
 	} else {
 		log.Warn("session store: embedded in the SQL database; run a single instance only, or set LATCH_REDIS_URL")
 	}
@@ -269,7 +265,7 @@ func (a *app) startServer(scfg server.Config) error {
 // by every instance), else in this process (the embedded mode is one
 // instance anyway). Redis command errors are counted in rec. clock is nil
 // outside tests.
-func openLimiter(cfg config.Config, pool *redis.Pool, rec *metrics.Recorder, clock func() time.Time) (*throttle.Limiter, error) {
+func openLimiter(cfg config.Config, pool redisPool, rec *metrics.Recorder, clock func() time.Time) (*throttle.Limiter, error) {
 	if pool == nil {
 		return throttle.NewMemory(cfg.Throttle, 0, clock)
 	}
@@ -288,16 +284,21 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 }
 
 // openSessionStore returns the session store the configuration names:
-// Redis when LATCH_REDIS_URL is set (a pool from openRedis, then non-nil;
-// the caller closes it), else the embedded store in db. The store is also
-// the session registry (session.Store embeds session.Registry). With
-// Redis, db is also told to keep the account state copies beside the
-// sessions right on every change (store.DB.SetUserStateCache): the server,
-// the CLI and reset links all open their stores here, so none of them can
-// change an account without updating its copy. rec, when set (serve),
-// counts the store's Redis command errors.
-func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool *redis.Pool, err error) {
-	pool, err = openRedis(cfg)
+// Redis when LATCH_REDIS_URL or LATCH_REDIS_SENTINELS is set (a pool from
+// openRedis, then non-nil; the caller closes it), else the embedded store
+// in db. The store is also the session registry (session.Store embeds
+// session.Registry). With Redis, db is also told to keep the account
+// state copies beside the sessions right on every change
+// (store.DB.SetUserStateCache): the server, the CLI and reset links all
+// open their stores here, so none of them can change an account without
+// updating its copy. rec, when set (serve), counts the store's Redis
+// command errors and Sentinel's changes of master.
+func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool redisPool, err error) {
+	var topo redisconn.TopologyObserver
+	if rec != nil {
+		topo = rec
+	}
+	pool, err = openRedis(cfg, topo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -389,7 +390,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Only logged: anonymous pages work meanwhile, and Latch recovers by
 		// itself when Redis comes back.
 		log.Error("redis is not usable at start; pages that need a session will answer 503 until it is",
-			"addr", cfg.Redis.Addr, "err", err)
+			"addr", redisAddr(cfg), "err", err)
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -473,60 +474,5 @@ func cmdUser(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return usageError{errors.New(`want "user create|disable|enable|set-role|reset-link ..."; see "latch user --help"`)}
 	}
-	fs := newFlagSet("user create", "user create --email E [--name N] [--admin] --password-stdin", stderr)
-	email := fs.String("email", "", "email address (required)")
-	name := fs.String("name", "", "display name (default: the part of the email before @)")
-	admin := fs.Bool("admin", false, "give the user the admin role")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	if *email == "" || !*fromStdin {
-		return usageError{errors.New("--email and --password-stdin are required")}
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, user.MaxPasswordBytes+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
-	}
-	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if *name == "" {
-		*name, _, _ = strings.Cut(strings.TrimSpace(*email), "@")
-	}
-	if errs := user.ValidateRegistration(*email, *name, pw); len(errs) > 0 {
-		var msgs []string
-		for _, f := range []string{"email", "name", "password"} {
-			if m, ok := errs[f]; ok {
-				msgs = append(msgs, f+": "+m)
-			}
-		}
-		return usageError{errors.New(strings.Join(msgs, "; "))}
-	}
-	if msg := user.CheckPasswordStrength(pw, user.PasswordHints(*email, *name)...); msg != "" {
-		return usageError{errors.New("password: " + msg)}
-	}
-	cfg, db, err := openDB(ctx, getenv)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	params, err := passwordParams(cfg.Argon2)
-	if err != nil {
-		return err
-	}
-	hash, err := password.NewHasher(params, 0, 0).Hash(ctx, pw)
-	if err != nil {
-		return err
-	}
-	u := &user.User{Email: strings.TrimSpace(*email), Name: strings.TrimSpace(*name), PasswordHash: hash, Role: user.RoleUser}
-	if *admin {
-		u.Role = user.RoleAdmin
-	}
-	if err := db.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, user.ErrEmailTaken) {
-			return usageError{err}
-		}
-		return err
-	}
-	fmt.Fprintf(stdout, "created user %d <%s> role %s\n", u.ID, u.Email, u.Role)
-	return recordCLIEvent(ctx, db, audit.Event{Type: audit.UserCreated, SubjectID: u.ID, Email: u.Email, Detail: "role " + string(u.Role)})
+	return cmdUserCreate(ctx, args[1:], getenv, stdin, stdout, stderr) // cli_admin.go
 }

@@ -1,7 +1,8 @@
 // Package audit defines Latch's security events: what is recorded when
 // someone signs in, signs out, or changes sessions, accounts or roles. The
-// SQL store keeps them (internal/store); the server and the CLI record
-// them. Events never hold a password, hash or session token; sessions are
+// SQL store keeps them (internal/store); internal/account records those of
+// account operations (for the web and the CLI alike), the server those of
+// sign-ins. Events never hold a password, hash or session token; sessions are
 // named by their public handle.
 package audit
 

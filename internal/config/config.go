@@ -36,8 +36,12 @@ type Config struct {
 	MetricsAddr string
 	// Redis is the Redis that keeps sessions and throttle counters, from
 	// LATCH_REDIS_URL ("redis://[user:pass@]host:port/db", parsed once here
-	// by ParseRedisURL); nil when it is unset: the embedded session store
-	// in the SQL database (one instance only).
+	// by ParseRedisURL); nil when neither it nor LATCH_REDIS_SENTINELS is
+	// set: the embedded session store in the SQL database (one instance
+	// only). In Sentinel mode the URL is optional and names no host
+	// ("redis://:PASSWORD@/0"): Redis.Addr is then empty and the Sentinels
+	// name the master. LATCH_REDIS_PASSWORD fills Redis.Password when the
+	// URL has none.
 	Redis *Redis
 	// RedisKeyPrefix starts every session key (LATCH_REDIS_KEY_PREFIX,
 	// default "latch:"), so several deployments can share a Redis.
@@ -45,6 +49,9 @@ type Config struct {
 	// RedisTimeout bounds connecting to, reading from and writing to Redis
 	// (LATCH_REDIS_TIMEOUT, default 500ms).
 	RedisTimeout time.Duration
+	// RedisSentinel selects Redis Sentinel mode (LATCH_REDIS_SENTINEL*;
+	// sentinel.go).
+	RedisSentinel RedisSentinel
 
 	// IdleTimeout ends a session after this long without a request
 	// (LATCH_IDLE_TIMEOUT, default 30m). OWASP ASVS 5.0 V7.3.1.
@@ -230,12 +237,29 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, &InvalidError{"LATCH_DATABASE_URL", redact(c.DatabaseURL), "must start with sqlite: or postgres://"})
 	}
+	// Redis Sentinel (sentinel.go) first: it decides whether the URL must
+	// name a host.
+	errs = append(errs, loadRedisSentinel(get, &c)...)
 	if raw := get("LATCH_REDIS_URL", ""); raw != "" {
-		r, err := ParseRedisURL(raw)
+		parse := ParseRedisURL
+		if c.RedisSentinel.Enabled() {
+			parse = parseSentinelRedisURL
+		}
+		r, err := parse(raw)
 		if err != nil {
 			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redactRedis(raw), err.Error()})
 		}
 		c.Redis = r
+	} else if c.RedisSentinel.Enabled() {
+		c.Redis = &Redis{}
+	}
+	if pw := get("LATCH_REDIS_PASSWORD", ""); pw != "" {
+		switch {
+		case c.Redis == nil:
+			errs = append(errs, &InvalidError{"LATCH_REDIS_PASSWORD", "(hidden)", "needs LATCH_REDIS_URL or LATCH_REDIS_SENTINELS"})
+		case c.Redis.Password == "":
+			c.Redis.Password = pw
+		}
 	}
 	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
 		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT"})

@@ -42,8 +42,21 @@ func TestCountRedisErrors(t *testing.T) {
 	if err := do(func(c redis.Conn) (any, error) { return script.DoContext(ctx, c) }); err != nil {
 		t.Fatal(err)
 	}
-	if got := count(metrics.RedisErrorReply); got != 1 {
-		t.Errorf("reply errors = %v after one unknown command and one script load, want 1", got)
+	// redis.DoWithTimeout (WAIT after a revocation) works through the
+	// wrapper and is counted: it failed with "connection does not support
+	// ConnWithTimeout" before the wrapper implemented it.
+	if _, err := redisconn.Do(ctx, src, func(c redis.Conn) (any, error) {
+		return redis.DoWithTimeout(c, time.Second, "PING")
+	}); err != nil {
+		t.Fatalf("DoWithTimeout through the counting wrapper: %v", err)
+	}
+	if _, err := redisconn.Do(ctx, src, func(c redis.Conn) (any, error) {
+		return redis.DoWithTimeout(c, time.Second, "NOSUCHCOMMAND")
+	}); err == nil {
+		t.Fatal("NOSUCHCOMMAND with a timeout succeeded")
+	}
+	if got := count(metrics.RedisErrorReply); got != 2 {
+		t.Errorf("reply errors = %v after two unknown commands and one script load, want 2", got)
 	}
 	if got := count(metrics.RedisErrorConnection); got != 0 {
 		t.Errorf("connection errors = %v with Redis up, want 0", got)

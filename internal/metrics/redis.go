@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gomodule/redigo/redis"
 
@@ -37,15 +38,19 @@ func (s *countingSource) GetContext(ctx context.Context) (redis.Conn, error) {
 }
 
 // countingConn counts the errors of one borrowed connection. It supports
-// redis.DoContext and ReceiveContext (redis.ConnWithContext) whether or not
-// the connection it wraps does: redigo's helpers then answer the same as
-// for the bare connection.
+// redis.DoContext and ReceiveContext (redis.ConnWithContext) and
+// redis.DoWithTimeout and ReceiveWithTimeout (redis.ConnWithTimeout: WAIT
+// after a revocation uses it) whether or not the connection it wraps does:
+// redigo's helpers then answer the same as for the bare connection.
 type countingConn struct {
 	redis.Conn
 	rec *Recorder
 }
 
-var _ redis.ConnWithContext = (*countingConn)(nil)
+var (
+	_ redis.ConnWithContext = (*countingConn)(nil)
+	_ redis.ConnWithTimeout = (*countingConn)(nil)
+)
 
 func (c *countingConn) count(err error) {
 	if err == nil {
@@ -82,6 +87,18 @@ func (c *countingConn) Receive() (any, error) {
 
 func (c *countingConn) ReceiveContext(ctx context.Context) (any, error) {
 	reply, err := redis.ReceiveContext(c.Conn, ctx)
+	c.count(err)
+	return reply, err
+}
+
+func (c *countingConn) DoWithTimeout(timeout time.Duration, cmd string, args ...any) (any, error) {
+	reply, err := redis.DoWithTimeout(c.Conn, timeout, cmd, args...)
+	c.count(err)
+	return reply, err
+}
+
+func (c *countingConn) ReceiveWithTimeout(timeout time.Duration) (any, error) {
+	reply, err := redis.ReceiveWithTimeout(c.Conn, timeout)
 	c.count(err)
 	return reply, err
 }

@@ -32,8 +32,12 @@ var _ Source = (*redis.Pool)(nil)
 // answered (Stale), fn runs again on another one, at most MaxStaleRetries
 // times and while ctx lasts: a restart then costs no failed request. fn
 // must be safe to repeat after such a failure (Redis did not run it).
+// A READONLY reply (the server was demoted to a replica by a failover;
+// ReadOnly) is likewise retried, once: a SentinelPool has dropped that
+// connection, and the next one is dialed to the master Sentinel names.
 // It returns fn's reply and error, or the pool's error.
 func Do(ctx context.Context, pool Source, fn func(redis.Conn) (any, error)) (any, error) {
+	readOnlyRetried := false
 	for attempt := 0; ; attempt++ {
 		conn, err := pool.GetContext(ctx)
 		if err != nil {
@@ -41,6 +45,10 @@ func Do(ctx context.Context, pool Source, fn func(redis.Conn) (any, error)) (any
 		}
 		reply, err := fn(conn)
 		conn.Close()
+		if err != nil && ReadOnly(err) && !readOnlyRetried && ctx.Err() == nil {
+			readOnlyRetried = true
+			continue
+		}
 		if err == nil || !Stale(err) || attempt >= MaxStaleRetries || ctx.Err() != nil {
 			return reply, err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
@@ -17,8 +18,9 @@ import (
 
 // The admin pages: every route here runs behind requireUser → requireCSRFToken
 // → requireAdmin, and every POST also behind requireRecentAuth (routes.go).
-// Actions are audited with Via admin, the admin as actor and the account
-// acted on as subject.
+// Actions are carried out by internal/account (one place for each
+// operation, shared with the CLI), with Via admin, the admin as actor and
+// the account acted on as subject.
 
 // noAccount is the note shown when an email filter names no account.
 const noAccount = "No account has this email address."
@@ -241,11 +243,10 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminKillSession ends one session by handle (POST
-// /admin/sessions/{handle}/kill). The admin's own current session is
-// refused (Log out ends it); an unknown handle is 404.
-func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	admin := currentUser(ctx)
+// /admin/sessions/{handle}/kill) through account.Service.RevokeSession.
+// The admin's own current session is refused (Log out ends it); an unknown
+// handle is 404.
+func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error {
 	handle := chi.URLParam(r, "handle")
 	gone := func() {
 		s.clientError(w, r, http.StatusNotFound,
@@ -253,131 +254,95 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if !session.ValidHandle(handle) {
 		gone()
-		return
+		return nil
 	}
-	if handle == s.sessions.Handle(ctx) {
+	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaAdmin), handle, 0)
+	switch {
+	case errors.Is(err, account.ErrCurrentSession):
 		s.clientError(w, r, http.StatusBadRequest,
 			"This is the session you are using now, so it was not ended. To end it, use Log out.")
-		return
-	}
-	rec, found, err := s.sessions.Registry().Revoke(ctx, handle)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !found {
+		return nil
+	case errors.Is(err, account.ErrNoSession):
 		gone()
-		return
+		return nil
+	case err != nil:
+		return err
 	}
 	s.metrics.SessionsRevoked(RevokeAdmin, 1)
-	s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", handle, "via", "admin",
-		"admin_id", admin.ID, "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: rec.UserID,
-		SessionHandle: handle, Detail: s.sessionDetail(rec)})
 	s.setFlash(w, flashSessionKilled)
 	http.Redirect(w, r, adminReturn(r, "/admin/sessions"), http.StatusSeeOther)
+	return nil
 }
 
 // adminKillUserSessions ends every session of an account (POST
-// /admin/users/{id}/kill-sessions); on the admin's own account, every one
-// except the current session.
-func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	admin := currentUser(ctx)
+// /admin/users/{id}/kill-sessions; account.Service.RevokeAll); on the
+// admin's own account, every one except the current session.
+func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) error {
 	subject, ok := s.accountParam(w, r)
 	if !ok {
-		return
+		return nil
 	}
-	except, flash := "", flashUserKilled
-	if subject.ID == admin.ID {
-		except, flash = s.sessions.Handle(ctx), flashOwnOthersKilled
-	}
-	ended, err := s.sessions.Registry().RevokeUser(ctx, subject.ID, except)
+	ended, keptOwn, _, err := s.accounts.RevokeAll(r.Context(), s.actor(r, audit.ViaAdmin), subject.ID)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	s.metrics.SessionsRevoked(RevokeAdmin, len(ended))
-	detail := countSessions(len(ended)) + " ended"
-	if except != "" {
-		detail += ", all but the administrator's current one"
+	if keptOwn {
+		s.setFlash(w, flashOwnOthersKilled)
+	} else {
+		s.setFlash(w, flashUserKilled)
 	}
-	s.log.Info("sessions revoked", "user_id", subject.ID, "count", len(ended), "via", "admin",
-		"admin_id", admin.ID, "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.SessionsRevoked, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
-		SessionHandle: s.sessions.Handle(ctx), Detail: detail})
-	s.setFlash(w, flash)
 	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+	return nil
 }
 
 // adminDisableUser disables an account and ends all its sessions (POST
-// /admin/users/{id}/disable). An admin cannot disable their own account.
-// The login handler refuses disabled accounts, and requireUser ends any
-// session of one at its next request, so the account is locked out even if
-// ending the sessions fails (503; the admin may try again).
-func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	admin := currentUser(ctx)
+// /admin/users/{id}/disable; account.Service.Disable). An admin cannot
+// disable their own account. The login handler refuses disabled accounts,
+// and requireUser ends any session of one at its next request, so the
+// account is locked out even if ending the sessions fails (503; the admin
+// may try again).
+func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error {
 	subject, ok := s.accountParam(w, r)
 	if !ok {
-		return
+		return nil
 	}
-	if subject.ID == admin.ID {
+	changed, err := s.accounts.Disable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
+	s.metrics.SessionsRevoked(RevokeDisabled, len(changed.Ended))
+	switch {
+	case errors.Is(err, account.ErrOwnAccount):
 		s.clientError(w, r, http.StatusBadRequest,
 			"You cannot disable your own account. Another administrator can do it if it is needed.")
-		return
-	}
-	if !s.setDisabled(w, r, subject.ID, true) {
-		return
-	}
-	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, subject.ID, "")
-	s.metrics.SessionsRevoked(RevokeDisabled, len(ended))
-	detail := countSessions(len(ended)) + " ended"
-	if revokeErr != nil {
-		detail = "its sessions could not be ended yet"
-	}
-	s.log.Info("account disabled", "user_id", subject.ID, "sessions_ended", len(ended), "admin_id", admin.ID,
-		"client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.AccountDisabled, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
-		SessionHandle: s.sessions.Handle(ctx), Detail: detail})
-	if revokeErr != nil {
-		s.serverError(w, r, revokeErr)
-		return
+		return nil
+	case errors.Is(err, user.ErrNotFound):
+		s.noSuchAccount(w, r)
+		return nil
+	case err != nil:
+		return err
 	}
 	s.setFlash(w, flashAccountDisabled)
 	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+	return nil
 }
 
-// adminEnableUser enables a disabled account (POST /admin/users/{id}/enable).
-func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) {
-	admin := currentUser(r.Context())
+// adminEnableUser enables a disabled account (POST /admin/users/{id}/enable;
+// account.Service.Enable).
+func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) error {
 	subject, ok := s.accountParam(w, r)
 	if !ok {
-		return
+		return nil
 	}
-	if !s.setDisabled(w, r, subject.ID, false) {
-		return
-	}
-	s.log.Info("account enabled", "user_id", subject.ID, "admin_id", admin.ID, "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.AccountEnabled, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
-		SessionHandle: s.sessions.Handle(r.Context())})
-	s.setFlash(w, flashAccountEnabled)
-	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
-}
-
-// setDisabled stores the flag; it answers (404 or 5xx) and reports false
-// when that fails.
-func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, id int64, disabled bool) bool {
-	err := s.accountChanged(r, id, s.users.SetDisabled(r.Context(), id, disabled))
+	_, err := s.accounts.Enable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
 	if errors.Is(err, user.ErrNotFound) {
 		s.noSuchAccount(w, r)
-		return false
+		return nil
 	}
 	if err != nil {
-		s.serverError(w, r, err)
-		return false
+		return err
 	}
-	return true
+	s.setFlash(w, flashAccountEnabled)
+	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
+	return nil
 }
 
 // accountParam loads the account named by the {id} URL segment; a

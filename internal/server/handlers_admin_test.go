@@ -66,6 +66,7 @@ func TestAdminActions(t *testing.T) {
 		status   int
 		location string
 		message  string
+		before   func(t *testing.T, a *testApp) // set-up before the request, if any
 		check    func(t *testing.T, a *testApp, admin *client)
 		event    *audit.Event // the event recorded, without ID/Time/IP/UserAgent
 		// eventSession is the session the event names, when not the
@@ -148,6 +149,13 @@ func TestAdminActions(t *testing.T) {
 		},
 		{
 			name: "enable an account", path: fixed("/admin/users/3/enable"),
+			// Enabling acts on a disabled account (an enabled one is left
+			// alone and nothing is recorded: internal/account Enable).
+			before: func(t *testing.T, a *testApp) {
+				if err := a.users.SetDisabled(t.Context(), malloryID, true); err != nil {
+					t.Fatal(err)
+				}
+			},
 			status: http.StatusSeeOther, location: "/admin/users/3",
 			event: &audit.Event{Type: audit.AccountEnabled, Via: audit.ViaAdmin, ActorID: adminID, SubjectID: malloryID},
 		},
@@ -161,6 +169,9 @@ func TestAdminActions(t *testing.T) {
 			a := newTestApp(t)
 			bobPhone, bobLaptop, adminOther = addSessions(a)
 			admin := a.login("admin@example.com", false)
+			if tt.before != nil {
+				tt.before(t, a)
+			}
 			before := len(a.audit.all())
 			res, body := admin.post(tt.path(admin), tt.form)
 			wantStatus(t, res, body, tt.status)

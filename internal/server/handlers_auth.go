@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/session"
@@ -235,16 +236,6 @@ func (s *Server) rehash(r *http.Request, id int64, pw string) {
 // verification, which Latch does not have (README, "Account enumeration").
 const msgEmailTaken = "register.email_taken" // message ID
 
-// newPassword judges how guessable a new password pw is, given hints (the
-// account's user.PasswordHints), in the server's bounded strength pool. It
-// returns "" when pw is good enough, else a message for the person. It
-// writes nothing; the error is user.ErrStrengthBusy when the pool is full
-// (kind fail.Busy: 503 with Retry-After). Call it after the cheap rules
-// (user.ValidatePassword) and any quota.
-func (s *Server) newPassword(r *http.Request, pw string, hints []string) (string, error) {
-	return s.strength.Check(r.Context(), pw, hints...)
-}
-
 // registerShow renders the registration form.
 func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 	if s.sessions.UserID(r.Context()) != 0 {
@@ -256,17 +247,16 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "register", data)
 }
 
-// registerCheck creates an account and sends the person to the login page.
-// Field errors re-render the form (422) with what was typed, except the
-// password. The steps go from cheap to costly, so that what an anonymous
-// client can make Latch do is bounded: the cheap field rules
-// (user.ValidateRegistration), then the per-IP registration quota, then
-// the strength check (a few milliseconds, in the bounded pool: newPassword),
-// then hashing (the bounded hashing pool).
-func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
+// registerCheck creates an account (account.Service.CreateUser) and sends
+// the person to the login page. Field errors re-render the form (422) with
+// what was typed, except the password. The steps go from cheap to costly,
+// so that what an anonymous client can make Latch do is bounded: the cheap
+// field rules (user.ValidateRegistration), then the per-IP registration
+// quota, then the strength check (a few milliseconds, in the bounded
+// pool), then hashing (the bounded hashing pool).
+func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(r); err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	name := strings.TrimSpace(r.PostForm.Get("name"))
@@ -281,39 +271,27 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	if errs := user.ValidateRegistration(email, name, pw); len(errs) > 0 {
 		fail(s.userTexts(r, errs))
-		return
+		return nil
 	}
 	if err := s.countRegistration(r); err != nil { // throttle.go: per-IP quota, counted before the strength check and hashing
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	email, _, _ = user.NormalizeEmail(email) // valid: checked above; NFKC, as the store keeps it
-	msg, err := s.newPassword(r, pw, user.PasswordHints(email, name))
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if msg != "" {
-		fail(map[string]string{"password": s.userText(r, msg)})
-		return
-	}
-	hash, err := s.passwords.Hash(r.Context(), pw)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	u := &user.User{Email: email, Name: name, PasswordHash: hash, Role: user.RoleUser}
-	if err := s.users.CreateUser(r.Context(), u); errors.Is(err, user.ErrEmailTaken) {
+	_, _, err := s.accounts.CreateUser(r.Context(), s.actor(r, audit.ViaSelf),
+		account.NewUser{Email: email, Name: name, Password: pw, Role: user.RoleUser})
+	var fields account.FieldErrors
+	switch {
+	case errors.As(err, &fields):
+		fail(s.userTexts(r, fields))
+		return nil
+	case errors.Is(err, user.ErrEmailTaken):
 		fail(map[string]string{"email": s.t(r, msgEmailTaken)})
-		return
-	} else if err != nil {
-		s.serverError(w, r, err)
-		return
+		return nil
+	case err != nil:
+		return err
 	}
-	s.log.Info("user registered", "user_id", u.ID, "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.UserCreated, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID, Email: u.Email})
 	s.setFlash(w, flashRegistered)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
 }
 
 // logout ends the session on the server (POST only, CSRF-checked by the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/realclientip/realclientip-go"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/randtoken"
 	"github.com/latch/latch/internal/user"
@@ -94,103 +95,66 @@ func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) {
 	s.renderReset(w, r, http.StatusOK, u, nil)
 }
 
-// resetCheck sets a new password with a reset link (POST /reset/{token}).
-// The password must pass the same rules as at registration, judged against
-// the account's email and name (the strength check in the bounded pool,
-// after the link was found usable). On success, in this order: the link is used
-// up, the hash replaced and the credential epoch moved to now in one store
-// transaction (of two submissions racing with one link exactly one gets
-// here); every session of the account is revoked; a new session is issued
-// for this browser (fixation-safe, like a login); the event is audited; 303
-// to /profile. A link that cannot be used gets the one message (404).
-func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) {
+// resetCheck sets a new password with a reset link (POST /reset/{token})
+// through account.Service.ResetPassword: the password must pass the same
+// rules as at registration, judged against the account's email and name
+// (the strength check in the bounded pool, after the link was found
+// usable). On success, in this order: the link is used up, the hash
+// replaced and the credential epoch moved to now in one store transaction
+// (of two submissions racing with one link exactly one gets here); every
+// session of the account is revoked; a new session is issued for this
+// browser (fixation-safe, like a login) and its device recorded; the
+// event is audited; 303 to /profile. A link that cannot be used gets the
+// one message (404).
+func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 	if s.resets == nil {
 		s.notFound(w, r)
-		return
+		return nil
 	}
 	if err := parseForm(r); err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	ctx := r.Context()
 	u, ok := s.resetAccount(w, r)
 	if !ok {
-		return
+		return nil
 	}
-	pw := r.PostForm.Get("password")
-	msg := user.ValidatePassword(pw)
-	if msg == "" {
-		var err error
-		if msg, err = s.newPassword(r, pw, user.PasswordHints(u.Email, u.Name)); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	}
-	if msg != "" {
-		s.renderReset(w, r, http.StatusUnprocessableEntity, u, map[string]string{"password": msg})
-		return
-	}
-	hash, err := s.passwords.Hash(ctx, pw)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	now := s.clock()
-	id, err := s.resets.ResetPassword(ctx, resetToken(r), hash, now)
-	err = s.accountChanged(r, id, err)
-	if errors.Is(err, user.ErrResetInvalid) { // used by a concurrent submission, or expired meanwhile
+	done, err := s.accounts.ResetPassword(ctx, s.actor(r, audit.ViaSelf), s.sessions, u, resetToken(r), r.PostForm.Get("password"),
+		func(handle string) {
+			// The fresh session is a sign-in like any other: it counts for
+			// "last sign-in" and for new-device detection.
+			s.recordDevice(r, u.ID, handle)
+		})
+	var fields account.FieldErrors
+	switch {
+	case errors.As(err, &fields):
+		s.renderReset(w, r, http.StatusUnprocessableEntity, u, fields)
+		return nil
+	case errors.Is(err, user.ErrResetInvalid): // used by a concurrent submission, or expired meanwhile
 		s.resetInvalid(w, r)
-		return
+		return nil
+	case err != nil:
+		return err
 	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	// The epoch already ends every older session at its next request;
-	// revoking them now also removes them from the lists.
-	ended, revokeErr := s.sessions.Registry().RevokeUser(ctx, id, "")
-	s.metrics.SessionsRevoked(RevokePasswordReset, len(ended))
-	if revokeErr != nil {
-		s.log.Warn("password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
-	}
-	if err := s.sessions.Login(ctx, id, false); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
+	s.metrics.SessionsRevoked(RevokePasswordReset, len(done.Ended))
 	s.metrics.SessionCreated()
-	s.sessions.BindCredentials(ctx, u.NextCredentialEpoch(now)) // as in passwordChange: a concurrent change fails closed
-	// The fresh session is a sign-in like any other: it counts for "last
-	// sign-in" and for new-device detection.
-	s.recordDevice(r, id, s.sessions.Handle(ctx))
-	s.log.Info("password reset", "user_id", id, "sessions_ended", len(ended), "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.PasswordReset, Via: audit.ViaSelf, ActorID: id, SubjectID: id,
-		SessionHandle: s.sessions.Handle(ctx), Detail: "with a reset link; " + countSessions(len(ended)) + " ended"})
 	s.setFlash(w, flashPasswordReset)
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+	return nil
 }
 
 // resetAccount returns the account of the request's reset link, if the
-// link can be used; otherwise it answers (the one message, or 5xx) and
-// reports false. A disabled account's link does not work either, and says
-// nothing more.
+// link can be used (account.Service.ResetLinkAccount); otherwise it
+// answers (the one message, or 5xx) and reports false. A disabled
+// account's link does not work either, and says nothing more.
 func (s *Server) resetAccount(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
-	ctx := r.Context()
 	token := resetToken(r)
 	if !randtoken.Valid(token, 32) { // store.CreatePasswordReset: 32 random bytes
 		s.resetInvalid(w, r)
 		return nil, false
 	}
-	id, err := s.resets.PasswordResetUser(ctx, token, s.clock())
+	u, err := s.accounts.ResetLinkAccount(r.Context(), token)
 	if errors.Is(err, user.ErrResetInvalid) {
-		s.resetInvalid(w, r)
-		return nil, false
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return nil, false
-	}
-	u, err := s.users.UserByID(ctx, id)
-	if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) {
 		s.resetInvalid(w, r)
 		return nil, false
 	}
@@ -221,40 +185,35 @@ func (s *Server) resetInvalid(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusNotFound, "reset", data)
 }
 
-// adminResetLink makes a one-time reset link for an account and shows it,
-// once, on the account's page (POST /admin/users/{id}/reset-link; CSRF
-// token and recent re-authentication required by the route). It replaces
-// any unused link of the account. A disabled account gets none (its link
-// would not work). Audited as PasswordResetLink, without the link.
-func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) {
+// adminResetLink makes a one-time reset link for an account
+// (account.Service.IssueResetLink) and shows it, once, on the account's
+// page (POST /admin/users/{id}/reset-link; CSRF token and recent
+// re-authentication required by the route). It replaces any unused link
+// of the account. A disabled account gets none (its link would not work).
+// Audited as PasswordResetLink, without the link.
+func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) error {
 	if s.resets == nil {
 		s.notFound(w, r)
-		return
+		return nil
 	}
-	ctx := r.Context()
-	admin := currentUser(ctx)
 	subject, ok := s.accountParam(w, r)
 	if !ok {
-		return
+		return nil
 	}
-	if subject.Disabled {
+	link, err := s.accounts.IssueResetLink(r.Context(), s.actor(r, audit.ViaAdmin), subject)
+	switch {
+	case errors.Is(err, account.ErrDisabled):
 		s.clientError(w, r, http.StatusBadRequest,
 			"This account is disabled, so a reset link would not work. Enable the account first.")
-		return
-	}
-	token, expires, err := s.resets.CreatePasswordReset(ctx, subject.ID, s.clock())
-	if errors.Is(err, user.ErrNotFound) {
+		return nil
+	case errors.Is(err, user.ErrNotFound):
 		s.noSuchAccount(w, r)
-		return
+		return nil
+	case err != nil:
+		return err
 	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.log.Info("password reset link created", "user_id", subject.ID, "admin_id", admin.ID, "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.PasswordResetLink, Via: audit.ViaAdmin, ActorID: admin.ID, SubjectID: subject.ID,
-		SessionHandle: s.sessions.Handle(ctx), Detail: "valid until " + expires.UTC().Format("15:04 MST")})
-	s.renderAdminUser(w, r, subject, &resetLinkView{URL: s.siteOrigin(r) + resetPathPrefix + token, Expires: expires})
+	s.renderAdminUser(w, r, subject, &resetLinkView{URL: s.siteOrigin(r) + resetPathPrefix + link.Token, Expires: link.Expires})
+	return nil
 }
 
 // siteOrigin is the scheme and host the request was sent to, for links

@@ -1,11 +1,12 @@
 package server
 
 import (
+	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 )
@@ -27,12 +28,13 @@ func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionRevoke ends one other session of the signed-in user (POST
-// /sessions/{handle}/revoke; re-authentication required). A handle that
-// is not one of the user's active sessions is 404, whoever owns it; the
-// current session is refused (Log out ends it). Audited as SessionRevoked.
-func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	u := currentUser(ctx)
+// /sessions/{handle}/revoke; re-authentication required;
+// account.Service.RevokeSession restricted to the user's own sessions). A
+// handle that is not one of the user's active sessions is 404, whoever
+// owns it; the current session is refused (Log out ends it). Audited as
+// SessionRevoked.
+func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
+	u := currentUser(r.Context())
 	handle := chi.URLParam(r, "handle")
 	notYours := func() {
 		s.clientError(w, r, http.StatusNotFound,
@@ -40,69 +42,40 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	if !session.ValidHandle(handle) {
 		notYours()
-		return
+		return nil
 	}
-	if handle == s.sessions.Handle(ctx) {
+	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaSelf), handle, u.ID)
+	switch {
+	case errors.Is(err, account.ErrCurrentSession):
 		s.clientError(w, r, http.StatusBadRequest,
 			"This is the session you are using now. To end it, use Log out.")
-		return
-	}
-	recs, err := s.sessions.Registry().UserSessions(ctx, u.ID)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !slices.ContainsFunc(recs, func(rec session.Record) bool { return rec.Handle == handle }) {
+		return nil
+	case errors.Is(err, account.ErrNoSession):
 		notYours()
-		return
-	}
-	rec, found, err := s.sessions.Registry().Revoke(ctx, handle)
-	if err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	if !found {
-		notYours()
-		return
+		return nil
+	case err != nil:
+		return err
 	}
 	s.metrics.SessionsRevoked(RevokeUser, 1)
-	s.log.Info("session revoked", "user_id", u.ID, "session_handle", handle, "via", "self", "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
-		SessionHandle: handle, Detail: s.sessionDetail(rec)})
 	s.setFlash(w, flashSessionRevoked)
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
+	return nil
 }
 
 // sessionsRevokeOthers ends every session of the signed-in user except the
-// current one (POST /sessions/revoke-others; re-authentication required).
-// Audited as SessionsRevoked with the count.
-func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	u := currentUser(ctx)
-	current := s.sessions.Handle(ctx)
-	ended, err := s.sessions.Registry().RevokeUser(ctx, u.ID, current)
+// current one (POST /sessions/revoke-others; re-authentication required;
+// account.Service.RevokeOthers). Audited as SessionsRevoked with the count.
+func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) error {
+	ended, _, err := s.accounts.RevokeOthers(r.Context(), s.actor(r, audit.ViaSelf))
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	s.metrics.SessionsRevoked(RevokeUser, len(ended))
-	s.log.Info("sessions revoked", "user_id", u.ID, "count", len(ended), "via", "self", "client_ip", clientIP(r))
-	s.record(r, audit.Event{Type: audit.SessionsRevoked, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
-		SessionHandle: current, Detail: countSessions(len(ended)) + " ended, all but the current one"})
 	if len(ended) == 0 {
 		s.setFlash(w, flashNoOthers)
 	} else {
 		s.setFlash(w, flashOthersRevoked)
 	}
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
-}
-
-// sessionDetail describes an ended session for the audit log:
-// "Firefox 128 on Linux, 203.0.113.7".
-func (s *Server) sessionDetail(rec session.Record) string {
-	d := s.device(rec.UserAgent)
-	if rec.IP != "" {
-		d += ", " + rec.IP
-	}
-	return d
+	return nil
 }

@@ -40,9 +40,9 @@ func (s *Server) Handler() http.Handler {
 		r.Get("/login", s.loginShow)
 		r.Post("/login", s.handle(s.loginCheck))
 		r.Get("/register", s.registerShow)
-		r.Post("/register", s.registerCheck)
+		r.Post("/register", s.handle(s.registerCheck))
 		r.Get("/reset/{token}", s.resetShow) // public: the one-time token is the credential
-		r.Post("/reset/{token}", s.resetCheck)
+		r.Post("/reset/{token}", s.handle(s.resetCheck))
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
@@ -52,9 +52,9 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/sessions", s.sessionsShow)
 			// Asks for the current password itself: that is the re-authentication.
 			r.Get("/account/password", s.passwordShow)
-			r.Post("/account/password", s.passwordChange)
-			r.With(s.requireRecentAuth).Post("/sessions/{handle}/revoke", s.sessionRevoke)
-			r.With(s.requireRecentAuth).Post("/sessions/revoke-others", s.sessionsRevokeOthers)
+			r.Post("/account/password", s.handle(s.passwordChange))
+			r.With(s.requireRecentAuth).Post("/sessions/{handle}/revoke", s.handle(s.sessionRevoke))
+			r.With(s.requireRecentAuth).Post("/sessions/revoke-others", s.handle(s.sessionsRevokeOthers))
 
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(s.requireAdmin)
@@ -66,11 +66,11 @@ func (s *Server) Handler() http.Handler {
 
 				r.Group(func(r chi.Router) {
 					r.Use(s.requireRecentAuth)
-					r.Post("/sessions/{handle}/kill", s.adminKillSession)
-					r.Post("/users/{id}/kill-sessions", s.adminKillUserSessions)
-					r.Post("/users/{id}/disable", s.adminDisableUser)
-					r.Post("/users/{id}/enable", s.adminEnableUser)
-					r.Post("/users/{id}/reset-link", s.adminResetLink)
+					r.Post("/sessions/{handle}/kill", s.handle(s.adminKillSession))
+					r.Post("/users/{id}/kill-sessions", s.handle(s.adminKillUserSessions))
+					r.Post("/users/{id}/disable", s.handle(s.adminDisableUser))
+					r.Post("/users/{id}/enable", s.handle(s.adminEnableUser))
+					r.Post("/users/{id}/reset-link", s.handle(s.adminResetLink))
 				})
 			})
 		})

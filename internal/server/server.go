@@ -14,9 +14,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/medama-io/go-useragent"
 	"github.com/realclientip/realclientip-go"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/locale"
@@ -38,7 +38,7 @@ type UserStore interface {
 	// account's credential epoch (User.SessionsValidAfter) to at, in one
 	// step. Errors: user.ErrNotFound; one matching
 	// user.ErrStateCopyNotWritten when only the account's state copy could
-	// not be written (the change is stored: see accountChanged).
+	// not be written (the change is stored: internal/account logs it and goes on).
 	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
@@ -174,7 +174,6 @@ type Server struct {
 	ready        readiness     // shutdown begun? /readyz ever asked? (readyz.go)
 	secure       bool          // cookies carry Secure (and the __Host- prefix)
 	reauthWindow time.Duration
-	agents       *useragent.Parser // User-Agent → browser and OS for the session lists
 	trustedNets  []net.IPNet
 	proxies      realclientip.Strategy // nil when no proxy is trusted
 	maxSessions  int                   // 0 = unlimited
@@ -183,7 +182,8 @@ type Server struct {
 	resets       PasswordResets        // nil: no reset links
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
-	metrics      Metrics // noMetrics when Config.Metrics is nil
+	metrics      Metrics          // noMetrics when Config.Metrics is nil
+	accounts     *account.Service // every account operation (internal/account), shared with the CLI
 }
 
 // New parses every page template (failing fast on a template error) and
@@ -219,7 +219,6 @@ func New(cfg Config) (*Server, error) {
 		health:       cfg.Health,
 		secure:       cfg.Sessions.Secure(),
 		reauthWindow: cfg.ReauthWindow,
-		agents:       useragent.NewParser(),
 	}
 	if s.reauthWindow <= 0 {
 		s.reauthWindow = DefaultReauthWindow
@@ -259,22 +258,20 @@ func New(cfg Config) (*Server, error) {
 		ClientIP:       clientIP,
 		OnLimitRevoked: s.auditLimitRevoked,
 	})
+	s.accounts = s.newAccounts()
 	return s, nil
 }
 
-// accountChanged turns the error of a change of account id (a store
-// method that goes through the state copy: SetPassword, SetDisabled,
-// ResetPassword, …) into the handler's error: one saying only that the
-// state copy beside the sessions was not written is logged and dropped,
-// because the change itself is stored and the held copy fails closed
-// until it expires (store changeUser).
-func (s *Server) accountChanged(r *http.Request, id int64, err error) error {
-	if errors.Is(err, user.ErrStateCopyNotWritten) {
-		s.log.Warn("account changed; its state copy was not written and is read from SQL until it expires",
-			"user_id", id, "route", r.URL.Path, "err", err)
-		return nil
+// newAccounts builds the account operations (internal/account) on the
+// same stores, session registry, hasher, strength pool, clock and log as
+// the rest of the site.
+func (s *Server) newAccounts() *account.Service {
+	d := account.Deps{Users: s.users, Audit: s.audit, Sessions: s.sessions.Registry(), Hasher: s.passwords,
+		Strength: s.strength, Clock: s.clock, Log: s.log}
+	if s.resets != nil { // a nil interface, not a typed nil, when reset links are off
+		d.Resets = s.resets
 	}
-	return err
+	return account.New(d)
 }
 
 // Sessions returns the session manager the server mounts (for tests).

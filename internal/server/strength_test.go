@@ -45,6 +45,7 @@ func (j *spyJudge) calls() []string {
 // slots checks at once and no queue.
 func (a *testApp) useJudge(j *spyJudge, slots int) {
 	a.srv.strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge, MaxConcurrent: slots, MaxQueued: -1, Wait: time.Hour})
+	a.srv.accounts = a.srv.newAccounts() // the account operations judge new passwords
 }
 
 // fillStrengthPool gives a's server a strength pool of one slot and no

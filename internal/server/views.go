@@ -176,11 +176,6 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// countSessions is "1 session", "3 sessions".
-func countSessions(n int) string {
-	return strconv.Itoa(n) + " " + plural(n, "session", "sessions")
-}
-
 // device names the browser and operating system of a User-Agent:
 // "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
 // or "Unknown browser".
@@ -192,21 +187,7 @@ func (s *Server) device(userAgent string) string {
 // Windows" (withVersion) or "Firefox on Windows"; "Unknown browser" when
 // the parser finds none.
 func (s *Server) deviceName(userAgent string, withVersion bool) string {
-	a := s.agents.Parse(userAgent)
-	name := string(a.Browser())
-	if name == "" {
-		name = "Unknown browser"
-	} else if v := a.BrowserVersionMajor(); withVersion && v != "" {
-		name += " " + v
-	}
-	switch os := string(a.OS()); os {
-	case "":
-		return name
-	case "MacOS":
-		return name + " on macOS"
-	default:
-		return name + " on " + os
-	}
+	return s.accounts.DeviceName(userAgent, withVersion) // one parser and one wording for lists and audit details
 }
 
 // sessionRows describes recs for a list; current is the handle of the

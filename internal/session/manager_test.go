@@ -223,7 +223,9 @@ func TestLoginAndLogoutCommands(t *testing.T) {
 	}
 	h.counter.Reset()
 	h.do(c, "POST", "/logout")
-	if diff := cmp.Diff([]string{"EVALSHA", "EVALSHA"}, h.counter.Commands()); diff != "" {
+	// A logout is a revocation: ROLE asks whether replicas must
+	// acknowledge it (none here, so no WAIT; evalDurable).
+	if diff := cmp.Diff([]string{"EVALSHA", "EVALSHA", "ROLE"}, h.counter.Commands()); diff != "" {
 		t.Errorf("logout (-want +got):\n%s", diff)
 	}
 }

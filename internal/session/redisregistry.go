@@ -327,9 +327,11 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	return Page{Records: recs, Total: total}, nil
 }
 
-// Revoke implements Registry in one script.
+// Revoke implements Registry in one script, made durable against a
+// failover when it ended a session (evalDurable: an error wrapping
+// ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
-	reply, err := s.eval(ctx, "revoke", revokeScript, s.prefix, handle)
+	reply, err := s.evalDurable(ctx, "revoke", revokeScript, endedOne, s.prefix, handle)
 	if err != nil || reply == nil {
 		return Record{}, false, err
 	}
@@ -340,9 +342,20 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 	return rec, true, nil
 }
 
-// RevokeUser implements Registry in one script.
+// RevokeUser implements Registry in one script, made durable against a
+// failover when it ended a session (evalDurable: an error wrapping
+// ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	return s.evalRecords(ctx, "revoke user", revokeUserScript, s.prefix, userID, except)
+	reply, err := s.evalDurable(ctx, "revoke user", revokeUserScript, endedAny, s.prefix, userID, except)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := parseRecords(reply)
+	if err != nil {
+		return nil, err
+	}
+	newestFirst(recs)
+	return recs, nil
 }
 
 // sweepBatch bounds the work of one sweep script, so Redis is never

@@ -121,7 +121,9 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 // CommitCtx stores b under token until expiry, with the Record the Manager
 // put in ctx, in one script. With WithCreate(ctx) the session must not
 // exist yet; otherwise it must still exist, else ErrGone. An expiry in the
-// past deletes the session.
+// past deletes the session. A create under a per-user session limit that
+// ends other sessions is a revocation and waits for a replica like one
+// (evalDurable).
 func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if !expiry.After(time.Now()) {
 		return s.DeleteCtx(ctx, token)
@@ -147,7 +149,13 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 			}
 		}
 	}
-	reply, err := redis.Values(s.eval(ctx, "commit", commitScript, args...))
+	eval := s.eval
+	if opts != nil && opts.limit > 0 { // the session limit may end other sessions: a revocation
+		eval = func(ctx context.Context, op string, script *redis.Script, args ...any) (any, error) {
+			return s.evalDurable(ctx, op, script, endedByLimit, args...)
+		}
+	}
+	reply, err := redis.Values(eval(ctx, "commit", commitScript, args...))
 	if err != nil {
 		return err
 	}
@@ -171,12 +179,14 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 }
 
 // DeleteCtx removes the session and its index entries in one script; a
-// missing session is not an error.
+// missing session is not an error. Deleting one (a logout) is a
+// revocation, made durable against a failover (evalDurable: an error
+// wrapping ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	if KeepOnRenew(ctx) {
 		return nil
 	}
-	_, err := s.eval(ctx, "delete", deleteScript, s.prefix, HashToken(token))
+	_, err := s.evalDurable(ctx, "delete", deleteScript, endedOne, s.prefix, HashToken(token))
 	return err
 }
 

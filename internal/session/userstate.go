@@ -177,9 +177,15 @@ func parseUserState(id int64, f []string) (*user.User, error) {
 	return u, nil
 }
 
-// HoldUserState implements store.UserStateCache in one script.
+// HoldUserState implements store.UserStateCache in one script, made
+// durable against a failover (evalDurable; an error wrapping
+// ErrNotReplicated if no replica acknowledged it, and the change is then
+// refused). A change of an account can end its sessions (disable, a new
+// credential epoch): if its copy's write were lost in a failover, the old
+// copy would let them in again; a hold that survives makes readers use SQL.
 func (s *RedisStore) HoldUserState(ctx context.Context, userID int64) error {
-	_, err := s.eval(ctx, "hold user state", holdScript, s.userStateKey(userID), userStateHoldTTL.Milliseconds())
+	_, err := s.evalDurable(ctx, "hold user state", holdScript, func(any) bool { return true },
+		s.userStateKey(userID), userStateHoldTTL.Milliseconds())
 	return err
 }
 

@@ -124,9 +124,11 @@ func (db *DB) UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User
 // SetDisabled disables (true) or re-enables (false) account id. Setting the
 // value it already has succeeds. Disabling also moves the credential epoch
 // to now (see InvalidateSessions), so no session issued before it is
-// honoured even if the account is enabled again; it does not delete the
-// sessions: callers revoke them (session.Registry.RevokeUser) and record
-// the audit event. Errors: user.ErrNotFound when there is no such account.
+// honoured even if the account is enabled again. It does not delete the
+// sessions or record anything: it is one step of an operation that
+// internal/account carries out whole (account.Service.Disable and Enable
+// revoke the sessions and record the audit event; web and CLI call those).
+// Errors: user.ErrNotFound when there is no such account.
 func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 	var err error
 	if disabled {
@@ -147,8 +149,8 @@ func (db *DB) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 // moves the credential epoch to now (see InvalidateSessions), so none
 // issued before it is honoured at its next request, and drops the
 // account's unused reset links in the same transaction (README,
-// "Credential epoch"); callers also revoke the sessions
-// (session.Registry.RevokeUser) and record the audit event. Errors:
+// "Credential epoch"); account.Service.SetRole, the one caller, also
+// revokes the sessions and records the audit event. Errors:
 // one wrapping user.ErrInvalid when role is not user.RoleUser or
 // user.RoleAdmin; user.ErrNotFound when there is no such account.
 func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {

@@ -1,0 +1,105 @@
+package session
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redistest"
+)
+
+// waitsOn returns how many WAIT commands p has run (INFO commandstats).
+func waitsOn(t *testing.T, p *redistest.Process) int {
+	t.Helper()
+	info, err := redis.String(p.Do("INFO", "commandstats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_wait:calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}
+
+// TestRevocationsWaitForAReplica: on a master with a replica every
+// revocation (logout's delete, revoke by handle, revoke of a user's
+// sessions) is followed by one WAIT; one that ended nothing sends none;
+// with the replica frozen each revocation fails with an error that is
+// ErrNotReplicated, ErrUnavailable and of kind fail.Unavailable.
+func TestRevocationsWaitForAReplica(t *testing.T) {
+	m := redistest.StartServer(t, "--repl-diskless-sync-delay", "0")
+	r := redistest.StartServer(t, "--replicaof", "127.0.0.1", strconv.Itoa(m.Port))
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for {
+		info, _ := redis.String(m.Do("INFO", "replication"))
+		if strings.Contains(info, "state=online") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica not online:\n%s", info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pool := redisconn.NewPool(m.Addr(), time.Second)
+	t.Cleanup(func() { pool.Close() })
+	st := NewRedisStore(pool, "latch:", 200*time.Millisecond) // WAIT waits MinReplicaWait
+	now := time.Now()
+	for i := range 6 {
+		if err := put(t, st, "token-"+strconv.Itoa(i), newRecord(i, int64(1+i/3), "192.0.2.1", now), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := t.Context()
+	_, found, err := st.Revoke(ctx, newRecord(0, 1, "", now).Handle)
+	if err != nil || !found {
+		t.Fatalf("Revoke: found %v, %v", found, err)
+	}
+	if _, err := st.RevokeUser(ctx, 2, ""); err != nil {
+		t.Fatalf("RevokeUser: %v", err)
+	}
+	if err := st.DeleteCtx(ctx, "token-1"); err != nil {
+		t.Fatalf("DeleteCtx: %v", err)
+	}
+	if n := waitsOn(t, m); n != 3 {
+		t.Errorf("%d WAIT commands after three revocations, want 3", n)
+	}
+	if _, found, err := st.Revoke(ctx, "handle-none-xxxxxxxxxxx"); err != nil || found {
+		t.Fatalf("Revoke of no session: found %v, %v", found, err)
+	}
+	if n := waitsOn(t, m); n != 3 {
+		t.Errorf("%d WAIT commands after a revocation that ended nothing, want still 3", n)
+	}
+
+	r.Pause()
+	defer r.Resume()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, fail.Unavailable) {
+			t.Errorf("%s with the replica frozen: %v; want ErrNotReplicated, ErrUnavailable, fail.Unavailable", what, err)
+		}
+	}
+	_, found, err = st.Revoke(ctx, newRecord(2, 1, "", now).Handle)
+	check("Revoke", err)
+	if found {
+		t.Error("Revoke with the replica frozen reports the session found (done)")
+	}
+	if err := put(t, st, "token-6", newRecord(6, 1, "192.0.2.1", now), true); err != nil {
+		t.Fatalf("a login (no revocation) with the replica frozen: %v", err)
+	}
+	_, err = st.RevokeUser(ctx, 1, "")
+	check("RevokeUser", err)
+	// The master ran those scripts: a logout now ends nothing, so it
+	// waits for nothing and succeeds.
+	if err := st.DeleteCtx(ctx, "token-6"); err != nil {
+		t.Errorf("DeleteCtx of a session already ended on the master: %v, want nil", err)
+	}
+}
