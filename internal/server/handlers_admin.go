@@ -22,8 +22,9 @@ import (
 // operation, shared with the CLI), with Via admin, the admin as actor and
 // the account acted on as subject.
 
-// noAccount is the note shown when an email filter names no account.
-const noAccount = "No account has this email address."
+// noAccount is the note (message ID) shown when an email filter names no
+// account.
+const noAccount = "admin.no_account"
 
 // adminHome sends /admin to the account list.
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +41,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
-	data.Title = "Sessions"
+	data.Title = s.t(r, "admin.sessions.title")
 	data.Wide = true
 	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
 
@@ -48,7 +49,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
-			data.FieldErrors = map[string]string{"ip": "Enter an IP address such as 203.0.113.7 or 2001:db8::1."}
+			data.FieldErrors = map[string]string{"ip": s.t(r, "admin.ip_invalid")}
 			s.render(w, r, http.StatusBadRequest, "admin_sessions", data)
 			return
 		}
@@ -57,7 +58,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 	if data.Filter.Email != "" {
 		u, err := s.users.UserByEmail(ctx, data.Filter.Email)
 		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = noAccount
+			data.Notice = s.t(r, noAccount)
 			s.render(w, r, http.StatusOK, "admin_sessions", data)
 			return
 		}
@@ -96,7 +97,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Accounts"
+	data.Title = s.t(r, "admin.users.title")
 	data.Wide = true
 	data.Filter = filterView{Q: queryText(r.URL.Query(), "q", 254)}
 	users, total, err := s.users.Users(r.Context(), data.Filter.Q, (page-1)*perPage, perPage)
@@ -148,7 +149,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Account: " + subject.Email
+	data.Title = s.t(r, "admin.user.title_of", "Email", subject.Email)
 	data.Wide = true
 	data.Subject = subject
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), users)
@@ -169,7 +170,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
-	data.Title = "Security events"
+	data.Title = s.t(r, "admin.audit.title")
 	data.Wide = true
 	data.Filter = filterView{
 		User: queryText(q, "user", 254), Type: queryText(q, "type", 64),
@@ -183,25 +184,25 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 		if knownEventType(t) {
 			f.Type = audit.Type(t)
 		} else {
-			errs["type"] = "Choose an event type from the list."
+			errs["type"] = s.t(r, "admin.type_invalid")
 		}
 	}
 	if v := data.Filter.From; v != "" {
 		if d, err := time.Parse(time.DateOnly, v); err != nil {
-			errs["from"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+			errs["from"] = s.t(r, "admin.date_invalid")
 		} else {
 			f.Since = d
 		}
 	}
 	if v := data.Filter.To; v != "" {
 		if d, err := time.Parse(time.DateOnly, v); err != nil {
-			errs["to"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+			errs["to"] = s.t(r, "admin.date_invalid")
 		} else {
 			f.Until = d.AddDate(0, 0, 1) // the whole day
 		}
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		errs["to"] = "The end date must not be before the start date."
+		errs["to"] = s.t(r, "admin.dates_reversed")
 	}
 	if len(errs) > 0 {
 		data.FieldErrors = errs
@@ -211,7 +212,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	if data.Filter.User != "" {
 		u, err := s.users.UserByEmail(ctx, data.Filter.User)
 		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = noAccount
+			data.Notice = s.t(r, noAccount)
 			s.render(w, r, http.StatusOK, "admin_audit", data)
 			return
 		}
@@ -250,7 +251,7 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error 
 	handle := chi.URLParam(r, "handle")
 	gone := func() {
 		s.clientError(w, r, http.StatusNotFound,
-			"There is no active session with this name. It may have ended already; reload the list to see the current sessions.")
+			"admin.session_not_found")
 	}
 	if !session.ValidHandle(handle) {
 		gone()
@@ -260,7 +261,7 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error 
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
 		s.clientError(w, r, http.StatusBadRequest,
-			"This is the session you are using now, so it was not ended. To end it, use Log out.")
+			"admin.session_current")
 		return nil
 	case errors.Is(err, account.ErrNoSession):
 		gone()
@@ -312,7 +313,7 @@ func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error 
 	switch {
 	case errors.Is(err, account.ErrOwnAccount):
 		s.clientError(w, r, http.StatusBadRequest,
-			"You cannot disable your own account. Another administrator can do it if it is needed.")
+			"admin.disable_self")
 		return nil
 	case errors.Is(err, user.ErrNotFound):
 		s.noSuchAccount(w, r)
@@ -366,7 +367,7 @@ func (s *Server) accountParam(w http.ResponseWriter, r *http.Request) (*user.Use
 }
 
 func (s *Server) noSuchAccount(w http.ResponseWriter, r *http.Request) {
-	s.clientError(w, r, http.StatusNotFound, "There is no account with this number.")
+	s.clientError(w, r, http.StatusNotFound, "admin.user_not_found")
 }
 
 func userPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }

@@ -165,11 +165,16 @@ func (s *Server) resetAccount(w http.ResponseWriter, r *http.Request) (*user.Use
 	return u, true
 }
 
-// renderReset shows the new-password form for account u's link.
+// renderReset shows the new-password form for account u's link, with
+// errs (English words of internal/account and internal/user) in r's
+// reader's language.
 func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, status int, u *user.User, errs map[string]string) {
 	data := s.newTemplateData(w, r)
-	data.Title = "Choose a new password"
+	data.Title = s.t(r, "reset.title")
 	data.Reset = resetView{Action: resetPathPrefix + resetToken(r), Email: u.Email}
+	if errs != nil {
+		errs = s.userTexts(r, errs)
+	}
 	data.FieldErrors = errs
 	s.render(w, r, status, "reset", data)
 }
@@ -180,7 +185,7 @@ func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, status int,
 func (s *Server) resetInvalid(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("password reset link refused", "method", r.Method, "client_ip", clientIP(r))
 	data := s.newTemplateData(w, r)
-	data.Title = "This link cannot be used"
+	data.Title = s.t(r, "reset.invalid_title")
 	data.Reset = resetView{Invalid: true}
 	s.render(w, r, http.StatusNotFound, "reset", data)
 }
@@ -204,7 +209,7 @@ func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, account.ErrDisabled):
 		s.clientError(w, r, http.StatusBadRequest,
-			"This account is disabled, so a reset link would not work. Enable the account first.")
+			"reset.disabled")
 		return nil
 	case errors.Is(err, user.ErrNotFound):
 		s.noSuchAccount(w, r)

@@ -22,7 +22,7 @@ func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Your devices"
+	data.Title = s.t(r, "nav.devices")
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), nil)
 	s.render(w, r, http.StatusOK, "sessions", data)
 }
@@ -38,7 +38,7 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	handle := chi.URLParam(r, "handle")
 	notYours := func() {
 		s.clientError(w, r, http.StatusNotFound,
-			"None of your active sessions has this name. It may have ended already; reload Your devices to see the current list.")
+			"devices.not_found")
 	}
 	if !session.ValidHandle(handle) {
 		notYours()
@@ -48,7 +48,7 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
 		s.clientError(w, r, http.StatusBadRequest,
-			"This is the session you are using now. To end it, use Log out.")
+			"devices.current")
 		return nil
 	case errors.Is(err, account.ErrNoSession):
 		notYours()
