@@ -2,13 +2,13 @@ package server
 
 import (
 	"bytes"
-	"sync"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/latch/latch/internal/locale"

@@ -18,8 +18,8 @@ import (
 
 	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/locale"
+	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
