@@ -116,6 +116,8 @@ type templateData struct {
 	Flash       string
 	Form        formData
 	FieldErrors map[string]string
+	TimeZones   []option
+	AutoZone    string
 	FormError   string
 	Next        string
 	Session     sessionView

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/text"
@@ -102,7 +103,7 @@ func (s *Server) kindAnswer(err error) answer {
 			return clientAnswer(http.StatusMethodNotAllowed, slog.LevelDebug, "error.method")
 		case errors.Is(err, session.ErrMalformedCookie):
 			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.malformed_cookie")
-		case errors.Is(err, user.ErrInvalid): // a field of a form (user.ValidationError): the form is shown again
+		case errors.Is(err, user.ErrInvalid), errors.Is(err, locale.ErrUnknownZone): // a field of a form (user.ValidationError, the profile's time zone): the form is shown again
 			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, "error.invalid_input")
 		}
 		return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.bad_request")

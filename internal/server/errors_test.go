@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/slots"
@@ -61,6 +62,7 @@ func TestErrorTable(t *testing.T) {
 		{"malformed session cookie", session.ErrMalformedCookie, 400, "", "Your browser sent a session cookie that Latch did not issue.", "", slog.LevelInfo},
 		{"field error", &user.ValidationError{Field: "email", Message: "Enter an email address"}, 422, "", "needs to be changed", "", slog.LevelDebug},
 		{"empty login field", errLoginIncomplete, 422, "", "needs to be changed", "", slog.LevelDebug},
+		{"unknown time zone", fmt.Errorf("profile: %w", locale.ErrUnknownZone), 422, "", "needs to be changed", "", slog.LevelDebug},
 
 		{"not found", fmt.Errorf("admin user: %w", user.ErrNotFound), 404, "", "There is no page at this address.", "", slog.LevelDebug},
 		{"no page", errNoPage, 404, "", "There is no page at this address.", "", slog.LevelDebug},

@@ -25,6 +25,7 @@ const (
 	flashAccountEnabled  flashCode = "account_enabled"   // an admin enabled an account
 	flashPasswordReset   flashCode = "password_reset"    // a reset link set a new password and signed the person in
 	flashSentTwice       flashCode = "sent_twice"        // a form confirmed with the password was sent twice at once
+	flashTimeZoneSaved   flashCode = "time_zone_saved"   // the profile's time zone was saved
 )
 
 // flashMessage is the message ID of a flash code's words: "flash.CODE"
@@ -36,7 +37,7 @@ var flashCodes = map[flashCode]bool{
 	flashLoggedOut: true, flashRegistered: true, flashExpired: true, flashSessionRevoked: true,
 	flashOthersRevoked: true, flashNoOthers: true, flashSessionKilled: true, flashUserKilled: true,
 	flashOwnOthersKilled: true, flashAccountDisabled: true, flashAccountEnabled: true,
-	flashPasswordReset: true, flashSentTwice: true,
+	flashPasswordReset: true, flashSentTwice: true, flashTimeZoneSaved: true,
 }
 
 func (s *Server) flashCookieName() string {

@@ -49,6 +49,9 @@ type templateData struct {
 	Ended           []sessionRow   // /account/password: the sessions the change ended
 	Reset           resetView      // /reset/{token}
 	ResetLink       *resetLinkView // /admin/users/{id}: a reset link made just now, shown once; nil otherwise
+
+	TimeZones []option // profile: the time zone select (Value "" is "from my browser's language")
+	AutoZone  string   // profile: the zone the browser's language gives, "Asia/Seoul" or "UTC"
 }
 
 // formData re-fills a form after an error; it never holds a password.

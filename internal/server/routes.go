@@ -47,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
+			r.Post("/profile/time-zone", s.handle(s.timeZoneChange))
 			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.handle(s.logout))
 			r.Get("/sessions", s.sessionsShow)

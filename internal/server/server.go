@@ -47,6 +47,10 @@ type UserStore interface {
 	// credential epoch to now. Errors: user.ErrNotFound; as SetPassword for
 	// the state copy.
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
+	// SetTimeZone stores the time zone account id chose for the pages (an
+	// IANA name the caller checked, "" for none). Errors: user.ErrNotFound;
+	// as SetPassword for the state copy.
+	SetTimeZone(ctx context.Context, id int64, zone string) error
 }
 
 // PasswordResets makes and uses one-time password reset links (the SQL
