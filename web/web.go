@@ -59,6 +59,9 @@ type Locale interface {
 	SwitchURL(lang string) string
 	// Langs are the languages a reader can switch to, "en" and "ko".
 	Langs() []string
+	// Device is a device label ("Firefox 128 on Linux", "Unknown
+	// browser") in the reader's language.
+	Device(label string) string
 }
 
 // Funcs returns the functions the templates call, for the reader *cur
@@ -69,6 +72,7 @@ type Locale interface {
 //	lang                  the page's language tag, for <html lang>
 //	langs                 the languages of the switch (Locale.Langs)
 //	langURL tag           this page in language tag (Locale.SwitchURL)
+//	device label          a device label in the reader's language (Locale.Device)
 //	timeTag t             the <time> element of t: machine-readable RFC
 //	                      3339 in UTC in datetime, Locale.Time as text.
 //
@@ -83,6 +87,7 @@ func Funcs(cur *Locale) template.FuncMap {
 		"lang":    func() string { return (*cur).Lang() },
 		"langs":   func() []string { return (*cur).Langs() },
 		"langURL": func(tag string) string { return (*cur).SwitchURL(tag) },
+		"device":  func(label string) string { return (*cur).Device(label) },
 		"timeTag": func(t time.Time) template.HTML { return timeTag(t, (*cur).Time(t)) },
 	}
 }

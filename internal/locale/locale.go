@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 	_ "time/tzdata" // the zones load on hosts without /usr/share/zoneinfo
 
@@ -217,6 +218,28 @@ func (r *Reader) SameDay(a, b time.Time) bool {
 
 // Langs are the catalogue's languages (Catalog.Langs).
 func (r *Reader) Langs() []string { return r.c.Langs() }
+
+// Device is a device label of the server's (internal/server deviceName:
+// "Firefox 128 on Linux", "Unknown browser on Windows", "Unknown
+// browser"; English, as stored with the account's known devices) in the
+// reader's language: the catalogue's device.on ("{{.Browser}} ({{.OS}})")
+// and device.unknown_browser. English is the label itself.
+func (r *Reader) Device(label string) string {
+	if r.lang == Default {
+		return label
+	}
+	browser, os := label, ""
+	if i := strings.LastIndex(label, " on "); i >= 0 {
+		browser, os = label[:i], label[i+len(" on "):]
+	}
+	if browser == "Unknown browser" {
+		browser = r.T("device.unknown_browser")
+	}
+	if os == "" {
+		return browser
+	}
+	return r.T("device.on", "Browser", browser, "OS", os)
+}
 
 // SwitchURL is the address of the current page in lang.
 func (r *Reader) SwitchURL(lang string) string {

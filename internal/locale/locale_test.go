@@ -1,9 +1,11 @@
 package locale_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -41,6 +43,8 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 }
 
+var fields = regexp.MustCompile(`\{\{[^}]*\}\}`)
+
 // TestKoreanIsKorean: every Korean message that is a sentence in English
 // is written in Hangul, not left in English (the language names, layouts
 // and brand are the exceptions).
@@ -50,7 +54,7 @@ func TestKoreanIsKorean(t *testing.T) {
 		if strings.HasPrefix(id, "format.") || strings.HasPrefix(id, "lang.") {
 			continue
 		}
-		ko := c.T("ko", id, "Count", 2, "Status", 404)
+		ko := fields.ReplaceAllString(strings.Join(c.Sources("ko", id), " "), "")
 		hangul := false
 		for _, r := range ko {
 			if r >= 0xAC00 && r <= 0xD7A3 {
@@ -58,7 +62,7 @@ func TestKoreanIsKorean(t *testing.T) {
 				break
 			}
 		}
-		if !hangul && strings.TrimSpace(ko) != "" && ko != "." && ko != "," {
+		if !hangul && strings.ContainsFunc(ko, unicode.IsLetter) {
 			t.Errorf("ko %s = %q: no Hangul", id, ko)
 		}
 	}
@@ -178,5 +182,25 @@ func TestPlural(t *testing.T) {
 	}
 	if got := c.T("en", "no.such.message"); got != "no.such.message" {
 		t.Errorf("unknown ID = %q, want the ID itself", got)
+	}
+}
+
+// TestDevice: the server's English device labels in Korean; English as is.
+func TestDevice(t *testing.T) {
+	c := load(t)
+	ko, en := c.Reader("ko", nil, nil), c.Reader("en", nil, nil)
+	for label, want := range map[string]string{
+		"Firefox 128 on Linux":       "Firefox 128 (Linux)",
+		"Unknown browser on Windows": "알 수 없는 브라우저 (Windows)",
+		"Unknown browser":            "알 수 없는 브라우저",
+		"Safari 17":                  "Safari 17",
+		"":                           "",
+	} {
+		if got := ko.Device(label); got != want {
+			t.Errorf("ko Device(%q) = %q, want %q", label, got, want)
+		}
+		if got := en.Device(label); got != label {
+			t.Errorf("en Device(%q) = %q, want it unchanged", label, got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"time"
@@ -24,17 +25,34 @@ const langCookieAge = 365 * 24 * time.Hour
 // zone the signed-in account chose on the profile, else one from the
 // Accept-Language region, else UTC (locale.Zone).
 func (s *Server) readerOf(r *http.Request) *locale.Reader {
+	b, ok := r.Context().Value(browserKey{}).(browserChoice)
+	if !ok { // a request that did not pass switchLanguage (unit tests of one handler)
+		b = s.browserChoiceOf(r)
+	}
+	zone := b.zone
+	if u := currentUser(r.Context()); u != nil && u.TimeZone != "" {
+		zone = locale.Zone(u.TimeZone, "")
+	}
+	return s.catalog.Reader(b.lang, zone, func(lang string) string { return switchURL(r, lang) })
+}
+
+// browserChoice is what the browser's lang cookie and Accept-Language
+// give, worked out once per request (switchLanguage) rather than at every
+// message.
+type browserChoice struct {
+	lang string         // locale.Catalog.Negotiate
+	zone *time.Location // locale.Zone with no zone chosen
+}
+
+type browserKey struct{}
+
+func (s *Server) browserChoiceOf(r *http.Request) browserChoice {
 	cookie := ""
 	if c, err := r.Cookie(langCookie); err == nil {
 		cookie = c.Value
 	}
 	al := r.Header.Get("Accept-Language")
-	chosen := ""
-	if u := currentUser(r.Context()); u != nil {
-		chosen = u.TimeZone
-	}
-	return s.catalog.Reader(s.catalog.Negotiate(cookie, al), locale.Zone(chosen, al),
-		func(lang string) string { return switchURL(r, lang) })
+	return browserChoice{lang: s.catalog.Negotiate(cookie, al), zone: locale.Zone("", al)}
 }
 
 // t is the catalogue's text of message id for r's reader (args as for
@@ -58,7 +76,9 @@ func switchURL(r *http.Request, lang string) string {
 
 // switchLanguage answers the language switch: a GET or HEAD with ?lang=
 // sets the lang cookie (when the value is a language of the catalogue)
-// and redirects (303) to the same page without the parameter. The target
+// and redirects (303) to the same page without the parameter; any other
+// request passes on with the browser's choice in its context (readerOf).
+// The target
 // is this site's path, checked with localPath (an address such as
 // "//evil.example/?lang=ko" goes to "/"), so the switch redirects nowhere
 // else. It changes no account state and needs no CSRF token: it is a
@@ -67,7 +87,7 @@ func (s *Server) switchLanguage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !q.Has("lang") {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), browserKey{}, s.browserChoiceOf(r))))
 			return
 		}
 		if lang := q.Get("lang"); s.catalog.Valid(lang) {
@@ -84,6 +104,7 @@ func (s *Server) switchLanguage(next http.Handler) http.Handler {
 		if target = localPath(target); target == "" {
 			target = "/"
 		}
+		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
 }

@@ -185,7 +185,8 @@ func (s *Server) device(userAgent string) string {
 
 // deviceName names the browser and OS of a User-Agent, "Firefox 128 on
 // Windows" (withVersion) or "Firefox on Windows"; "Unknown browser" when
-// the parser finds none.
+// the parser finds none. The label is English and stored (known devices);
+// pages show it through locale.Reader.Device, which knows this form.
 func (s *Server) deviceName(userAgent string, withVersion bool) string {
 	return s.accounts.DeviceName(userAgent, withVersion) // one parser and one wording for lists and audit details
 }
