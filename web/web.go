@@ -5,8 +5,11 @@
 // base.html, partials/*.html and pages/NAME.html, and executes the
 // template named "base". Every page defines "title" and "main", which the
 // base layout calls. The templates call the functions of Funcs, so a
-// template set is made with template.New(…).Funcs(web.Funcs()). Static
-// files are served under /static/.
+// template set is made with template.New(…).Funcs(web.Funcs(&reader)),
+// reader being whom it renders for (a Locale: language and time zone).
+// Every word on the pages is a message of the catalogues in locales/
+// (active.en.toml, active.ko.toml), called by its ID ({{t "login.title"}}).
+// Static files are served under /static/.
 package web
 
 import (

@@ -166,7 +166,13 @@ var pages = []string{
 // partial, then pages/NAME.html.
 func parsePage(t testing.TB, name string) *template.Template {
 	t.Helper()
-	ts, err := template.New(name).Funcs(web.Funcs(englishUTC(t))).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
+	return parsePageFor(t, name, englishUTC(t))
+}
+
+// parsePageFor parses one page for the reader *l.
+func parsePageFor(t testing.TB, name string, l *web.Locale) *template.Template {
+	t.Helper()
+	ts, err := template.New(name).Funcs(web.Funcs(l)).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
 	if err != nil {
 		t.Fatalf("parse %s: %v", name, err)
 	}
