@@ -214,6 +214,7 @@ func TestFlashAndNoticesInBothLanguages(t *testing.T) {
 			mustContain(t, body, "<h1>"+tt.reauth+"</h1>")
 			checkPage(t, a, tt.lang, body, english)
 			res, body = c.post("/sessions/revoke-others", url.Values{"reauth_password": {"wrong"}})
+			wantStatus(t, res, body, http.StatusUnauthorized)
 			checkPage(t, a, tt.lang, body, english)
 
 			res, body = c.post("/logout", nil)

@@ -169,13 +169,6 @@ func parseID(raw string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // device names the browser and operating system of a User-Agent:
 // "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
 // or "Unknown browser".
