@@ -40,6 +40,7 @@ type Catalog struct {
 	localizers map[string]*i18n.Localizer
 	ids        map[string][]string // message IDs per language, sorted
 	messages   map[string]map[string]*i18n.Message
+	plain      map[string]map[string]string // per language: the messages with one form and no template field
 	matcher    language.Matcher
 	layouts    map[string][2]string // per language: date and time layout, time-of-day layout
 }
@@ -50,7 +51,7 @@ type Catalog struct {
 func Load(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
-	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, messages: map[string]map[string]*i18n.Message{},
+	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, messages: map[string]map[string]*i18n.Message{}, plain: map[string]map[string]string{},
 		matcher: language.NewMatcher(supported), layouts: map[string][2]string{}}
 	for _, tag := range supported {
 		lang := tag.String()
@@ -61,9 +62,17 @@ func Load(fsys fs.FS) (*Catalog, error) {
 		}
 		ids := make([]string, 0, len(mf.Messages))
 		c.messages[lang] = make(map[string]*i18n.Message, len(mf.Messages))
+		c.plain[lang] = make(map[string]string, len(mf.Messages))
 		for _, m := range mf.Messages {
 			ids = append(ids, m.ID)
 			c.messages[lang][m.ID] = m
+			delim := m.LeftDelim
+			if delim == "" {
+				delim = "{{"
+			}
+			if m.Zero == "" && m.One == "" && m.Two == "" && m.Few == "" && m.Many == "" && !strings.Contains(m.Other, delim) {
+				c.plain[lang][m.ID] = m.Other
+			}
 		}
 		sort.Strings(ids)
 		c.ids[lang] = ids
@@ -141,7 +150,12 @@ func (c *Catalog) Negotiate(cookie, acceptLanguage string) string {
 func (c *Catalog) T(lang, id string, args ...any) string {
 	l, ok := c.localizers[lang]
 	if !ok {
-		l = c.localizers[Default]
+		lang, l = Default, c.localizers[Default]
+	}
+	if len(args) == 0 { // most of a page's words: a map read, not go-i18n's template machinery
+		if s, ok := c.plain[lang][id]; ok {
+			return s
+		}
 	}
 	lc := &i18n.LocalizeConfig{MessageID: id}
 	if len(args) > 0 {

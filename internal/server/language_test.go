@@ -360,3 +360,30 @@ func TestAcceptLanguage(t *testing.T) {
 	mustContain(t, get("en-US", "ko"), `<html lang="ko">`)
 	mustContain(t, get("", "bogus"), `<html lang="en">`)
 }
+
+// TestFixedWordsFilledAtParse: the templates of each language are parsed
+// with the fixed words in place (translatedFS): the source has no
+// {{t "ID"}} left for a message with no template data, and keeps those
+// with data.
+func TestFixedWordsFilledAtParse(t *testing.T) {
+	a := newTestApp(t)
+	for _, lang := range []string{"en", "ko"} {
+		fsys := translatedFS{fsys: a.srv.templates, catalog: a.srv.catalog, lang: lang}
+		b, err := fsys.ReadFile("pages/login.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		want := map[string]string{"en": "<h1>Log in</h1>", "ko": "<h1>로그인</h1>"}[lang]
+		if !strings.Contains(src, want) || strings.Contains(src, `{{t "login.title"}}`) {
+			t.Errorf("%s: login.html not filled in:\n%s", lang, src)
+		}
+		b, err = fsys.ReadFile("pages/admin_users.html")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `{{t "admin.users.count" "Count" .Pager.Total}}`) {
+			t.Errorf("%s: a message with data was replaced", lang)
+		}
+	}
+}

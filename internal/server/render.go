@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,9 +122,64 @@ func (p *pagePool) put(ps *pageSet) {
 }
 
 // parsePages parses base.html + partials/*.html + pages/NAME.html for each
-// page; the result is keyed by NAME without extension. One set of each
-// page is cloned and kept, so that a clone error shows at start-up.
-func parsePages(fsys fs.FS) (map[string]*pagePool, error) {
+// page and each language of catalog; the result is keyed by language,
+// then by NAME without extension. Each language's set is parsed from the
+// templates with its fixed words filled in (translatedFS), so that the
+// words cost nothing at rendering. One set of each page is cloned and
+// kept, so that a clone error shows at start-up.
+func parsePages(fsys fs.FS, catalog *locale.Catalog) (map[string]map[string]*pagePool, error) {
+	out := make(map[string]map[string]*pagePool)
+	for _, lang := range catalog.Langs() {
+		pages, err := parseLangPages(translatedFS{fsys: fsys, catalog: catalog, lang: lang})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lang, err)
+		}
+		out[lang] = pages
+	}
+	return out, nil
+}
+
+// translatedFS is a template tree with each {{t "ID"}} (a message with no
+// template data, called with a constant ID) replaced by the message's text
+// in lang, HTML-escaped: what the t function would print there. Every
+// other call of t is left to run at rendering.
+type translatedFS struct {
+	fsys    fs.FS
+	catalog *locale.Catalog
+	lang    string
+}
+
+// fixedWords matches {{t "ID"}}, with html/template's trim markers.
+var fixedWords = regexp.MustCompile(`\{\{(-? )?t "([a-z0-9_.]+)"( -)?\}\}`)
+
+// ReadFile implements fs.ReadFileFS (what template.ParseFS reads with).
+func (t translatedFS) ReadFile(name string) ([]byte, error) {
+	b, err := fs.ReadFile(t.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	return fixedWords.ReplaceAllFunc(b, func(m []byte) []byte {
+		sub := fixedWords.FindSubmatch(m)
+		text := t.catalog.T(t.lang, string(sub[2]))
+		if text == string(sub[2]) || strings.Contains(text, "{{") {
+			return m // unknown ID or a message with fields: rendered (and shown) as before
+		}
+		out := template.HTMLEscapeString(text)
+		if len(sub[1]) > 0 || len(sub[3]) > 0 {
+			return m // trim markers: keep the action, its trimming matters
+		}
+		return []byte(out)
+	}), nil
+}
+
+// Open implements fs.FS.
+func (t translatedFS) Open(name string) (fs.File, error) { return t.fsys.Open(name) }
+
+// Glob implements fs.GlobFS.
+func (t translatedFS) Glob(pattern string) ([]string, error) { return fs.Glob(t.fsys, pattern) }
+
+// parseLangPages is parsePages for one language's tree.
+func parseLangPages(fsys fs.FS) (map[string]*pagePool, error) {
 	names, err := fs.Glob(fsys, "pages/*.html")
 	if err != nil {
 		return nil, err
@@ -162,7 +219,8 @@ func (s *Server) newTemplateData(w http.ResponseWriter, r *http.Request) templat
 
 // execute renders page for r's reader (readerOf) into buf.
 func (s *Server) execute(buf *bytes.Buffer, r *http.Request, page string, data templateData) error {
-	p, ok := s.pages[page]
+	rd := s.readerOf(r)
+	p, ok := s.pages[rd.Lang()][page]
 	if !ok {
 		return fmt.Errorf("render: no page %q", page)
 	}
@@ -170,7 +228,7 @@ func (s *Server) execute(buf *bytes.Buffer, r *http.Request, page string, data t
 	if err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
 	}
-	ps.cur = s.readerOf(r)
+	ps.cur = rd
 	err = ps.t.ExecuteTemplate(buf, "base", data)
 	p.put(ps)
 	if err != nil {

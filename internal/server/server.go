@@ -169,9 +169,10 @@ type Server struct {
 	passwords    PasswordHasher
 	audit        AuditLog
 	sessions     *session.Manager
-	pages        map[string]*pagePool
+	pages        map[string]map[string]*pagePool // by language, then page
 	catalog      *locale.Catalog
 	static       fs.FS
+	templates    fs.FS // Config.Templates, as parsed into pages
 	clock        func() time.Time
 	health       func(ctx context.Context) error
 	readyTimeout time.Duration // bounds health on GET /readyz
@@ -199,15 +200,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Sessions == nil {
 		return nil, errors.New("server: Config.Sessions is required")
 	}
-	pages, err := parsePages(cfg.Templates)
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
 	locales := cfg.Locales
 	if locales == nil {
 		locales = web.Locales
 	}
 	catalog, err := locale.Load(locales)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	pages, err := parsePages(cfg.Templates, catalog)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
@@ -219,6 +220,7 @@ func New(cfg Config) (*Server, error) {
 		audit:        cfg.Audit,
 		pages:        pages,
 		static:       cfg.Static,
+		templates:    cfg.Templates,
 		clock:        cfg.Clock,
 		health:       cfg.Health,
 		secure:       cfg.Sessions.Secure(),
