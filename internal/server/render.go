@@ -160,15 +160,14 @@ func (t translatedFS) ReadFile(name string) ([]byte, error) {
 	}
 	return fixedWords.ReplaceAllFunc(b, func(m []byte) []byte {
 		sub := fixedWords.FindSubmatch(m)
-		text := t.catalog.T(t.lang, string(sub[2]))
-		if text == string(sub[2]) || strings.Contains(text, "{{") {
-			return m // unknown ID or a message with fields: rendered (and shown) as before
-		}
-		out := template.HTMLEscapeString(text)
 		if len(sub[1]) > 0 || len(sub[3]) > 0 {
 			return m // trim markers: keep the action, its trimming matters
 		}
-		return []byte(out)
+		text := t.catalog.T(t.lang, string(sub[2]))
+		if text == string(sub[2]) || strings.Contains(text, "{{") {
+			return m // an unknown ID or a message with fields: left to t (which shows the ID)
+		}
+		return []byte(template.HTMLEscapeString(text))
 	}), nil
 }
 
