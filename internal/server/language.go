@@ -71,7 +71,17 @@ func switchURL(r *http.Request, lang string) string {
 		q = r.URL.Query()
 	}
 	q.Set("lang", lang)
-	return r.URL.Path + "?" + q.Encode()
+	return pagePath(r) + "?" + q.Encode()
+}
+
+// pagePath is the path r asked for: r.URL.Path, except on a reset link,
+// whose token hideResetToken took out of the URL (the switch must come
+// back to the link, not to /reset/redacted).
+func pagePath(r *http.Request) string {
+	if token := resetToken(r); token != "" {
+		return resetPathPrefix + token
+	}
+	return r.URL.Path
 }
 
 // switchLanguage answers the language switch: a GET or HEAD with ?lang=
@@ -97,7 +107,7 @@ func (s *Server) switchLanguage(next http.Handler) http.Handler {
 			})
 		}
 		q.Del("lang")
-		target := r.URL.Path
+		target := pagePath(r)
 		if len(q) > 0 {
 			target += "?" + q.Encode()
 		}

@@ -274,6 +274,7 @@ func TestLanguageSwitch(t *testing.T) {
 		{"scheme-relative path", "//evil.example/?lang=ko", "/", "ko"},
 		{"backslash path", "/%5Cevil.example/?lang=ko", "/", "ko"},
 		{"404 page", "/no/such/page?lang=ko", "/no/such/page", "ko"},
+		{"reset link keeps its token", "/reset/abcDEF123_-?lang=ko", "/reset/abcDEF123_-", "ko"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,4 +387,15 @@ func TestFixedWordsFilledAtParse(t *testing.T) {
 			t.Errorf("%s: a message with data was replaced", lang)
 		}
 	}
+}
+
+// TestLanguageSwitchOnResetLink: the reset page's switch links to the link
+// itself (its token, which hideResetToken takes out of the URL for the
+// logs), not to /reset/redacted.
+func TestLanguageSwitchOnResetLink(t *testing.T) {
+	a := newTestApp(t)
+	res, body := a.newClient(firefoxAgent).get("/reset/abcDEF123")
+	wantStatus(t, res, body, http.StatusNotFound)
+	mustContain(t, body, `href="/reset/abcDEF123?lang=ko"`)
+	mustNotContain(t, body, "redacted?lang")
 }
