@@ -143,6 +143,10 @@ type templateData struct {
 	Ended           []sessionRow
 	Reset           resetView
 	ResetLink       *resetLinkView
+	// Overview is the admin overview's counts and chart (server's
+	// overviewView); nil here: internal/server's TestAdminOverview renders
+	// and parses the page with data.
+	Overview *struct{}
 }
 
 type resetView struct {
@@ -158,7 +162,7 @@ type resetLinkView struct {
 
 var pages = []string{
 	"login", "register", "profile", "error", "sessions", "reauth",
-	"admin_sessions", "admin_users", "admin_user", "admin_audit",
+	"admin_sessions", "admin_users", "admin_user", "admin_audit", "admin_overview",
 	"account_password", "reset", "account",
 }
 
@@ -371,7 +375,7 @@ func TestEveryPage(t *testing.T) {
 						`<span class="site-nav-user">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</span>`,
 						`<a href="/profile">Profile</a>`,
 						`<a href="/sessions">Your devices</a>`,
-						`<a href="/admin/users">Admin</a>`,
+						`<a href="/admin">Admin</a>`,
 						`<form method="post" action="/logout"`,
 						`<input type="hidden" name="csrf_token" value="`+csrfToken+`">`,
 						"Log out</button>",

@@ -424,11 +424,8 @@ func TestAdminAccess(t *testing.T) {
 	t.Run("administrator can read every page", func(t *testing.T) {
 		for _, path := range gets {
 			p := admin.as(t).get(path)
-			if path == "/admin" || path == "/admin/" {
-				if p.status != http.StatusSeeOther || p.header.Get("Location") != "/admin/users" {
-					t.Errorf("GET %s: %d %q, want 303 to /admin/users", path, p.status, p.header.Get("Location"))
-				}
-				continue
+			if (path == "/admin" || path == "/admin/") && !strings.Contains(p.body, "<h1>Overview</h1>") {
+				t.Errorf("GET %s: %d, not the overview:\n%s", path, p.status, p.body)
 			}
 			if p.status != http.StatusOK {
 				t.Errorf("GET %s as administrator: %d, want 200", path, p.status)

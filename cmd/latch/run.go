@@ -228,6 +228,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 		Devices:        db,
 		Throttle:       server.Throttle{Limiter: limiter, History: db, KnownIPWindow: cfg.KnownIPWindow},
 		Resets:         db,
+		Overview:       db,
 	}
 	return a, scfg, nil
 }

@@ -26,11 +26,6 @@ import (
 // account.
 const noAccount = "admin.no_account"
 
-// adminHome sends /admin to the account list.
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
-}
-
 // adminSessions lists every active session, newest activity first, 50 a
 // page (?page=N), optionally only one account's (?email=) or one IP's (?ip=).
 func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {

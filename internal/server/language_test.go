@@ -399,3 +399,27 @@ func TestLanguageSwitchOnResetLink(t *testing.T) {
 	mustContain(t, body, `href="/reset/abcDEF123?lang=ko"`)
 	mustNotContain(t, body, "redacted?lang")
 }
+
+// TestAdminOverviewInBothLanguages: the admin overview (on the real SQL
+// store, which has its counts) passes checkPage in English and Korean,
+// chart included (well-formed, with a Korean title).
+func TestAdminOverviewInBothLanguages(t *testing.T) {
+	a := newOverviewApp(t, overviewBackends[0])
+	english := englishSentences(t, a.testApp)
+	for _, tt := range []struct{ lang, h1, chartTitle string }{
+		{"en", "<h1>Overview</h1>", "Sign-ins and failed sign-ins per hour over the last 48 hours"},
+		{"ko", "<h1>개요</h1>", "최근 48시간 동안의 시간별 로그인과 로그인 실패"},
+	} {
+		t.Run(tt.lang, func(t *testing.T) {
+			admin := a.signIn("admin@example.com")
+			admin.chooseLanguage(tt.lang)
+			res, body := admin.get("/admin")
+			wantStatus(t, res, body, http.StatusOK)
+			mustContain(t, body, tt.h1)
+			checkPage(t, a.testApp, tt.lang, body, english)
+			if c := parseChart(t, body); c.Title != tt.chartTitle {
+				t.Errorf("chart title %q, want %q", c.Title, tt.chartTitle)
+			}
+		})
+	}
+}

@@ -51,6 +51,7 @@ type templateData struct {
 	Ended           []sessionRow   // /account/password: the sessions the change ended
 	Reset           resetView      // /reset/{token}
 	ResetLink       *resetLinkView // /admin/users/{id}: a reset link made just now, shown once; nil otherwise
+	Overview        *overviewView  // /admin: the counts at a glance (handlers_overview.go)
 
 	TimeZones []option // profile: the time zone select (Value "" is "from my browser's language")
 	AutoZone  string   // profile: the zone the browser's language gives, "Asia/Seoul" or "UTC"

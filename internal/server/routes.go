@@ -59,7 +59,7 @@ func (s *Server) Handler() http.Handler {
 
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(s.requireAdmin)
-				r.Get("/", s.adminHome)
+				r.Get("/", s.handle(s.adminOverview))
 				r.Get("/sessions", s.adminSessions)
 				r.Get("/users", s.adminUsers)
 				r.Get("/users/{id}", s.adminUser)

@@ -107,7 +107,8 @@ type PasswordJudge interface {
 
 // Config holds the Server's dependencies. All fields are required except
 // Clock (default time.Now), Health, ReauthWindow (default
-// DefaultReauthWindow), Devices, Throttle, Resets and Strength.
+// DefaultReauthWindow), Devices, Throttle, Resets, Strength, Metrics and
+// Overview.
 type Config struct {
 	Log       *slog.Logger
 	Users     UserStore
@@ -160,6 +161,10 @@ type Config struct {
 	// Metrics receives request, login and session counts (metrics.go;
 	// *metrics.Recorder); nil turns them off.
 	Metrics Metrics
+	// Overview counts sign-in events and disabled accounts for the admin
+	// overview (handlers_overview.go; *store.DB); nil turns the overview
+	// off: /admin then sends to the account list.
+	Overview OverviewStore
 }
 
 // Server is Latch's HTTP application.
@@ -185,6 +190,7 @@ type Server struct {
 	devices      DeviceLog             // nil: no new-device events or notices
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
+	overview     OverviewStore         // nil: /admin sends to /admin/users
 	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
@@ -244,6 +250,7 @@ func New(cfg Config) (*Server, error) {
 	s.devices = cfg.Devices
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
+	s.overview = cfg.Overview
 	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
