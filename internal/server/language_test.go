@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"html"
@@ -421,5 +422,39 @@ func TestAdminOverviewInBothLanguages(t *testing.T) {
 				t.Errorf("chart title %q, want %q", c.Title, tt.chartTitle)
 			}
 		})
+	}
+}
+
+// TestConcurrentRenderingKeepsEachReader: renderings in both languages at
+// once, more of them than idle sets are kept, each get their own reader's
+// words (a template set serves one rendering at a time: pagePool).
+func TestConcurrentRenderingKeepsEachReader(t *testing.T) {
+	a := newTestApp(t)
+	const workers, each = 12, 40
+	errs := make(chan error, workers)
+	for w := range workers {
+		lang := []string{"en", "ko"}[w%2]
+		go func() {
+			r := httptest.NewRequest(http.MethodGet, "/login", nil)
+			r.Header.Set("Accept-Language", lang)
+			want := map[string]string{"en": "<h1>Log in</h1>", "ko": "<h1>로그인</h1>"}[lang]
+			for range each {
+				var buf bytes.Buffer
+				if err := a.srv.execute(&buf, r, "login", templateData{}); err != nil {
+					errs <- err
+					return
+				}
+				if b := buf.String(); !strings.Contains(b, want) || !strings.Contains(b, `<html lang="`+lang+`">`) {
+					errs <- fmt.Errorf("%s rendering lacks %q", lang, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
