@@ -31,7 +31,9 @@ func (s *Server) readerOf(r *http.Request) *locale.Reader {
 	}
 	zone := b.zone
 	if u := currentUser(r.Context()); u != nil && u.TimeZone != "" {
-		zone = locale.Zone(u.TimeZone, "")
+		if loc, err := locale.LoadZone(u.TimeZone); err == nil { // a zone no longer offered: the browser's
+			zone = loc
+		}
 	}
 	return s.catalog.Reader(b.lang, zone, func(lang string) string { return switchURL(r, lang) })
 }
@@ -46,6 +48,7 @@ type browserChoice struct {
 
 type browserKey struct{}
 
+// browserChoiceOf works out r's browserChoice.
 func (s *Server) browserChoiceOf(r *http.Request) browserChoice {
 	cookie := ""
 	if c, err := r.Cookie(langCookie); err == nil {
