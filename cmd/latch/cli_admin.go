@@ -323,19 +323,12 @@ func cmdUserSetDisabled(ctx context.Context, args []string, disabled bool, geten
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf(`want "user %s EMAIL"`, verb)}
 	}
-	if err := checkEmailArg(pos[0]); err != nil {
-		return err
-	}
-	env, err := openAdminEnv(ctx, getenv)
+	env, u, err := openSubject(ctx, getenv, pos[0])
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	u, err := env.userByEmail(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
+	who := describeUser(u)
 
 	if !disabled {
 		res, err := env.accounts.Enable(ctx, account.CLI(), u)
@@ -390,19 +383,12 @@ func cmdUserSetRole(ctx context.Context, args []string, getenv func(string) stri
 	if !role.Valid() {
 		return usageError{fmt.Errorf("unknown role %q; want admin or user", pos[1])}
 	}
-	if err := checkEmailArg(pos[0]); err != nil {
-		return err
-	}
-	env, err := openAdminEnv(ctx, getenv)
+	env, u, err := openSubject(ctx, getenv, pos[0])
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	u, err := env.userByEmail(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
+	who := describeUser(u)
 	old := u.Role
 	res, err := env.accounts.SetRole(ctx, account.CLI(), u, role)
 	switch {
@@ -447,15 +433,6 @@ func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, e
 	return &adminEnv{db: db, reg: st, pool: pool, accounts: cliAccounts(db, st, nil)}, nil
 }
 
-// cliAccounts returns the account operations for an operator command on
-// db and the session registry reg (nil for a command that ends no
-// session); hasher is needed only to create accounts. The clock is
-// time.Now and nothing is logged: the command prints what happened.
-func cliAccounts(db *store.DB, reg account.Sessions, hasher account.PasswordHasher) *account.Service {
-	return account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: hasher,
-		Strength: user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1})})
-}
-
 // Close releases the Redis pool (if any) and the database.
 func (e *adminEnv) Close() {
 	if e.pool != nil {
@@ -463,6 +440,27 @@ func (e *adminEnv) Close() {
 	}
 	e.db.Close()
 }
+
+// openSubject is what a command on one account (EMAIL) does first: it
+// checks the argument (checkEmailArg), opens the database and session
+// store (openAdminEnv; the caller closes env) and loads the account
+// (userByEmail). On error nothing is left open.
+func openSubject(ctx context.Context, getenv func(string) string, email string) (env *adminEnv, u *user.User, err error) {
+	if err := checkEmailArg(email); err != nil {
+		return nil, nil, err
+	}
+	if env, err = openAdminEnv(ctx, getenv); err != nil {
+		return nil, nil, err
+	}
+	if u, err = env.userByEmail(ctx, email); err != nil {
+		env.Close()
+		return nil, nil, err
+	}
+	return env, u, nil
+}
+
+// describeUser is how a command's output names account u: "user 7 <ada@example.com>".
+func describeUser(u *user.User) string { return fmt.Sprintf("user %d <%s>", u.ID, u.Email) }
 
 // userByEmail returns the account with this address; for none the error
 // says "no user with email EMAIL" (exit status 1).

@@ -53,7 +53,7 @@ func cmdUserResetLink(ctx context.Context, args []string, getenv func(string) st
 	if err != nil {
 		return err
 	}
-	who := fmt.Sprintf("user %d <%s>", u.ID, u.Email)
+	who := describeUser(u)
 	link, err := env.accounts.IssueResetLink(ctx, account.CLI(), u)
 	if errors.Is(err, account.ErrDisabled) {
 		return fmt.Errorf("%s is disabled, and a reset link does not work for a disabled account; run \"latch user enable %s\" first", who, u.Email)

@@ -121,7 +121,8 @@ func (j *countingJudge) judge(pw string, hints []string) zxcvbn.Result {
 func TestRegistrationBurstIsBounded(t *testing.T) {
 	j := &countingJudge{}
 	ta := startAppWrapped(t, testConfig(t, backends[0]), clocktest.New(time.Now()), nil, func(c *server.Config) {
-		c.Strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge})
+		c.Accounts = accountService(c.Users.(*store.DB), c.Sessions.Registry(), c.Passwords,
+			user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge}), c.Clock, c.Log)
 	})
 	owner, ownerPW := adminAccount(t, ta, "Owner")
 	costly := strings.Repeat(`!@#$%^&*()_+-=[]{};':",./<>?\|~`, 40)[:user.MaxPasswordBytes]

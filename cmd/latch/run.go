@@ -23,6 +23,7 @@ import (
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/throttle"
+	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
 
@@ -211,6 +212,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 	log.Info("login throttling", "account", cfg.Throttle.Account.String(), "account_ip", cfg.Throttle.AccountIP.String(),
 		"ip", cfg.Throttle.IP.String(), "register", cfg.Throttle.Register.String(), "known_ip_window", cfg.KnownIPWindow.String())
 	scfg := server.Config{
+		// Every account operation, on the same stores, session store,
+		// hasher, clock and log as the site; new passwords judged in the
+		// default bounded pool (user.StrengthOptions).
+		Accounts:  accountService(db, sessions, hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock, log),
 		Log:       log,
 		Users:     db,
 		Audit:     db,

@@ -122,13 +122,15 @@ func newHasherApp(tb testing.TB, params password.Params) hasherApp {
 		tb.Fatal(err)
 	}
 	hasher := &countingHasher{inner: password.NewHasher(params, 0, 0)}
+	sessions := sessionManager(cfg, session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), clock.Now)
 	a.server, err = server.New(server.Config{
+		Accounts:     accountService(db, sessions.Registry(), hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock.Now, log),
 		Log:          log,
 		Users:        db,
 		Audit:        db,
 		Devices:      db,
 		Passwords:    hasher,
-		Sessions:     sessionManager(cfg, session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), clock.Now),
+		Sessions:     sessions,
 		Templates:    web.Templates,
 		Static:       web.Static,
 		Clock:        clock.Now,

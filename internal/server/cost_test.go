@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -166,7 +165,8 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Opt
 		t.Fatal(err)
 	}
 	cs := &countingStore{db: db, n: map[string]int{}}
-	a := &testApp{t: t, clock: clocktest.New(time.Now()), logs: &syncBuffer{}, audit: &fakeAudit{}}
+	a := &testApp{t: t, clock: clocktest.New(time.Now()), logs: &syncBuffer{}, audit: &fakeAudit{},
+		strength: user.NewStrengthChecker(user.StrengthOptions{})}
 	cfg := Config{
 		Log:       slog.New(slog.NewTextHandler(a.logs, nil)),
 		Users:     cs,
@@ -188,13 +188,7 @@ func newRealApp(t *testing.T, dbURL string, adjust ...func(*Config, *session.Opt
 		f(&cfg, &opts)
 	}
 	cfg.Sessions = session.NewManager(opts)
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.srv = srv
-	a.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(a.ts.Close)
+	a.start(cfg)
 	return &realApp{testApp: a, db: db, sql: cs, redis: counter, pool: pool, prefix: prefix, account: bob}
 }
 

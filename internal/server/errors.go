@@ -55,6 +55,10 @@ var (
 	errCrossOrigin    = fail.New(fail.Forbidden, "server: cross-origin request rejected")
 	errCSRF           = fail.New(fail.Forbidden, "server: csrf token rejected")
 	errNotAdmin       = fail.New(fail.Forbidden, "server: admin page refused")
+	errNoAccount      = fail.New(fail.NotFound, "server: malformed account number")
+	errBadPage        = fail.New(fail.Invalid, "server: page number not understood")
+	errPastLastPage   = fail.New(fail.NotFound, "server: page past the last of the list")
+	errFilter         = fail.New(fail.Invalid, "server: list filter not understood")
 )
 
 // retryAfterSeconds is the Retry-After value sent with 503 answers whose
@@ -258,16 +262,6 @@ func waitSeconds(d time.Duration) int {
 // (session.ErrMalformedCookie: 400; session.ErrUnavailable: 503).
 func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error) {
 	s.serverError(w, r, err)
-}
-
-// clientError answers a 4xx with an error page and msg (a message ID,
-// with args as name-value pairs), bypassing the
-// table. Deprecated: return an error of a kind instead (withMessage for
-// the words), so that the status comes from the table; kept only while the
-// handlers of handlers_admin.go, handlers_sessions.go and views.go move to
-// handle.
-func (s *Server) clientError(w http.ResponseWriter, r *http.Request, status int, msg string, args ...any) {
-	s.renderError(w, r, status, msg, args...)
 }
 
 // notFound answers 404 (the router's NotFound handler).

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,52 @@ func TestUnreadableFormKeepsItsTextOutOfTheLog(t *testing.T) {
 	}
 	if logs := a.logs.String(); strings.Contains(logs, "%zZ") || !strings.Contains(logs, "form could not be parsed") {
 		t.Errorf("log quotes the form, or has no line for it:\n%s", logs)
+	}
+}
+
+// TestHandlerRefusalsAnsweredByTable: the 4xx answers of the admin, reset
+// and sessions pages come from the one table (serverError logs each with
+// its status and kind), not from a handler that picked its own status.
+func TestHandlerRefusalsAnsweredByTable(t *testing.T) {
+	a := newTestApp(t)
+	withResets(t, a, bobID)
+	// 404 rows log at debug level: show them.
+	a.srv.log = withRequestIDs(slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	admin := a.login("admin@example.com", false)
+	_ = a.users.SetDisabled(t.Context(), malloryID, true)
+	for _, tc := range []struct {
+		name, method, path string
+		status             int
+		kind               string
+	}{
+		{"page number not a number", http.MethodGet, "/admin/users?page=x", http.StatusBadRequest, "invalid"},
+		{"page past the last", http.MethodGet, "/admin/audit?page=99", http.StatusNotFound, "not found"},
+		{"malformed account number", http.MethodGet, "/admin/users/x", http.StatusNotFound, "not found"},
+		{"unknown account", http.MethodPost, "/admin/users/999/disable", http.StatusNotFound, "not found"},
+		{"own account", http.MethodPost, "/admin/users/1/disable", http.StatusBadRequest, "invalid"},
+		{"reset link for a disabled account", http.MethodPost, "/admin/users/3/reset-link", http.StatusBadRequest, "invalid"},
+		{"unknown session handle", http.MethodPost, "/admin/sessions/nope/kill", http.StatusNotFound, "not found"},
+		{"not one of your sessions", http.MethodPost, "/sessions/nope/revoke", http.StatusNotFound, "not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logged := len(a.logs.String())
+			var res *http.Response
+			var body string
+			if tc.method == http.MethodPost {
+				res, body = admin.post(tc.path, nil)
+			} else {
+				res, body = admin.get(tc.path)
+			}
+			wantStatus(t, res, body, tc.status)
+			line := fmt.Sprintf(`msg="request refused" route=%s`, strings.SplitN(tc.path, "?", 2)[0])
+			logs := a.logs.String()[logged:]
+			kind := tc.kind
+			if strings.Contains(kind, " ") {
+				kind = strconv.Quote(kind)
+			}
+			if !strings.Contains(logs, line) || !strings.Contains(logs, fmt.Sprintf("status=%d kind=%s", tc.status, kind)) {
+				t.Errorf("no table answer logged (want %q with status %d, kind %q):\n%s", line, tc.status, tc.kind, logs)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -26,13 +27,27 @@ import (
 // account.
 const noAccount = "admin.no_account"
 
+// filterAccount is the ID of the account an admin list is filtered by
+// (its ?email= or ?user=), 0 when email is "" (no filter). Errors:
+// user.ErrNotFound when no account has this address; the store's.
+func (s *Server) filterAccount(ctx context.Context, email string) (int64, error) {
+	if email == "" {
+		return 0, nil
+	}
+	u, err := s.users.UserByEmail(ctx, email)
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
+}
+
 // adminSessions lists every active session, newest activity first, 50 a
 // page (?page=N), optionally only one account's (?email=) or one IP's (?ip=).
-func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	page, ok := s.parsePage(w, r)
-	if !ok {
-		return
+	page, err := parsePage(r)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
@@ -45,31 +60,24 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
 			data.FieldErrors = map[string]string{"ip": s.t(r, "admin.ip_invalid")}
-			s.render(w, r, http.StatusBadRequest, "admin_sessions", data)
-			return
+			s.render(w, r, s.statusOf(errFilter), "admin_sessions", data)
+			return nil
 		}
 		query.IP = addr.String()
 	}
-	if data.Filter.Email != "" {
-		u, err := s.users.UserByEmail(ctx, data.Filter.Email)
-		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = s.t(r, noAccount)
-			s.render(w, r, http.StatusOK, "admin_sessions", data)
-			return
-		}
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		query.UserID = u.ID
+	if query.UserID, err = s.filterAccount(ctx, data.Filter.Email); errors.Is(err, user.ErrNotFound) {
+		data.Notice = s.t(r, noAccount) // an empty list, not an error
+		s.render(w, r, http.StatusOK, "admin_sessions", data)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	res, err := s.sessions.Registry().Sessions(ctx, query)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	if data.Pager, ok = s.newPager(w, r, page, res.Total, true); !ok {
-		return
+	if data.Pager, err = newPager(r, page, res.Total, true); err != nil {
+		return err
 	}
 	ids := make([]int64, 0, len(res.Records))
 	for _, rec := range res.Records {
@@ -77,19 +85,19 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) {
 	}
 	users, err := s.userRefs(ctx, ids...)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	data.Sessions = s.sessionRows(res.Records, s.sessions.Handle(ctx), users)
 	s.render(w, r, http.StatusOK, "admin_sessions", data)
+	return nil
 }
 
 // adminUsers lists accounts, 50 a page, optionally those whose email
 // contains ?q=.
-func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
-	page, ok := s.parsePage(w, r)
-	if !ok {
-		return
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
+	page, err := parsePage(r)
+	if err != nil {
+		return err
 	}
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "admin.users.title")
@@ -97,14 +105,14 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	data.Filter = filterView{Q: queryText(r.URL.Query(), "q", 254)}
 	users, total, err := s.users.Users(r.Context(), data.Filter.Q, (page-1)*perPage, perPage)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	if data.Pager, ok = s.newPager(w, r, page, total, false); !ok {
-		return
+	if data.Pager, err = newPager(r, page, total, false); err != nil {
+		return err
 	}
 	data.Users = users
 	s.render(w, r, http.StatusOK, "admin_users", data)
+	return nil
 }
 
 // adminUserEvents is how many recent events the account page shows.
@@ -112,27 +120,26 @@ const adminUserEvents = 20
 
 // adminUser shows one account: its details, its active sessions and its
 // recent security events, with the admin actions.
-func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
-	subject, ok := s.accountParam(w, r)
-	if !ok {
-		return
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) error {
+	subject, err := s.accountParam(r)
+	if err != nil {
+		return err
 	}
-	s.renderAdminUser(w, r, subject, nil)
+	return s.renderAdminUser(w, r, subject, nil)
 }
 
 // renderAdminUser shows account subject's page; resetLink, when not nil, is
-// a reset link just made for it (adminResetLink), shown this once.
-func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject *user.User, resetLink *resetLinkView) {
+// a reset link just made for it (adminResetLink), shown this once. On an
+// error nothing has been written.
+func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject *user.User, resetLink *resetLinkView) error {
 	ctx := r.Context()
 	recs, err := s.sessions.Registry().UserSessions(ctx, subject.ID)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: subject.ID, Limit: adminUserEvents, NoTotal: true})
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	ids := []int64{subject.ID}
 	for _, e := range events {
@@ -140,8 +147,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject
 	}
 	users, err := s.userRefs(ctx, ids...)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "admin.user.title_of", "Email", subject.Email)
@@ -152,16 +158,17 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject
 	data.ResetLink = resetLink
 	data.Here = userPath(subject.ID) // forms come back here, also after adminResetLink answered a POST
 	s.render(w, r, http.StatusOK, "admin_user", data)
+	return nil
 }
 
 // adminAudit lists security events, newest first, 50 a page, filtered by
 // account (?user=email), type (?type=), and date range (?from=, ?to=, as
 // YYYY-MM-DD in UTC, both days included).
-func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	page, ok := s.parsePage(w, r)
-	if !ok {
-		return
+	page, err := parsePage(r)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
@@ -201,29 +208,22 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(errs) > 0 {
 		data.FieldErrors = errs
-		s.render(w, r, http.StatusBadRequest, "admin_audit", data)
-		return
+		s.render(w, r, s.statusOf(errFilter), "admin_audit", data)
+		return nil
 	}
-	if data.Filter.User != "" {
-		u, err := s.users.UserByEmail(ctx, data.Filter.User)
-		if errors.Is(err, user.ErrNotFound) {
-			data.Notice = s.t(r, noAccount)
-			s.render(w, r, http.StatusOK, "admin_audit", data)
-			return
-		}
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-		f.UserID = u.ID
+	if f.UserID, err = s.filterAccount(ctx, data.Filter.User); errors.Is(err, user.ErrNotFound) {
+		data.Notice = s.t(r, noAccount) // an empty list, not an error
+		s.render(w, r, http.StatusOK, "admin_audit", data)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	events, total, err := s.audit.AuditEvents(ctx, f)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	if data.Pager, ok = s.newPager(w, r, page, total, true); !ok {
-		return
+	if data.Pager, err = newPager(r, page, total, true); err != nil {
+		return err
 	}
 	ids := make([]int64, 0, 2*len(events))
 	for _, e := range events {
@@ -231,11 +231,11 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	users, err := s.userRefs(ctx, ids...)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	data.Events = s.eventRows(events, users)
 	s.render(w, r, http.StatusOK, "admin_audit", data)
+	return nil
 }
 
 // adminKillSession ends one session by handle (POST
@@ -244,23 +244,15 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) {
 // handle is 404.
 func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error {
 	handle := chi.URLParam(r, "handle")
-	gone := func() {
-		s.clientError(w, r, http.StatusNotFound,
-			"admin.session_not_found")
-	}
 	if !session.ValidHandle(handle) {
-		gone()
-		return nil
+		return noSuchSession(account.ErrNoSession)
 	}
 	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaAdmin), handle, 0)
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
-		s.clientError(w, r, http.StatusBadRequest,
-			"admin.session_current")
-		return nil
+		return withMessage(err, "admin.session_current")
 	case errors.Is(err, account.ErrNoSession):
-		gone()
-		return nil
+		return noSuchSession(err)
 	case err != nil:
 		return err
 	}
@@ -274,9 +266,9 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error 
 // /admin/users/{id}/kill-sessions; account.Service.RevokeAll); on the
 // admin's own account, every one except the current session.
 func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) error {
-	subject, ok := s.accountParam(w, r)
-	if !ok {
-		return nil
+	subject, err := s.accountParam(r)
+	if err != nil {
+		return err
 	}
 	ended, keptOwn, _, err := s.accounts.RevokeAll(r.Context(), s.actor(r, audit.ViaAdmin), subject.ID)
 	if err != nil {
@@ -284,12 +276,9 @@ func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) e
 	}
 	s.metrics.SessionsRevoked(RevokeAdmin, len(ended))
 	if keptOwn {
-		s.setFlash(w, flashOwnOthersKilled)
-	} else {
-		s.setFlash(w, flashUserKilled)
+		return s.adminDone(w, r, subject, flashOwnOthersKilled)
 	}
-	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
-	return nil
+	return s.adminDone(w, r, subject, flashUserKilled)
 }
 
 // adminDisableUser disables an account and ends all its sessions (POST
@@ -299,70 +288,77 @@ func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) e
 // account is locked out even if ending the sessions fails (503; the admin
 // may try again).
 func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error {
-	subject, ok := s.accountParam(w, r)
-	if !ok {
-		return nil
+	subject, err := s.accountParam(r)
+	if err != nil {
+		return err
 	}
 	changed, err := s.accounts.Disable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
 	s.metrics.SessionsRevoked(RevokeDisabled, len(changed.Ended))
 	switch {
 	case errors.Is(err, account.ErrOwnAccount):
-		s.clientError(w, r, http.StatusBadRequest,
-			"admin.disable_self")
-		return nil
+		return withMessage(err, "admin.disable_self")
 	case errors.Is(err, user.ErrNotFound):
-		s.noSuchAccount(w, r)
-		return nil
+		return noSuchAccount(err)
 	case err != nil:
 		return err
 	}
-	s.setFlash(w, flashAccountDisabled)
-	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
-	return nil
+	return s.adminDone(w, r, subject, flashAccountDisabled)
 }
 
 // adminEnableUser enables a disabled account (POST /admin/users/{id}/enable;
 // account.Service.Enable).
 func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request) error {
-	subject, ok := s.accountParam(w, r)
-	if !ok {
-		return nil
+	subject, err := s.accountParam(r)
+	if err != nil {
+		return err
 	}
-	_, err := s.accounts.Enable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
+	_, err = s.accounts.Enable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
 	if errors.Is(err, user.ErrNotFound) {
-		s.noSuchAccount(w, r)
-		return nil
+		return noSuchAccount(err)
 	}
 	if err != nil {
 		return err
 	}
-	s.setFlash(w, flashAccountEnabled)
+	return s.adminDone(w, r, subject, flashAccountEnabled)
+}
+
+// adminDone ends an admin action on account subject that succeeded: it
+// sets flash and sends the admin back (303) to the page the form was on,
+// else to the account's page (adminReturn). It returns nil.
+func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, subject *user.User, flash flashCode) error {
+	s.setFlash(w, flash)
 	http.Redirect(w, r, adminReturn(r, userPath(subject.ID)), http.StatusSeeOther)
 	return nil
 }
 
-// accountParam loads the account named by the {id} URL segment; a
-// malformed or unknown id answers 404.
-func (s *Server) accountParam(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
+// accountParam loads the account named by the {id} URL segment. Errors:
+// errNoAccount for a malformed id and user.ErrNotFound for an unknown one
+// (404, with noSuchAccount's words); the store's errors.
+func (s *Server) accountParam(r *http.Request) (*user.User, error) {
 	id, ok := parseID(chi.URLParam(r, "id"))
 	if !ok {
-		s.noSuchAccount(w, r)
-		return nil, false
+		return nil, noSuchAccount(errNoAccount)
 	}
 	u, err := s.users.UserByID(r.Context(), id)
 	if errors.Is(err, user.ErrNotFound) {
-		s.noSuchAccount(w, r)
-		return nil, false
+		return nil, noSuchAccount(err)
 	}
 	if err != nil {
-		s.serverError(w, r, err)
-		return nil, false
+		return nil, err
 	}
-	return u, true
+	return u, nil
 }
 
-func (s *Server) noSuchAccount(w http.ResponseWriter, r *http.Request) {
-	s.clientError(w, r, http.StatusNotFound, "admin.user_not_found")
+// noSuchAccount is err (of kind fail.NotFound: 404) with the words of the
+// page for an account number that names no account.
+func noSuchAccount(err error) error {
+	return withMessage(err, "admin.user_not_found")
+}
+
+// noSuchSession is err (of kind fail.NotFound: 404) with the words of the
+// admin page for a session handle that names no active session.
+func noSuchSession(err error) error {
+	return withMessage(err, "admin.session_not_found")
 }
 
 func userPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }

@@ -94,7 +94,7 @@ func newOverviewServer(tb testing.TB, b overviewBackend) (*Server, *store.DB, *c
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Config{
+	cfg := Config{
 		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Users:     db,
 		Audit:     db,
@@ -110,7 +110,9 @@ func newOverviewServer(tb testing.TB, b overviewBackend) (*Server, *store.DB, *c
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     clock.Now,
-	})
+	}
+	cfg.Accounts = testAccounts(cfg, user.NewStrengthChecker(user.StrengthOptions{}))
+	srv, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

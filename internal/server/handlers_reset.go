@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/randtoken"
 	"github.com/latch/latch/internal/user"
 )
@@ -83,16 +84,16 @@ type resetLinkView struct {
 
 // resetShow shows the form for a new password (GET /reset/{token}), or the
 // one message for a link that cannot be used.
-func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) error {
 	if s.resets == nil {
-		s.notFound(w, r)
-		return
+		return errNoPage
 	}
-	u, ok := s.resetAccount(w, r)
-	if !ok {
-		return
+	u, err := s.resetAccount(r)
+	if err != nil {
+		return s.resetRefused(w, r, err)
 	}
 	s.renderReset(w, r, http.StatusOK, u, nil)
+	return nil
 }
 
 // resetCheck sets a new password with a reset link (POST /reset/{token})
@@ -108,16 +109,15 @@ func (s *Server) resetShow(w http.ResponseWriter, r *http.Request) {
 // one message (404).
 func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 	if s.resets == nil {
-		s.notFound(w, r)
-		return nil
+		return errNoPage
 	}
 	if err := parseForm(r); err != nil {
 		return err
 	}
 	ctx := r.Context()
-	u, ok := s.resetAccount(w, r)
-	if !ok {
-		return nil
+	u, err := s.resetAccount(r)
+	if err != nil {
+		return s.resetRefused(w, r, err)
 	}
 	done, err := s.accounts.ResetPassword(ctx, s.actor(r, audit.ViaSelf), s.sessions, u, resetToken(r), r.PostForm.Get("password"),
 		func(handle string) {
@@ -130,11 +130,8 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 	case errors.As(err, &fields):
 		s.renderReset(w, r, http.StatusUnprocessableEntity, u, fields)
 		return nil
-	case errors.Is(err, user.ErrResetInvalid): // used by a concurrent submission, or expired meanwhile
-		s.resetInvalid(w, r)
-		return nil
-	case err != nil:
-		return err
+	case err != nil: // user.ErrResetInvalid: used by a concurrent submission, or expired meanwhile
+		return s.resetRefused(w, r, err)
 	}
 	s.metrics.SessionsRevoked(RevokePasswordReset, len(done.Ended))
 	s.metrics.SessionCreated()
@@ -144,25 +141,16 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 }
 
 // resetAccount returns the account of the request's reset link, if the
-// link can be used (account.Service.ResetLinkAccount); otherwise it
-// answers (the one message, or 5xx) and reports false. A disabled
-// account's link does not work either, and says nothing more.
-func (s *Server) resetAccount(w http.ResponseWriter, r *http.Request) (*user.User, bool) {
+// link can be used (account.Service.ResetLinkAccount). Errors:
+// user.ErrResetInvalid for a link that cannot be used (malformed, unknown,
+// expired, used, or a disabled account's: it says nothing more); the
+// store's errors.
+func (s *Server) resetAccount(r *http.Request) (*user.User, error) {
 	token := resetToken(r)
 	if !randtoken.Valid(token, 32) { // store.CreatePasswordReset: 32 random bytes
-		s.resetInvalid(w, r)
-		return nil, false
+		return nil, user.ErrResetInvalid
 	}
-	u, err := s.accounts.ResetLinkAccount(r.Context(), token)
-	if errors.Is(err, user.ErrResetInvalid) {
-		s.resetInvalid(w, r)
-		return nil, false
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return nil, false
-	}
-	return u, true
+	return s.accounts.ResetLinkAccount(r.Context(), token)
 }
 
 // renderReset shows the new-password form for account u's link, with
@@ -179,15 +167,22 @@ func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, status int,
 	s.render(w, r, status, "reset", data)
 }
 
-// resetInvalid is the one answer for a link that cannot be used, whatever
-// the reason (unknown, expired, used, disabled account): 404 with a page
-// that says what may have happened and what to do.
-func (s *Server) resetInvalid(w http.ResponseWriter, r *http.Request) {
+// resetRefused answers err from a reset link handler. For
+// user.ErrResetInvalid it shows the one page for a link that cannot be
+// used, whatever the reason (unknown, expired, used, disabled account),
+// with the table's status (404), a page that says what may have happened
+// and what to do, and returns nil; any other error it returns, for the
+// table (handle).
+func (s *Server) resetRefused(w http.ResponseWriter, r *http.Request, err error) error {
+	if !errors.Is(err, user.ErrResetInvalid) {
+		return err
+	}
 	s.log.Info("password reset link refused", "method", r.Method, "client_ip", clientIP(r))
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "reset.invalid_title")
 	data.Reset = resetView{Invalid: true}
-	s.render(w, r, http.StatusNotFound, "reset", data)
+	s.render(w, r, s.statusOf(err), "reset", data)
+	return nil
 }
 
 // adminResetLink makes a one-time reset link for an account
@@ -198,27 +193,25 @@ func (s *Server) resetInvalid(w http.ResponseWriter, r *http.Request) {
 // Audited as PasswordResetLink, without the link.
 func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) error {
 	if s.resets == nil {
-		s.notFound(w, r)
-		return nil
+		return errNoPage
 	}
-	subject, ok := s.accountParam(w, r)
-	if !ok {
-		return nil
+	subject, err := s.accountParam(r)
+	if err != nil {
+		return err
 	}
 	link, err := s.accounts.IssueResetLink(r.Context(), s.actor(r, audit.ViaAdmin), subject)
 	switch {
 	case errors.Is(err, account.ErrDisabled):
-		s.clientError(w, r, http.StatusBadRequest,
+		// The admin asked for what the account's state rules out: an
+		// invalid request (400), not a conflict with another writer.
+		return withMessage(fail.Wrap(fail.Invalid, err, "server: reset link"),
 			"reset.disabled")
-		return nil
 	case errors.Is(err, user.ErrNotFound):
-		s.noSuchAccount(w, r)
-		return nil
+		return noSuchAccount(err)
 	case err != nil:
 		return err
 	}
-	s.renderAdminUser(w, r, subject, &resetLinkView{URL: s.siteOrigin(r) + resetPathPrefix + link.Token, Expires: link.Expires})
-	return nil
+	return s.renderAdminUser(w, r, subject, &resetLinkView{URL: s.siteOrigin(r) + resetPathPrefix + link.Token, Expires: link.Expires})
 }
 
 // siteOrigin is the scheme and host the request was sent to, for links

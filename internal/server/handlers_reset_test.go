@@ -66,7 +66,7 @@ func withResets(t *testing.T, a *testApp, id int64) (*fakeResets, string) {
 	t.Helper()
 	f := &fakeResets{users: a.users, links: map[string]*fakeLink{}}
 	a.srv.resets = f
-	a.srv.accounts = a.srv.newAccounts() // the account operations use the reset links
+	a.rebuildAccounts() // the account operations use the reset links
 	token, _, _ := f.CreatePasswordReset(t.Context(), id, a.clock.Now())
 	return f, token
 }

@@ -13,18 +13,18 @@ import (
 
 // sessionsShow lists the signed-in user's active sessions ("Your devices"),
 // newest activity first, the current one marked "This device".
-func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	u := currentUser(ctx)
 	recs, err := s.sessions.Registry().UserSessions(ctx, u.ID)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "nav.devices")
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), nil)
 	s.render(w, r, http.StatusOK, "sessions", data)
+	return nil
 }
 
 // sessionRevoke ends one other session of the signed-in user (POST
@@ -36,23 +36,15 @@ func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	u := currentUser(r.Context())
 	handle := chi.URLParam(r, "handle")
-	notYours := func() {
-		s.clientError(w, r, http.StatusNotFound,
-			"devices.not_found")
-	}
 	if !session.ValidHandle(handle) {
-		notYours()
-		return nil
+		return notYourSession(account.ErrNoSession)
 	}
 	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaSelf), handle, u.ID)
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
-		s.clientError(w, r, http.StatusBadRequest,
-			"devices.current")
-		return nil
+		return withMessage(err, "devices.current")
 	case errors.Is(err, account.ErrNoSession):
-		notYours()
-		return nil
+		return notYourSession(err)
 	case err != nil:
 		return err
 	}
@@ -78,4 +70,10 @@ func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) er
 	}
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
 	return nil
+}
+
+// notYourSession is err (of kind fail.NotFound: 404) with the words of the
+// page for a handle that is not one of the person's active sessions.
+func notYourSession(err error) error {
+	return withMessage(err, "devices.not_found")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/store"
+	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
 
@@ -40,7 +41,7 @@ func lifecycleServer(t *testing.T, health func(context.Context) error, readyTime
 		nets = append(nets, *n)
 	}
 	logs := &syncBuffer{}
-	s, err := New(Config{
+	cfg := Config{
 		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
 		Users:     db,
 		Audit:     db,
@@ -55,7 +56,9 @@ func lifecycleServer(t *testing.T, health func(context.Context) error, readyTime
 		Health:         health,
 		ReadyTimeout:   readyTimeout,
 		TrustedProxies: nets,
-	})
+	}
+	cfg.Accounts = testAccounts(cfg, user.NewStrengthChecker(user.StrengthOptions{}))
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

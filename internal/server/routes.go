@@ -24,6 +24,18 @@ import (
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
 //
 // Anonymous requests never create a session; 404 and 405 pages load none.
+// Errors become statuses and pages in one table (errors.go: answerOf).
+//
+// Where five behaviours live (docs/ARCHITECTURE.md walks each, in at most
+// two hops from here):
+//
+//	idle timeout          loadSession → session.Manager.enforce (internal/session/manager.go)
+//	CSRF                  crossOrigin, requireCSRFToken (middleware.go) → session.Manager.ValidCSRF
+//	per-account throttle  loginCheck → reserveLogin (throttle.go) → throttle.Limiter.ReserveLogin
+//	POST /login, Redis    reserveLogin gets throttle.ErrUnavailable (fail closed, before hashing)
+//	down                  → errors.go: kindAnswer's fail.Unavailable row: 503 with Retry-After
+//	admin kill            adminKillSession → account.Service.RevokeSession (internal/account/sessions.go)
+//	                      → session.RedisStore.Revoke (internal/session/redisregistry.go: revokeScript)
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.hideResetToken, s.requestID, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, s.switchLanguage, middleware.GetHead)
@@ -41,7 +53,7 @@ func (s *Server) Handler() http.Handler {
 		r.Post("/login", s.handle(s.loginCheck))
 		r.Get("/register", s.registerShow)
 		r.Post("/register", s.handle(s.registerCheck))
-		r.Get("/reset/{token}", s.resetShow) // public: the one-time token is the credential
+		r.Get("/reset/{token}", s.handle(s.resetShow)) // public: the one-time token is the credential
 		r.Post("/reset/{token}", s.handle(s.resetCheck))
 
 		r.Group(func(r chi.Router) {
@@ -50,7 +62,7 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/profile/time-zone", s.handle(s.timeZoneChange))
 			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.handle(s.logout))
-			r.Get("/sessions", s.sessionsShow)
+			r.Get("/sessions", s.handle(s.sessionsShow))
 			// Asks for the current password itself: that is the re-authentication.
 			r.Get("/account/password", s.passwordShow)
 			r.Post("/account/password", s.handle(s.passwordChange))
@@ -60,10 +72,10 @@ func (s *Server) Handler() http.Handler {
 			r.Route("/admin", func(r chi.Router) {
 				r.Use(s.requireAdmin)
 				r.Get("/", s.handle(s.adminOverview))
-				r.Get("/sessions", s.adminSessions)
-				r.Get("/users", s.adminUsers)
-				r.Get("/users/{id}", s.adminUser)
-				r.Get("/audit", s.adminAudit)
+				r.Get("/sessions", s.handle(s.adminSessions))
+				r.Get("/users", s.handle(s.adminUsers))
+				r.Get("/users/{id}", s.handle(s.adminUser))
+				r.Get("/audit", s.handle(s.adminAudit))
 
 				r.Group(func(r chi.Router) {
 					r.Use(s.requireRecentAuth)

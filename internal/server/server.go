@@ -24,50 +24,34 @@ import (
 	"github.com/latch/latch/web"
 )
 
-// UserStore is the part of the SQL store the site uses.
+// UserStore is the part of the SQL store the site reads accounts from
+// (every change of an account goes through Config.Accounts).
 type UserStore interface {
-	CreateUser(ctx context.Context, u *user.User) error
+	// UserByEmail and UserByID return one account. Errors: user.ErrNotFound.
 	UserByEmail(ctx context.Context, email string) (*user.User, error)
 	UserByID(ctx context.Context, id int64) (*user.User, error)
 	// UsersByIDs returns the accounts among ids that exist, keyed by ID,
 	// in one query (the names on an admin page); 0 and unknown IDs are
 	// left out.
 	UsersByIDs(ctx context.Context, ids []int64) (map[int64]*user.User, error)
+	// SetPasswordHash replaces account id's hash with a rehash of the same
+	// password (after a login with outdated parameters); the credential
+	// epoch does not move.
 	SetPasswordHash(ctx context.Context, id int64, hash string) error
-	// SetPassword replaces the hash of a new password and moves the
-	// account's credential epoch (User.SessionsValidAfter) to at, in one
-	// step. Errors: user.ErrNotFound; one matching
-	// user.ErrStateCopyNotWritten when only the account's state copy could
-	// not be written (the change is stored: internal/account logs it and goes on).
-	SetPassword(ctx context.Context, id int64, hash string, at time.Time) error
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
-	// SetDisabled disables or enables account id; disabling moves the
-	// credential epoch to now. Errors: user.ErrNotFound; as SetPassword for
-	// the state copy.
-	SetDisabled(ctx context.Context, id int64, disabled bool) error
 	// SetTimeZone stores the time zone account id chose for the pages (an
 	// IANA name the caller checked, "" for none). Errors: user.ErrNotFound;
-	// as SetPassword for the state copy.
+	// one matching user.ErrStateCopyNotWritten when only the account's
+	// state copy could not be written (the change is stored).
 	SetTimeZone(ctx context.Context, id int64, zone string) error
 }
 
-// PasswordResets makes and uses one-time password reset links (the SQL
-// store). Tokens are 43 URL-safe characters; now is the server's clock.
-type PasswordResets interface {
-	// CreatePasswordReset makes a link for account userID, replacing any
-	// unused one, and returns its token and expiry. Errors: user.ErrNotFound.
-	CreatePasswordReset(ctx context.Context, userID int64, now time.Time) (token string, expires time.Time, err error)
-	// PasswordResetUser returns the account of a link that can be used at
-	// now, without using it. Errors: user.ErrResetInvalid.
-	PasswordResetUser(ctx context.Context, token string, now time.Time) (int64, error)
-	// ResetPassword uses the link up (once: of racing callers exactly one
-	// succeeds), sets the account's password hash and moves its credential
-	// epoch to now, all or nothing, and returns the account. Errors:
-	// user.ErrResetInvalid.
-	ResetPassword(ctx context.Context, token, hash string, now time.Time) (int64, error)
-}
+// PasswordResets keeps one-time password reset links (the SQL store):
+// the account operations' interface (account.PasswordResets), named here
+// for Config.Resets, which turns reset links on.
+type PasswordResets = account.PasswordResets
 
 // AuditLog stores and lists security events (the SQL store).
 type AuditLog interface {
@@ -98,18 +82,16 @@ type PasswordHasher interface {
 	PadFailure(ctx context.Context, spent time.Duration)
 }
 
-// PasswordJudge tells how guessable a new password is, with bounded
-// concurrency (*user.StrengthChecker): "" when it is good enough, else a
-// message for the person; user.ErrStrengthBusy when no slot is free.
-type PasswordJudge interface {
-	Check(ctx context.Context, password string, hints ...string) (string, error)
-}
-
 // Config holds the Server's dependencies. All fields are required except
 // Clock (default time.Now), Health, ReauthWindow (default
-// DefaultReauthWindow), Devices, Throttle, Resets, Strength, Metrics and
-// Overview.
+// DefaultReauthWindow), Devices, Throttle, Resets, Metrics and Overview.
 type Config struct {
+	// Accounts carries out every account operation (internal/account:
+	// register, change or reset a password, reset links, disable, enable,
+	// revoke sessions), built by the caller (cmd/latch) on the same
+	// stores, session registry, password hasher and clock as this Config,
+	// with the strength pool that judges new passwords.
+	Accounts  *account.Service
 	Log       *slog.Logger
 	Users     UserStore
 	Passwords PasswordHasher
@@ -154,10 +136,6 @@ type Config struct {
 	// Resets keeps one-time password reset links (handlers_reset.go); nil
 	// turns them off: /reset/* answers 404 and admins cannot make links.
 	Resets PasswordResets
-	// Strength judges new passwords (registration, change, reset) in a
-	// bounded pool; nil means user.NewStrengthChecker with its defaults
-	// (runtime.NumCPU() at once, a short queue).
-	Strength PasswordJudge
 	// Metrics receives request, login and session counts (metrics.go;
 	// *metrics.Recorder); nil turns them off.
 	Metrics Metrics
@@ -191,7 +169,6 @@ type Server struct {
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
 	overview     OverviewStore         // nil: /admin sends to /admin/users
-	strength     PasswordJudge
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
 	accounts     *account.Service // every account operation (internal/account), shared with the CLI
@@ -205,6 +182,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Sessions == nil {
 		return nil, errors.New("server: Config.Sessions is required")
+	}
+	if cfg.Accounts == nil {
+		return nil, errors.New("server: Config.Accounts is required")
 	}
 	locales := cfg.Locales
 	if locales == nil {
@@ -251,13 +231,9 @@ func New(cfg Config) (*Server, error) {
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
 	s.overview = cfg.Overview
-	s.strength = cfg.Strength
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
-	}
-	if s.strength == nil {
-		s.strength = user.NewStrengthChecker(user.StrengthOptions{})
 	}
 	if len(cfg.TrustedProxies) > 0 {
 		strat, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", cfg.TrustedProxies)
@@ -271,20 +247,8 @@ func New(cfg Config) (*Server, error) {
 		ClientIP:       clientIP,
 		OnLimitRevoked: s.auditLimitRevoked,
 	})
-	s.accounts = s.newAccounts()
+	s.accounts = cfg.Accounts
 	return s, nil
-}
-
-// newAccounts builds the account operations (internal/account) on the
-// same stores, session registry, hasher, strength pool, clock and log as
-// the rest of the site.
-func (s *Server) newAccounts() *account.Service {
-	d := account.Deps{Users: s.users, Audit: s.audit, Sessions: s.sessions.Registry(), Hasher: s.passwords,
-		Strength: s.strength, Clock: s.clock, Log: s.log}
-	if s.resets != nil { // a nil interface, not a typed nil, when reset links are off
-		d.Resets = s.resets
-	}
-	return account.New(d)
 }
 
 // Sessions returns the session manager the server mounts (for tests).

@@ -44,8 +44,8 @@ func (j *spyJudge) calls() []string {
 // useJudge makes a's server judge new passwords with j, in a pool of
 // slots checks at once and no queue.
 func (a *testApp) useJudge(j *spyJudge, slots int) {
-	a.srv.strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge, MaxConcurrent: slots, MaxQueued: -1, Wait: time.Hour})
-	a.srv.accounts = a.srv.newAccounts() // the account operations judge new passwords
+	a.strength = user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge, MaxConcurrent: slots, MaxQueued: -1, Wait: time.Hour})
+	a.rebuildAccounts() // the account operations judge new passwords
 }
 
 // fillStrengthPool gives a's server a strength pool of one slot and no
@@ -58,7 +58,7 @@ func (a *testApp) fillStrengthPool(t *testing.T) (release func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = a.srv.strength.Check(t.Context(), "anything at all here")
+		_, _ = a.strength.Check(t.Context(), "anything at all here")
 	}()
 	<-blocked.entered
 	return func() {

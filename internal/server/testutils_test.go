@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/clocktest"
 	"github.com/latch/latch/internal/session"
@@ -36,6 +37,7 @@ type testApp struct {
 	hasher   *fakeHasher
 	clock    *clocktest.Clock
 	logs     *syncBuffer
+	strength account.StrengthJudge // judges new passwords in the server's account operations
 }
 
 const (
@@ -72,6 +74,7 @@ func newTestApp(t *testing.T) *testApp {
 	a := &testApp{
 		t: t, users: newFakeUsers(), audit: &fakeAudit{}, sessions: newFakeSessions(),
 		hasher: &fakeHasher{}, clock: clocktest.New(t0), logs: &syncBuffer{},
+		strength: user.NewStrengthChecker(user.StrengthOptions{}),
 	}
 	for _, u := range []*user.User{
 		{Email: "admin@example.com", Name: "Ada Admin", Role: user.RoleAdmin},
@@ -84,7 +87,7 @@ func newTestApp(t *testing.T) *testApp {
 			t.Fatal(err)
 		}
 	}
-	srv, err := New(Config{
+	cfg := Config{
 		Log:       slog.New(slog.NewTextHandler(a.logs, nil)),
 		Users:     a.users,
 		Passwords: a.hasher,
@@ -98,14 +101,24 @@ func newTestApp(t *testing.T) *testApp {
 		Templates: web.Templates,
 		Static:    web.Static,
 		Clock:     a.clock.Now,
-	})
+	}
+	a.start(cfg)
+	return a
+}
+
+// start builds a's server from cfg, with account operations on cfg's
+// parts (testAccounts) judging with a.strength, and serves it on
+// a.ts until the test ends.
+func (a *testApp) start(cfg Config) {
+	a.t.Helper()
+	cfg.Accounts = testAccounts(cfg, a.strength)
+	srv, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		a.t.Fatal(err)
 	}
 	a.srv = srv
 	a.ts = httptest.NewServer(srv.Handler())
-	t.Cleanup(a.ts.Close)
-	return a
+	a.t.Cleanup(a.ts.Close)
 }
 
 // client is one browser: a cookie jar, a User-Agent, and, once signed in,
@@ -281,4 +294,27 @@ func mainOf(body string) string {
 		return body
 	}
 	return body[i : j+len("</main>")]
+}
+
+// testAccounts builds the account operations for a server test as
+// cmd/latch's accountService builds them for the site: on cfg's user
+// store (which must also be an account.UserStore, as the SQL store and
+// the test's fakes are), audit log, reset links (when cfg.Resets is set),
+// session registry, password hasher, clock and log, judging new passwords
+// with strength.
+func testAccounts(cfg Config, strength account.StrengthJudge) *account.Service {
+	d := account.Deps{Users: cfg.Users.(account.UserStore), Audit: cfg.Audit, Sessions: cfg.Sessions.Registry(), Hasher: cfg.Passwords,
+		Strength: strength, Clock: cfg.Clock, Log: cfg.Log}
+	if cfg.Resets != nil {
+		d.Resets = cfg.Resets
+	}
+	return account.New(d)
+}
+
+// rebuildAccounts gives a's server new account operations on its current
+// parts (after a test swapped its reset links or a.strength).
+func (a *testApp) rebuildAccounts() {
+	s := a.srv
+	a.srv.accounts = testAccounts(Config{Users: s.users, Audit: s.audit, Resets: s.resets, Sessions: s.sessions,
+		Passwords: s.passwords, Clock: s.clock, Log: s.log}, a.strength)
 }

@@ -103,35 +103,34 @@ const perPage = 50
 // maxPage bounds ?page= so that the offset stays a small number.
 const maxPage = 100000
 
-// parsePage reads ?page= (default 1). A value that is not a whole number
-// from 1 to maxPage answers 400 and reports false.
-func (s *Server) parsePage(w http.ResponseWriter, r *http.Request) (int, bool) {
+// parsePage reads ?page= (default 1). Errors: errBadPage (400, with the
+// page's words) for a value that is not a whole number from 1 to maxPage.
+func parsePage(r *http.Request) (int, error) {
 	raw := r.URL.Query().Get("page")
 	if raw == "" {
-		return 1, true
+		return 1, nil
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxPage {
-		s.clientError(w, r, http.StatusBadRequest, "error.page_number")
-		return 0, false
+		return 0, withMessage(errBadPage, "error.page_number")
 	}
-	return n, true
+	return n, nil
 }
 
-// newPager describes page of a list of total items; it answers 404 and
-// reports false when page is past the last page (page 1 always exists).
+// newPager describes page of a list of total items. Errors:
+// errPastLastPage (404, with the page's words) when page is past the last
+// page (page 1 always exists).
 // With bounded, total came from a count bounded by countLimit (see
 // audit.Filter.CountLimit): a total above the page's offset + countLimit
 // means the list has more than that, and the pager says so.
-func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total int, bounded bool) (pager, bool) {
+func newPager(r *http.Request, page, total int, bounded bool) (pager, error) {
 	more := false
 	if bound := (page-1)*perPage + countLimit; bounded && total > bound {
 		total, more = bound, true
 	}
 	pages := max(1, (total+perPage-1)/perPage)
 	if page > pages {
-		s.clientError(w, r, http.StatusNotFound, "error.past_last_page", "Count", pages)
-		return pager{}, false
+		return pager{}, withMessage(errPastLastPage, "error.past_last_page", "Count", pages)
 	}
 	p := pager{Page: page, Pages: pages, Total: total, More: more}
 	if page > 1 {
@@ -140,7 +139,7 @@ func (s *Server) newPager(w http.ResponseWriter, r *http.Request, page, total in
 	if page < pages || more {
 		p.Next = pageURL(r, page+1)
 	}
-	return p, true
+	return p, nil
 }
 
 // pageURL is the current list URL, filters kept, at page n.
