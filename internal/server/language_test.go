@@ -40,7 +40,7 @@ type page struct {
 
 // pagesOf are the pages c sees as a signed-out visitor, a signed-in user
 // or an administrator (who), with the status each answers.
-func pagesOf(who string) []page {
+func pagesOf(who, resetToken string) []page {
 	switch who {
 	case "signed out":
 		return []page{
@@ -52,6 +52,9 @@ func pagesOf(who string) []page {
 			{"register weak", "POST", "/register", url.Values{"email": {"new@example.com"}, "name": {"New"}, "password": {"password1234"}}, 422},
 			{"register taken", "POST", "/register", url.Values{"email": {"bob@example.com"}, "name": {"Bob"}, "password": {"correct horse battery staple"}}, 422},
 			{"reset link unusable", "GET", "/reset/not-a-token", nil, 404},
+			{"reset link", "GET", "/reset/" + resetToken, nil, 200},
+			{"reset link weak password", "POST", "/reset/" + resetToken, url.Values{"password": {"password1234"}}, 422},
+			{"reset link short password", "POST", "/reset/" + resetToken, url.Values{"password": {"short"}}, 422},
 			{"404", "GET", "/no/such/page", nil, 404},
 			{"405", "PUT", "/login", url.Values{}, 405},
 			{"413", "POST", "/login", url.Values{"email": {strings.Repeat("x", 70<<10)}}, 413},
@@ -84,6 +87,8 @@ func pagesOf(who string) []page {
 			{"audit bad page", "GET", "/admin/audit?page=0", nil, 400},
 			{"audit past last page", "GET", "/admin/audit?page=99", nil, 404},
 			{"no such account", "GET", "/admin/users/999", nil, 404},
+			{"reset link made", "POST", "/admin/users/3/reset-link", url.Values{"next": {"/admin/users/3"}}, 200},
+			{"reset link of no account", "POST", "/admin/users/999/reset-link", url.Values{}, 404},
 		}
 	}
 }
@@ -157,6 +162,7 @@ func checkPage(t *testing.T, a *testApp, lang, body string, english map[string]s
 // messages and the new-device notice, and checks each with checkPage.
 func TestEveryPageInBothLanguages(t *testing.T) {
 	a := newTestApp(t)
+	_, resetToken := withResets(t, a, bobID)
 	english := englishSentences(t, a)
 	for _, lang := range []string{"en", "ko"} {
 		for _, who := range []string{"signed out", "signed in", "admin"} {
@@ -174,7 +180,7 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 					c = a.login("admin@example.com", false)
 				}
 				c.chooseLanguage(lang)
-				for _, p := range pagesOf(who) {
+				for _, p := range pagesOf(who, resetToken) {
 					t.Run(p.name, func(t *testing.T) {
 						form := p.form
 						if p.method == "POST" && form != nil {
