@@ -219,7 +219,7 @@ func (e *messageError) Unwrap() error { return e.err }
 // withMessage returns err with message (a message ID of the catalogue,
 // with its template data args as name-value pairs) as the words of its
 // error page, for a handler that knows better than its kind what went
-// wrong ("sessions.not_found": "None of your active sessions has this
+// wrong ("devices.not_found": "None of your active sessions has this
 // name"). The status stays the table's. withMessage(nil, …) is nil.
 func withMessage(err error, message string, args ...any) error {
 	if err == nil {

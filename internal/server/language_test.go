@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
@@ -461,6 +464,73 @@ func TestConcurrentRenderingKeepsEachReader(t *testing.T) {
 	for range workers {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestMessageIDsInCodeExist: every string in the server's code that looks
+// like a message ID of a catalogue section ("admin.disable_self") is in
+// the catalogue, so that a mistyped ID in a branch no test reaches still
+// fails (it would show as itself). Flash codes and event words are built
+// from a prefix and are checked by TestFlashAndEventWords.
+func TestMessageIDsInCodeExist(t *testing.T) {
+	a := newTestApp(t)
+	ids, sections := map[string]bool{}, map[string]bool{}
+	for _, id := range a.srv.catalog.IDs("en") {
+		ids[id] = true
+		sections[strings.SplitN(id, ".", 2)[0]] = true
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	literal := regexp.MustCompile(`"([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)"`)
+	n := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+			id := m[1]
+			if !sections[strings.SplitN(id, ".", 2)[0]] || strings.HasSuffix(id, ".") {
+				continue
+			}
+			n++
+			if !ids[id] {
+				t.Errorf("%s: %q is not in the catalogue", f, id)
+			}
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d message IDs found in the code", n)
+	}
+}
+
+// TestFlashAndEventWords: every flash code and every event type and way
+// of acting has its words in the catalogue.
+func TestFlashAndEventWords(t *testing.T) {
+	a := newTestApp(t)
+	ids := map[string]bool{}
+	for _, id := range a.srv.catalog.IDs("en") {
+		ids[id] = true
+	}
+	for code := range flashCodes {
+		if !ids[flashMessage(code)] {
+			t.Errorf("flash %q: no %s", code, flashMessage(code))
+		}
+	}
+	for _, typ := range audit.Types {
+		if id := eventWords[typ]; !ids[id] {
+			t.Errorf("event type %q: no words (%q)", typ, id)
+		}
+	}
+	for via, id := range viaWords {
+		if !ids[id] {
+			t.Errorf("via %q: no %s", via, id)
 		}
 	}
 }
