@@ -855,3 +855,41 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestTemplateMessageIDsExist: every message ID a template names ({{t
+// "ID"}}, (t "ID")) is in the catalogue, whether or not a test renders
+// the branch it is in.
+func TestTemplateMessageIDsExist(t *testing.T) {
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, id := range c.IDs("en") {
+		ids[id] = true
+	}
+	call := regexp.MustCompile(`[{(]-? ?t "([^"]+)"`)
+	n := 0
+	err = fs.WalkDir(web.Templates, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(web.Templates, path)
+		if err != nil {
+			return err
+		}
+		for _, m := range call.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if !ids[m[1]] {
+				t.Errorf("%s: message %q is not in the catalogue", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 150 {
+		t.Errorf("only %d message IDs found in the templates", n)
+	}
+}
