@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/user"
@@ -14,7 +15,8 @@ const timeZoneField = "time_zone"
 
 // zoneOptions is the profile's time zone select for r's account (its
 // chosen zone selected, else the first option, "from my browser's
-// language"), and the zone that option gives now (locale.ZoneName).
+// language"; each zone with its offset now: zoneLabel), and the zone the
+// first option gives (locale.ZoneName).
 func (s *Server) zoneOptions(r *http.Request) ([]option, string) {
 	chosen := ""
 	if u := currentUser(r.Context()); u != nil {
@@ -23,10 +25,21 @@ func (s *Server) zoneOptions(r *http.Request) ([]option, string) {
 	auto := locale.ZoneName("", r.Header.Get("Accept-Language"))
 	opts := make([]option, 0, len(locale.Zones)+1)
 	opts = append(opts, option{Value: "", Label: s.t(r, "profile.zone_auto", "Zone", auto), Selected: chosen == ""})
+	now := s.clock()
 	for _, z := range locale.Zones {
-		opts = append(opts, option{Value: z, Label: z, Selected: z == chosen})
+		opts = append(opts, option{Value: z, Label: zoneLabel(z, now), Selected: z == chosen})
 	}
 	return opts, auto
+}
+
+// zoneLabel names zone for the select: its IANA name and its offset from
+// UTC at now, "Asia/Seoul (UTC+09:00)", "UTC".
+func zoneLabel(zone string, now time.Time) string {
+	loc, err := locale.LoadZone(zone)
+	if err != nil || zone == "UTC" {
+		return zone
+	}
+	return zone + " (UTC" + now.In(loc).Format("-07:00") + ")"
 }
 
 // timeZoneChange stores the time zone the signed-in person chose on the

@@ -25,7 +25,8 @@ func TestTimeZoneChoice(t *testing.T) {
 	// The default: UTC (the test client sends no Accept-Language).
 	res, body := c.get("/profile")
 	wantStatus(t, res, body, http.StatusOK)
-	mustContain(t, body, `<option value="" selected>From my browser&#39;s language (UTC)</option>`, `<option value="Asia/Seoul">Asia/Seoul</option>`)
+	mustContain(t, body, `<option value="" selected>From my browser&#39;s language (UTC)</option>`, `<option value="Asia/Seoul">Asia/Seoul (UTC&#43;09:00)</option>`, `<option value="UTC">UTC</option>`,
+		`<option value="Europe/Paris">Europe/Paris (UTC&#43;01:00)</option>`, `<option value="America/New_York">America/New_York (UTC-04:00)</option>`)
 	// t0 is 09:00 UTC: the session signed in then.
 	mustContain(t, body, `<dd id="session-created"><time datetime="2026-03-14T09:00:00Z">14 Mar 2026, 09:00 UTC</time></dd>`)
 
@@ -36,7 +37,7 @@ func TestTimeZoneChoice(t *testing.T) {
 	}
 	res, body = c.get("/profile")
 	wantStatus(t, res, body, http.StatusOK)
-	mustContain(t, body, "Your time zone has been saved.", `<option value="Asia/Seoul" selected>Asia/Seoul</option>`,
+	mustContain(t, body, "Your time zone has been saved.", `<option value="Asia/Seoul" selected>Asia/Seoul (UTC&#43;09:00)</option>`,
 		`<dd id="session-created"><time datetime="2026-03-14T09:00:00Z">14 Mar 2026, 18:00 KST</time></dd>`)
 	c.chooseLanguage("ko")
 	res, body = c.get("/profile")
