@@ -97,6 +97,8 @@ type sessionJSON struct {
 	IP               string    `json:"ip"`
 	Remember         bool      `json:"remember"`
 	UserAgent        string    `json:"user_agent"`
+	Kind             string    `json:"kind"`                  // "browser" or "app" (an API session: session.KindApp)
+	DeviceName       string    `json:"device_name,omitempty"` // an app session's device name
 }
 
 // cmdSessionsList prints every active session (or one account's), newest
@@ -188,6 +190,7 @@ func writeSessionsJSON(w io.Writer, recs []session.Record, emails map[int64]stri
 			Created: r.Created.UTC(), LastSeen: r.LastSeen.UTC(),
 			Expiry: r.Expiry.UTC(), AbsoluteDeadline: r.AbsoluteDeadline.UTC(),
 			IP: r.IP, Remember: r.Remember, UserAgent: r.UserAgent,
+			Kind: sessionKind(r), DeviceName: r.DeviceName,
 		})
 	}
 	enc := json.NewEncoder(w)
@@ -218,9 +221,26 @@ func writeSessionsTable(w io.Writer, recs []session.Record, emails map[int64]str
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			terminalSafe(r.Handle, -1), terminalSafe(who, -1),
 			r.Created.UTC().Format(time.DateTime), r.LastSeen.UTC().Format(time.DateTime),
-			terminalSafe(r.IP, -1), remember, terminalSafe(r.UserAgent, tableUserAgentRunes))
+			terminalSafe(r.IP, -1), remember, terminalSafe(agentColumn(r), tableUserAgentRunes))
 	}
 	return tw.Flush()
+}
+
+// sessionKind is "app" for an app session (the JSON API's), else "browser".
+func sessionKind(r session.Record) string {
+	if r.Kind == session.KindApp {
+		return "app"
+	}
+	return "browser"
+}
+
+// agentColumn is the table's USER AGENT cell: the User-Agent, after
+// "App: <device name>, " for an app session (as the pages name it).
+func agentColumn(r session.Record) string {
+	if r.Kind == session.KindApp {
+		return "App: " + r.DeviceName + ", " + r.UserAgent
+	}
+	return r.UserAgent
 }
 
 // terminalSafe returns s for printing in a terminal table: control

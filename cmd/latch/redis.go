@@ -10,7 +10,8 @@ import (
 )
 
 // redisPool is the Redis connection pool of one deployment mode: a
-// *redis.Pool on one Redis, or a *redisconn.SentinelPool. Stores and the
+// *redis.Pool on one Redis, a *redisconn.SentinelPool, or a
+// *redisconn.Cluster. Stores and the
 // throttle borrow from it (redisconn.Source), the metrics read its Stats,
 // and the app closes it.
 type redisPool interface {
@@ -22,11 +23,14 @@ type redisPool interface {
 var (
 	_ redisPool = (*redis.Pool)(nil)
 	_ redisPool = (*redisconn.SentinelPool)(nil)
+	_ redisPool = (*redisconn.Cluster)(nil)
 )
 
 // openRedis returns the pool of connections to the Redis the
 // configuration names (config.Redis, parsed once by config.Load): behind
-// Redis Sentinel when LATCH_REDIS_SENTINELS is set
+// Redis Cluster when LATCH_REDIS_CLUSTER is set (redisconn.NewCluster: an
+// unreachable cluster at start is retried on use, like an unreachable
+// Redis), behind Redis Sentinel when LATCH_REDIS_SENTINELS is set
 // (redisconn.NewSentinelPool, dialing the master the Sentinels name, and
 // telling topo, when not nil, of each change of master), else the one
 // Redis at LATCH_REDIS_URL. Every dial, read and write is bounded by
@@ -46,6 +50,13 @@ func openRedis(cfg config.Config, topo redisconn.TopologyObserver) (redisPool, e
 	if r.Username != "" {
 		opts = append(opts, redis.DialUsername(r.Username))
 	}
+	if len(cfg.RedisCluster) > 0 {
+		cl, err := redisconn.NewCluster(cfg.RedisCluster, r.Password, cfg.RedisTimeout)
+		if cl == nil {
+			return nil, err
+		}
+		return cl, nil
+	}
 	if s := cfg.RedisSentinel; s.Enabled() {
 		so := redisconn.SentinelOptions{
 			Sentinels:        s.Addrs,
@@ -64,8 +75,11 @@ func openRedis(cfg config.Config, topo redisconn.TopologyObserver) (redisPool, e
 }
 
 // redisAddr names the Redis in logs, without credentials: its host:port,
-// or the Sentinels and the master name.
+// the cluster's seed nodes, or the Sentinels and the master name.
 func redisAddr(cfg config.Config) string {
+	if len(cfg.RedisCluster) > 0 {
+		return "cluster " + strings.Join(cfg.RedisCluster, ",")
+	}
 	if s := cfg.RedisSentinel; s.Enabled() {
 		return "sentinel " + s.Master + "@" + strings.Join(s.Addrs, ",")
 	}

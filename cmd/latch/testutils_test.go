@@ -350,7 +350,7 @@ func (ta *testApp) newUser(name string) (email, pw string) {
 func (ta *testApp) sessionKeys() []string {
 	ta.t.Helper()
 	pool := sessiontest.RedisPool(ta.t)
-	return sessiontest.RedisKeys(ta.t, pool, ta.prefix+"s:")
+	return sessiontest.SessionHashes(sessiontest.RedisKeys(ta.t, pool, ta.prefix))
 }
 
 // sessionRows counts sessions in the embedded store.

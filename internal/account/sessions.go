@@ -89,11 +89,21 @@ func (s *Service) RevokeOthers(ctx context.Context, a Actor) ([]session.Record, 
 // way whoever ended it: its browser and OS (DeviceName with the version)
 // and its client IP, "Firefox 128 on Linux, 203.0.113.7".
 func (s *Service) SessionDetail(rec session.Record) string {
-	d := s.DeviceName(rec.UserAgent, true)
+	d := s.SessionDevice(rec, true)
 	if rec.IP != "" {
 		d += ", " + rec.IP
 	}
 	return d
+}
+
+// SessionDevice names the device of session rec for lists and audit
+// details: "App: <device name>" for an app session (session.KindApp),
+// else DeviceName of its User-Agent.
+func (s *Service) SessionDevice(rec session.Record, withVersion bool) string {
+	if rec.Kind == session.KindApp {
+		return "App: " + rec.DeviceName
+	}
+	return s.DeviceName(rec.UserAgent, withVersion)
 }
 
 // DeviceName names the browser and OS of a User-Agent (parsed with

@@ -48,6 +48,7 @@ const (
 	ViaSelf   Via = "self"   // the user, on their own account
 	ViaAdmin  Via = "admin"  // an administrator, in the web admin
 	ViaCLI    Via = "cli"    // an operator, with the latch command
+	ViaApp    Via = "app"    // the user, from a native app (the JSON API, /api/v1)
 	ViaLimit  Via = "limit"  // Latch itself: LATCH_MAX_SESSIONS_PER_USER exceeded
 	ViaSystem Via = "system" // Latch itself, otherwise
 )

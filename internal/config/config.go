@@ -53,6 +53,13 @@ type Config struct {
 	// sentinel.go).
 	RedisSentinel RedisSentinel
 
+	// Redis Cluster (issue 9). RedisCluster lists some nodes of a Redis
+	// Cluster, "host:port" each (LATCH_REDIS_CLUSTER, comma-separated; the
+	// rest is learned from CLUSTER SLOTS); non-empty selects Cluster mode
+	// instead of LATCH_REDIS_URL; Redis is then set with no address, and
+	// its Password is the nodes' (LATCH_REDIS_PASSWORD, "" = none).
+	RedisCluster []string
+
 	// IdleTimeout ends a session after this long without a request
 	// (LATCH_IDLE_TIMEOUT, default 30m). OWASP ASVS 5.0 V7.3.1.
 	IdleTimeout time.Duration
@@ -63,6 +70,8 @@ type Config struct {
 	// for "remember me" sessions (defaults 336h and 720h).
 	RememberIdleTimeout     time.Duration
 	RememberAbsoluteTimeout time.Duration
+	// API configures the native-app JSON API (LATCH_API_*: api.go).
+	API API
 
 	// CookieSecure sets the Secure attribute and the __Host- cookie name
 	// prefix (LATCH_COOKIE_SECURE, default true).
@@ -196,6 +205,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c.ReauthWindow = duration("LATCH_REAUTH_WINDOW", "5m")
+	errs = append(errs, loadAPI(get, &c)...)
 	if raw := get("LATCH_TRUSTED_PROXIES", ""); raw != "" {
 		nets, err := realclientip.AddressesAndRangesToIPNets(splitList(raw)...)
 		if err != nil {
@@ -240,6 +250,7 @@ func Load(getenv func(string) string) (Config, error) {
 	// Redis Sentinel (sentinel.go) first: it decides whether the URL must
 	// name a host.
 	errs = append(errs, loadRedisSentinel(get, &c)...)
+	errs = append(errs, c.loadRedisCluster(get)...)
 	if raw := get("LATCH_REDIS_URL", ""); raw != "" {
 		parse := ParseRedisURL
 		if c.RedisSentinel.Enabled() {
@@ -250,13 +261,13 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, &InvalidError{"LATCH_REDIS_URL", redactRedis(raw), err.Error()})
 		}
 		c.Redis = r
-	} else if c.RedisSentinel.Enabled() {
-		c.Redis = &Redis{}
+	} else if c.RedisSentinel.Enabled() || len(c.RedisCluster) > 0 {
+		c.Redis = &Redis{} // the Sentinels or the cluster name the nodes
 	}
 	if pw := get("LATCH_REDIS_PASSWORD", ""); pw != "" {
 		switch {
 		case c.Redis == nil:
-			errs = append(errs, &InvalidError{"LATCH_REDIS_PASSWORD", "(hidden)", "needs LATCH_REDIS_URL or LATCH_REDIS_SENTINELS"})
+			errs = append(errs, &InvalidError{"LATCH_REDIS_PASSWORD", "(hidden)", "needs LATCH_REDIS_URL, LATCH_REDIS_SENTINELS or LATCH_REDIS_CLUSTER"})
 		case c.Redis.Password == "":
 			c.Redis.Password = pw
 		}
@@ -358,4 +369,36 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// loadRedisCluster reads the Redis Cluster setting (LATCH_REDIS_CLUSTER;
+// the nodes' password is LATCH_REDIS_PASSWORD, in c.Redis) into c and returns what is wrong with them. The
+// key prefix must not hold "{" or "}": every Redis key's hash tag comes
+// after it (session/rediskeys.go).
+func (c *Config) loadRedisCluster(get func(name, def string) string) []error {
+	var errs []error
+	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_KEY_PREFIX", c.RedisKeyPrefix, "must not contain { or } (they would change the keys' Redis Cluster hash slots)"})
+	}
+	raw := get("LATCH_REDIS_CLUSTER", "")
+	if raw == "" {
+		return errs
+	}
+	for _, addr := range splitList(raw) {
+		if host, port, err := net.SplitHostPort(addr); err != nil || host == "" || port == "" {
+			errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must be comma-separated host:port node addresses, e.g. 10.0.0.1:7000,10.0.0.2:7000"})
+			return errs
+		}
+		c.RedisCluster = append(c.RedisCluster, addr)
+	}
+	if len(c.RedisCluster) == 0 {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must name at least one host:port node"})
+	}
+	if get("LATCH_REDIS_URL", "") != "" {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must not be set together with LATCH_REDIS_URL: choose one Redis"})
+	}
+	if c.RedisSentinel.Enabled() {
+		errs = append(errs, &InvalidError{"LATCH_REDIS_CLUSTER", raw, "must not be set together with LATCH_REDIS_SENTINELS: choose one Redis"})
+	}
+	return errs
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -242,7 +241,7 @@ func TestMissingStateCopyFallsBackToSQL(t *testing.T) {
 	a := newRealApp(t, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
 	c := a.signIn()
 	conn := a.pool.Get()
-	if _, err := conn.Do("DEL", a.prefix+"us:"+strconv.FormatInt(a.account.ID, 10)); err != nil {
+	if _, err := conn.Do("DEL", sessiontest.UserStateKey(a.prefix, a.account.ID)); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()

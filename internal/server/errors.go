@@ -103,6 +103,8 @@ func (s *Server) kindAnswer(err error) answer {
 			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.form_text")
 		case errors.Is(err, errURLText):
 			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.url_text")
+		case errors.Is(err, errAPIContentType):
+			return clientAnswer(http.StatusUnsupportedMediaType, slog.LevelInfo, "error.api_content_type")
 		case errors.Is(err, errMethod): // methodNotAllowed sets the Allow header RFC 9110 §15.5.6 requires
 			return clientAnswer(http.StatusMethodNotAllowed, slog.LevelDebug, "error.method")
 		case errors.Is(err, session.ErrMalformedCookie):
@@ -233,6 +235,10 @@ func withMessage(err error, message string, args ...any) error {
 // the error's detail) and writes the page, with Retry-After for 429 and
 // 503, or sends the person to log in when the session ended.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if isAPIPath(r) { // the JSON API answers the same table as problem details (api_errors.go)
+		s.apiError(w, r, err)
+		return
+	}
 	a := s.answerOf(err)
 	attrs := []any{"route", text.Truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
 		"kind", fail.KindOf(err).String(), "err", err}

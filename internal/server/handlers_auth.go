@@ -86,55 +86,12 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	if email == "" || pw == "" {
 		return refused(errLoginIncomplete, "login.incomplete")
 	}
-	// throttle.go: 429 before any hashing when over a limit.
-	reservation, err := s.reserveLogin(r, email)
-	if err != nil {
+	u, err := s.checkLogin(r, email, pw, "")
+	if errors.Is(err, errLoginFailed) {
+		return refused(err, loginFailed) // the reservation stays counted
+	} else if err != nil {
 		return err
 	}
-
-	u, err := s.users.UserByEmail(ctx, email)
-	if errors.Is(err, user.ErrNotFound) {
-		// Unknown email: clear the error too, or a too-long password (no
-		// hashing below) would answer 500 for unknown emails only.
-		u, err = nil, nil
-	}
-	if err != nil {
-		s.refundLogin(r, reservation) // no password was checked
-		return err
-	}
-	var ok bool
-	started, verified := time.Now(), len(pw) <= user.MaxPasswordBytes
-	if verified { // refuse before hashing: hashing cost must not scale with input
-		stored := ""
-		if u != nil {
-			stored = u.PasswordHash
-		}
-		ok, err = s.verifyLogin(ctx, pw, stored)
-	}
-	if err != nil {
-		s.refundLogin(r, reservation) // no password was checked
-		return err
-	}
-	if !ok || u.Disabled {
-		e := audit.Event{Type: audit.LoginFailed, Email: auditEmail(email)}
-		switch {
-		case u == nil:
-			e.Detail = "unknown email"
-		case len(pw) > user.MaxPasswordBytes:
-			e.SubjectID, e.Detail = u.ID, "password too long"
-		case !ok:
-			e.SubjectID, e.Detail = u.ID, "wrong password"
-		default:
-			e.SubjectID, e.Detail = u.ID, "account disabled"
-		}
-		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
-		s.record(r, e)
-		if verified {
-			s.passwords.PadFailure(ctx, time.Since(started)) // as long as the slowest kind of hash
-		}
-		return refused(errLoginFailed, loginFailed) // the reservation stays counted
-	}
-	s.refundLogin(r, reservation) // throttle.go: only failures count
 
 	// The per-user session limit and the account's state copy are written
 	// with the new session, in one store step (session.Options.MaxSessionsPerUser).
@@ -156,6 +113,74 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
 	return nil
+}
+
+// checkLogin is the password check of a sign-in, shared by the login form
+// (loginCheck) and the API (apiSignIn) so that both are throttled and fail
+// the same way: the attempt is reserved against the throttle quotas first
+// (reserveLogin: one atomic step, before any hashing; the known-network
+// exemption included), handed back when the password is right; every
+// failure (unknown email, wrong password, disabled account, a password
+// longer than user.MaxPasswordBytes) is the one error errLoginFailed, does
+// the same hashing work and is padded to the same time (verifyLogin,
+// PadFailure), and is logged and audited as LoginFailed with via ("" for
+// the form, audit.ViaApp for the API). email and pw must not be empty. It
+// returns the account as read from SQL, with its hash. Errors:
+// errLoginFailed; reserveLogin's (fail.Throttled, fail.Unavailable); the
+// store's and the hasher's (the reservation is then refunded).
+func (s *Server) checkLogin(r *http.Request, email, pw string, via audit.Via) (*user.User, error) {
+	ctx := r.Context()
+	// throttle.go: 429 before any hashing when over a limit.
+	reservation, err := s.reserveLogin(r, email)
+	if err != nil {
+		return nil, err
+	}
+
+	u, err := s.users.UserByEmail(ctx, email)
+	if errors.Is(err, user.ErrNotFound) {
+		// Unknown email: clear the error too, or a too-long password (no
+		// hashing below) would answer 500 for unknown emails only.
+		u, err = nil, nil
+	}
+	if err != nil {
+		s.refundLogin(r, reservation) // no password was checked
+		return nil, err
+	}
+	var ok bool
+	started, verified := time.Now(), len(pw) <= user.MaxPasswordBytes
+	if verified { // refuse before hashing: hashing cost must not scale with input
+		stored := ""
+		if u != nil {
+			stored = u.PasswordHash
+		}
+		ok, err = s.verifyLogin(ctx, pw, stored)
+	}
+	if err != nil {
+		s.refundLogin(r, reservation) // no password was checked
+		return nil, err
+	}
+	if !ok || u.Disabled {
+		e := audit.Event{Type: audit.LoginFailed, Via: via, Email: auditEmail(email)}
+		switch {
+		case u == nil:
+			e.Detail = "unknown email"
+		case len(pw) > user.MaxPasswordBytes:
+			e.SubjectID, e.Detail = u.ID, "password too long"
+		case !ok:
+			e.SubjectID, e.Detail = u.ID, "wrong password"
+		default:
+			e.SubjectID, e.Detail = u.ID, "account disabled"
+		}
+		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
+		s.record(r, e)
+		if verified {
+			s.passwords.PadFailure(ctx, time.Since(started)) // as long as the slowest kind of hash
+		}
+		return nil, errLoginFailed // the reservation stays counted
+	}
+	s.refundLogin(r, reservation) // throttle.go: only failures count
+	return u, nil
+
 }
 
 // Errors of the login form, answered by showing it again: an empty field

@@ -180,38 +180,58 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			s.redirectToLogin(w, r)
 			return
 		}
-		u, fromCopy := s.sessions.Principal(ctx)
-		var err error
-		if !fromCopy {
-			if u, err = s.users.UserByID(ctx, id); err == nil {
-				u.PasswordHash = "" // the principal never carries the hash
-				if cerr := s.sessions.CacheUser(ctx, u); cerr != nil {
-					s.log.Warn("account state copy not written", "user_id", id, "err", cerr)
-				}
-			}
+		u, ended, stale, err := s.principal(r)
+		if err != nil {
+			s.serverError(w, r, err)
+			return
 		}
-		stale := err == nil && s.staleCredentials(ctx, u)
-		if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) || stale {
-			// The account is gone or disabled, or the session predates its
-			// credentials: the session ends here (not an error page).
-			if err := s.sessions.Logout(ctx); err != nil {
-				s.serverError(w, r, err)
-				return
-			}
-			s.metrics.SessionsRevoked(RevokeStale, 1)
+		if ended {
 			if stale {
-				s.log.Info("session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
 				s.setFlash(w, flashExpired)
 			}
 			s.redirectToLogin(w, r)
 			return
 		}
-		if err != nil {
-			s.serverError(w, r, err)
-			return
-		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 	})
+}
+
+// principal returns the account of the signed-in session of r (browser
+// or app: requireUser and apiRequireUser share it), in its current state:
+// from the copy read with the session (Manager.Principal), else from SQL,
+// failing closed, populating the copy. When the account is gone or
+// disabled, or the session predates its credentials (stale,
+// staleCredentials), the session is ended here and ended is true. Errors:
+// the store's (then nothing is ended).
+func (s *Server) principal(r *http.Request) (u *user.User, ended, stale bool, err error) {
+	ctx := r.Context()
+	id := s.sessions.UserID(ctx)
+	u, fromCopy := s.sessions.Principal(ctx)
+	if !fromCopy {
+		if u, err = s.users.UserByID(ctx, id); err == nil {
+			u.PasswordHash = "" // the principal never carries the hash
+			if cerr := s.sessions.CacheUser(ctx, u); cerr != nil {
+				s.log.Warn("account state copy not written", "user_id", id, "err", cerr)
+			}
+		}
+	}
+	stale = err == nil && s.staleCredentials(ctx, u)
+	if errors.Is(err, user.ErrNotFound) || (err == nil && u.Disabled) || stale {
+		// The account is gone or disabled, or the session predates its
+		// credentials: the session ends here (not an error page).
+		if err := s.sessions.Logout(ctx); err != nil {
+			return nil, false, false, err
+		}
+		s.metrics.SessionsRevoked(RevokeStale, 1)
+		if stale {
+			s.log.Info("session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
+		}
+		return nil, true, stale, nil
+	}
+	if err != nil {
+		return nil, false, false, err
+	}
+	return u, false, false, nil
 }
 
 // staleCredentials reports whether the session in ctx belongs to an

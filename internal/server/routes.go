@@ -22,6 +22,8 @@ import (
 //	signed-in pages       + requireUser (→ /login) → requireCSRFToken on POST
 //	/admin/*              + requireAdmin (403 unless the account's current state says admin)
 //	sensitive POSTs       + requireRecentAuth (password entered in the last ReauthWindow, else asked for)
+//	/api/v1/*             the JSON API's own chain (api.go): bearer tokens only, never the cookie
+//	                      session, crossOrigin, CSRF tokens or limitBody
 //
 // Anonymous requests never create a session; 404 and 405 pages load none.
 // Errors become statuses and pages in one table (errors.go: answerOf).
@@ -45,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/static/*", s.staticFiles().ServeHTTP)
+	r.Route("/api/v1", s.apiRoutes) // the JSON API for apps: its own chain, no cookie, no CSRF (api.go)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOrigin, s.limitBody, s.loadSession, noStore)

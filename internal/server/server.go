@@ -101,6 +101,12 @@ type Config struct {
 	// ReauthWindow is how recently the password must have been entered for
 	// a sensitive action (sudo mode); older sessions are asked for it again.
 	ReauthWindow time.Duration
+	// OpenAPI is the JSON API's OpenAPI 3.1 document (web.OpenAPI), served
+	// at GET /api/v1/openapi.json; nil answers 404 there (api.go).
+	OpenAPI []byte
+	// APICORSOrigins are the origins allowed to call /api/v1 from a
+	// browser (LATCH_API_CORS_ORIGINS, exact match); empty turns CORS off.
+	APICORSOrigins []string
 	// Sessions is the session manager, built by the caller (cmd/latch) on
 	// the session store with the same Clock as this Config and the per-user
 	// session limit (LATCH_MAX_SESSIONS_PER_USER, 0 = no limit: at login
@@ -162,6 +168,8 @@ type Server struct {
 	ready        readiness     // shutdown begun? /readyz ever asked? (readyz.go)
 	secure       bool          // cookies carry Secure (and the __Host- prefix)
 	reauthWindow time.Duration
+	openAPI      []byte   // GET /api/v1/openapi.json
+	corsOrigins  []string // LATCH_API_CORS_ORIGINS
 	trustedNets  []net.IPNet
 	proxies      realclientip.Strategy // nil when no proxy is trusted
 	maxSessions  int                   // 0 = unlimited
@@ -225,6 +233,7 @@ func New(cfg Config) (*Server, error) {
 		s.health = func(context.Context) error { return nil }
 	}
 	s.trustedNets = cfg.TrustedProxies
+	s.openAPI, s.corsOrigins = cfg.OpenAPI, cfg.APICORSOrigins
 	s.maxSessions = cfg.Sessions.MaxSessionsPerUser()
 	s.afterLoad = cfg.AfterSessionLoad
 	s.devices = cfg.Devices

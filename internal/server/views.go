@@ -190,7 +190,7 @@ func (s *Server) sessionRows(recs []session.Record, current string, users map[in
 	for _, rec := range recs {
 		rows = append(rows, sessionRow{
 			Handle:    rec.Handle,
-			Device:    s.device(rec.UserAgent),
+			Device:    s.accounts.SessionDevice(rec, true), // "App: <device name>" for an app session
 			UserAgent: rec.UserAgent,
 			IP:        rec.IP,
 			Created:   rec.Created,
@@ -329,6 +329,7 @@ var eventWords = map[audit.Type]string{
 var viaWords = map[audit.Via]string{
 	audit.ViaAdmin:  "via.admin",
 	audit.ViaCLI:    "via.cli",
+	audit.ViaApp:    "via.app",
 	audit.ViaLimit:  "via.limit",
 	audit.ViaSystem: "via.system",
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/session/sessiontest"
 )
@@ -22,26 +24,21 @@ import (
 //	scs-redisstore: the textbook set-up from the scs README — LoadAndSave,
 //	                scs/redisstore, IdleTimeout 30m — which writes the whole
 //	                session on every request.
+//	latch-cluster:  Latch on a Redis Cluster of 3 masters (1 replica each)
+//	                started for the run; redis-cmds/op must equal latch's.
 func BenchmarkAuthenticatedGET(b *testing.B) {
 	b.Run("latch", func(b *testing.B) {
 		pool, counter := sessiontest.CountingPool(b)
-		mgr := session.NewManager(session.Options{
-			Store:       session.NewRedisStore(pool, sessiontest.Prefix(b), time.Second),
-			IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-			RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
-			OnError: func(w http.ResponseWriter, r *http.Request, err error) { b.Fatal(err) },
-		})
-		login := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := mgr.Login(r.Context(), 1, false); err != nil {
-				b.Fatal(err)
-			}
-		}))
-		read := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if mgr.UserID(r.Context()) != 1 {
-				b.Fatal("not signed in")
-			}
-		}))
-		benchGET(b, login, read, mgr.CookieName(), counter)
+		benchLatchGET(b, pool, counter)
+	})
+	var cl *redisconn.Cluster // one cluster for the whole run, started on first use
+	parent := b
+	b.Run("latch-cluster", func(b *testing.B) {
+		if cl == nil {
+			cl, _ = clustertest.Start(parent)
+		}
+		src, counter := sessiontest.CountingSource(cl)
+		benchLatchGET(b, src, counter)
 	})
 
 	b.Run("scs-redisstore", func(b *testing.B) {
@@ -63,6 +60,28 @@ func BenchmarkAuthenticatedGET(b *testing.B) {
 		}))
 		benchGET(b, login, read, sm.Cookie.Name, counter)
 	})
+}
+
+// benchLatchGET is the latch case of BenchmarkAuthenticatedGET on src,
+// whose commands counter counts.
+func benchLatchGET(b *testing.B, src sessiontest.Source, counter *sessiontest.Counter) {
+	mgr := session.NewManager(session.Options{
+		Store:       session.NewRedisStore(src, sessiontest.Prefix(b), time.Second),
+		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
+		OnError: func(w http.ResponseWriter, r *http.Request, err error) { b.Fatal(err) },
+	})
+	login := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := mgr.Login(r.Context(), 1, false); err != nil {
+			b.Fatal(err)
+		}
+	}))
+	read := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mgr.UserID(r.Context()) != 1 {
+			b.Fatal("not signed in")
+		}
+	}))
+	benchGET(b, login, read, mgr.CookieName(), counter)
 }
 
 func benchGET(b *testing.B, login, read http.Handler, cookieName string, counter *sessiontest.Counter) {

@@ -1,7 +1,9 @@
 // Package session is Latch's session layer: scs as the session manager,
 // Latch's own scs stores (Redis, embedded SQL), and the policy scs lacks —
 // idle and absolute timeouts enforced by the server with bounded writes,
-// fixation-safe login, final revocation, and a per-session CSRF token.
+// fixation-safe login, final revocation, and a per-session CSRF token; and
+// app sessions for native apps, in the same stores, authenticated by
+// opaque bearer tokens instead of the cookie (bearer.go).
 package session
 
 import (
@@ -37,6 +39,8 @@ const (
 	keyIP       = "ip"   // string, client IP at login
 	keyUA       = "ua"   // string, User-Agent at login (capped)
 	keyCred     = "cred" // int64, the account's credential epoch bound at login (see BindCredentials)
+	keyKind     = "kind" // string, the session's Kind ("app"); absent for browser sessions
+	keyDevice   = "dev"  // string, an app session's device name (bearer.go)
 
 	// keyNoticeSeen is the time (int64 unix milliseconds, like keyCreated,
 	// so that a new-device sign-in in the same second as this session's own
@@ -63,6 +67,10 @@ type Options struct {
 	// (OWASP ASVS 5.0 V7.3.1, V7.3.2).
 	IdleTimeout, AbsoluteTimeout                 time.Duration
 	RememberIdleTimeout, RememberAbsoluteTimeout time.Duration
+	// APIIdleTimeout and APIAbsoluteTimeout apply to app sessions (KindApp,
+	// bearer.go: LATCH_API_IDLE_TIMEOUT, LATCH_API_ABSOLUTE_TIMEOUT); 0
+	// means DefaultAPIIdleTimeout and DefaultAPIAbsoluteTimeout.
+	APIIdleTimeout, APIAbsoluteTimeout time.Duration
 
 	// RefreshInterval is how stale the recorded last activity may get before
 	// a request writes it again; 0 means min(1 minute, IdleTimeout/10).
@@ -129,15 +137,21 @@ func NewManager(opt Options) *Manager {
 	if opt.Clock == nil {
 		opt.Clock = time.Now
 	}
+	if opt.APIIdleTimeout <= 0 {
+		opt.APIIdleTimeout = DefaultAPIIdleTimeout
+	}
+	if opt.APIAbsoluteTimeout <= 0 {
+		opt.APIAbsoluteTimeout = DefaultAPIAbsoluteTimeout
+	}
 	if opt.OnError == nil {
 		opt.OnError = plainError
 	}
 	sm := scs.New()
 	sm.Store = opt.Store
-	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout) // replaced at login by SetDeadline
-	sm.IdleTimeout = 0                                                  // idle policy is ours: see Middleware
-	sm.HashTokenInStore = false                                         // our stores hash; scs's hashing breaks Iterate
-	sm.Codec = valueCodec{}                                             // not gob: see codec.go
+	sm.Lifetime = max(opt.AbsoluteTimeout, opt.RememberAbsoluteTimeout, opt.APIAbsoluteTimeout) // replaced at login by SetDeadline
+	sm.IdleTimeout = 0                                                                          // idle policy is ours: see Middleware
+	sm.HashTokenInStore = false                                                                 // our stores hash; scs's hashing breaks Iterate
+	sm.Codec = valueCodec{}                                                                     // not gob: see codec.go
 	m := &Manager{scs: sm, opt: opt, cookie: CookieName(opt.Secure)}
 	sm.Cookie.Name = m.cookie
 	sm.Cookie.Secure = opt.Secure
@@ -219,6 +233,7 @@ type requestState struct {
 	ip, ua      string // client IP and User-Agent of this request
 	loaded      *loadedUser
 	loginUser   *user.User // LoginUser's account: its state copy is written with the new session
+	bearer      bool       // loaded by BearerMiddleware: no cookie is ever written or cleared
 }
 
 type stateKey struct{}
@@ -246,7 +261,8 @@ const csrfBytes = 32
 // handles that pass.
 func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 
-// Middleware loads the session named by the request's cookie, enforces the
+// Middleware loads the browser session named by the request's cookie (an
+// app session's token sent as a cookie loads none: bearer.go), enforces the
 // idle and absolute timeouts, calls next, and commits changes before the
 // first byte of the response. Per request it costs:
 //   - no cookie: nothing (anonymous requests never create a session);
@@ -272,43 +288,70 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			token = c.Value
 		}
 
-		slot := &loadedUser{}
-		ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
-		if err != nil && !errors.Is(err, fail.Unavailable) {
-			// The stored bytes do not decode: drop them and go on anonymous.
-			if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
-				err = derr
-			} else {
-				ctx, err = m.scs.Load(r.Context(), "")
-			}
-		}
+		ctx, st, err := m.load(r, token, KindBrowser)
 		if err != nil {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
-			loaded: slot}
-		ctx = context.WithValue(ctx, stateKey{}, st)
-
 		if token != "" && st.loadedToken == "" {
-			// Unknown, expired or revoked token: forget it in the browser too,
-			// and let the page say why the person is signed out.
+			// Unknown, expired, revoked or an app session's token: forget it
+			// in the browser too, and let the page say why the person is
+			// signed out.
 			m.clearCookie(w)
 			st.expired = true
 		}
-		if st.loadedToken != "" {
-			if err := m.enforce(ctx, st); err != nil {
-				m.opt.OnError(w, r, err)
-				return
-			}
-		}
-
-		sw := &responseWriter{ResponseWriter: w, m: m, r: r.WithContext(ctx)}
-		next.ServeHTTP(sw, sw.r)
-		if !sw.committed {
-			sw.commit()
-		}
+		m.serve(w, r.WithContext(ctx), next)
 	})
+}
+
+// load loads the session of token (an scs token: a cookie's value, or
+// the random part of a bearer token; "" for none) for r, and enforces its
+// timeouts (enforce). Only a session of kind is loaded: one of the other
+// kind (a browser session's token sent as a bearer token, or the reverse)
+// leaves the request anonymous and the session untouched, as do stored
+// bytes that do not decode (those are deleted). KindApp also marks the
+// request as the API's: its commit never writes or clears a cookie.
+// Errors: the store's (wrapping ErrUnavailable); the caller passes them to
+// OnError.
+func (m *Manager) load(r *http.Request, token string, kind Kind) (context.Context, *requestState, error) {
+	slot := &loadedUser{}
+	ctx, err := m.scs.Load(withLoadedUser(r.Context(), slot), token)
+	if err != nil && !errors.Is(err, fail.Unavailable) {
+		// The stored bytes do not decode: drop them and go on anonymous.
+		if derr := m.opt.Store.DeleteCtx(r.Context(), token); derr != nil {
+			err = derr
+		} else {
+			ctx, err = m.scs.Load(r.Context(), "")
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &requestState{loadedToken: m.scs.Token(ctx), ip: m.clientIP(r), ua: text.Truncate(r.UserAgent(), maxUserAgentBytes),
+		loaded: slot, bearer: kind == KindApp}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	if st.loadedToken != "" && m.kindOf(ctx) != kind {
+		if ctx, err = m.anonymous(r.Context(), st); err != nil {
+			return nil, nil, err
+		}
+	}
+	if st.loadedToken != "" {
+		if err := m.enforce(ctx, st); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ctx, st, nil
+}
+
+// serve calls next with the session loaded into r's context and commits
+// the session before the first byte of the response (responseWriter), or
+// after next when it wrote nothing.
+func (m *Manager) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	sw := &responseWriter{ResponseWriter: w, m: m, r: r}
+	next.ServeHTTP(sw, sw.r)
+	if !sw.committed {
+		sw.commit()
+	}
 }
 
 // enforce applies the timeouts to a loaded session: an expired one is
@@ -354,6 +397,9 @@ func (m *Manager) touch(ctx context.Context, now time.Time) {
 }
 
 func (m *Manager) timeouts(ctx context.Context) (idle, absolute time.Duration) {
+	if m.kindOf(ctx) == KindApp {
+		return m.opt.APIIdleTimeout, m.opt.APIAbsoluteTimeout
+	}
 	if m.scs.GetBool(ctx, keyRemember) {
 		return m.opt.RememberIdleTimeout, m.opt.RememberAbsoluteTimeout
 	}
@@ -386,14 +432,26 @@ func minTime(a, b time.Time) time.Time {
 // deadline at now + the absolute timeout (remember-me or not). The store is
 // written when the response starts. Errors wrap ErrUnavailable.
 func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error {
+	return m.login(ctx, userID, remember, KindBrowser, "")
+}
+
+// login is Login for a session of kind (with device, an app session's
+// device name).
+func (m *Manager) login(ctx context.Context, userID int64, remember bool, kind Kind, device string) error {
 	if err := m.scs.RenewToken(ctx); err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
+	if err := m.placeToken(ctx, userID); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
 	if err := m.scs.Clear(ctx); err != nil {
 		return fmt.Errorf("session: login: %w", err)
 	}
 	csrf := randtoken.New(csrfBytes)
-	handle := randtoken.New(handleBytes)
+	handle, err := m.newHandle(userID)
+	if err != nil {
+		return fmt.Errorf("session: login: %w", err)
+	}
 	st := stateFrom(ctx)
 	st.created = true
 	now := m.opt.Clock()
@@ -405,6 +463,10 @@ func (m *Manager) Login(ctx context.Context, userID int64, remember bool) error 
 	m.scs.Put(ctx, keyCreated, now.UnixMilli())
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.scs.Put(ctx, keyCSRF, csrf)
+	if kind != KindBrowser {
+		m.scs.Put(ctx, keyKind, string(kind))
+		m.scs.Put(ctx, keyDevice, device)
+	}
 	_, absolute := m.timeouts(ctx)
 	m.scs.Put(ctx, keyAbsolute, now.Add(absolute).Unix())
 	m.touch(ctx, now)
@@ -548,6 +610,8 @@ func (m *Manager) record(ctx context.Context) Record {
 		IP:               m.scs.GetString(ctx, keyIP),
 		UserAgent:        m.scs.GetString(ctx, keyUA),
 		Remember:         m.scs.GetBool(ctx, keyRemember),
+		Kind:             m.kindOf(ctx),
+		DeviceName:       m.scs.GetString(ctx, keyDevice),
 	}
 }
 
@@ -610,10 +674,16 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 		return errors.New("session: reauthenticate: no signed-in user")
 	}
 	st := stateFrom(ctx)
+	if st.bearer {
+		return m.reauthenticateBearer(ctx, st)
+	}
 	old := m.scs.Token(ctx)
 	// scs.RenewToken deletes the old token through the store; KeepOnRenew
 	// turns that delete into a no-op so that Rotate can move the session.
 	if err := m.scs.RenewToken(context.WithValue(ctx, keepOnRenewKey{}, true)); err != nil {
+		return fmt.Errorf("session: reauthenticate: %w", err)
+	}
+	if err := m.placeToken(ctx, m.UserID(ctx)); err != nil {
 		return fmt.Errorf("session: reauthenticate: %w", err)
 	}
 	if err := m.opt.Store.Rotate(ctx, old, m.scs.Token(ctx)); err != nil {
@@ -633,6 +703,43 @@ func (m *Manager) Reauthenticate(ctx context.Context) error {
 	m.scs.Put(ctx, keyAuthAt, now.Unix())
 	m.touch(ctx, now)
 	return nil
+}
+
+// maxPlacementDraws bounds the draws of placeToken and newHandle: with
+// RedisBuckets = 1024 the chance of needing more is e^-64.
+const maxPlacementDraws = 64 * RedisBuckets
+
+// placeToken renews the token just issued to userID's session until it
+// falls in the user's bucket, when the store needs that (TokenPlacer,
+// rediskeys.go); these renewals touch no store (KeepOnRenew).
+func (m *Manager) placeToken(ctx context.Context, userID int64) error {
+	p, ok := m.opt.Store.(TokenPlacer)
+	if !ok {
+		return nil
+	}
+	keep := context.WithValue(ctx, keepOnRenewKey{}, true)
+	for range maxPlacementDraws {
+		if p.Fits(userID, m.scs.Token(ctx)) {
+			return nil
+		}
+		if err := m.scs.RenewToken(keep); err != nil {
+			return err
+		}
+	}
+	return errors.New("no token in the user's bucket")
+}
+
+// newHandle returns a new session handle for userID (16 random bytes,
+// URL-safe base64), in the user's bucket when the store needs that.
+func (m *Manager) newHandle(userID int64) (string, error) {
+	p, _ := m.opt.Store.(TokenPlacer)
+	for range maxPlacementDraws {
+		h := randtoken.New(handleBytes)
+		if p == nil || p.Fits(userID, h) {
+			return h, nil
+		}
+	}
+	return "", errors.New("no handle in the user's bucket")
 }
 
 func (m *Manager) clientIP(r *http.Request) string {
@@ -729,17 +836,23 @@ func (sw *responseWriter) commit() {
 		token, _, err := m.scs.Commit(cctx)
 		switch {
 		case errors.Is(err, ErrGone):
-			m.clearCookie(w)
+			if !st.bearer {
+				m.clearCookie(w)
+			}
 		case err != nil:
 			sw.fail(err)
 		default:
-			m.writeCookie(w, ctx, token)
+			if !st.bearer {
+				m.writeCookie(w, ctx, token)
+			}
 			if opts != nil && len(opts.revoked) > 0 && m.opt.OnLimitRevoked != nil {
 				m.opt.OnLimitRevoked(sw.r, opts.revoked)
 			}
 		}
 	case scs.Destroyed:
-		m.clearCookie(w)
+		if !st.bearer {
+			m.clearCookie(w)
+		}
 	}
 }
 

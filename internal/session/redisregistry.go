@@ -3,11 +3,17 @@ package session
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/latch/latch/internal/deadline"
 )
 
 // luaLib is shared by the scripts below. A session's hash fields:
@@ -103,13 +109,14 @@ redis.call('PEXPIREAT', k, exp)
 return out
 `)
 
-// deleteScript: ARGV prefix, sha256(token).
-var deleteScript = redis.NewScript(0, luaLib+`
+// deleteScript: KEYS[1] the bucket prefix (routing only); ARGV bucket
+// prefix, sha256(token). The scripts below take the same KEYS[1].
+var deleteScript = redis.NewScript(1, luaLib+`
 return drop(ARGV[1], ARGV[2])
 `)
 
-// revokeScript: ARGV prefix, handle. Returns the record fields or nil.
-var revokeScript = redis.NewScript(0, luaLib+`
+// revokeScript: ARGV bucket prefix, handle. Returns the record fields or nil.
+var revokeScript = redis.NewScript(1, luaLib+`
 local p = ARGV[1]
 local th = redis.call('GET', p..'h:'..ARGV[2])
 if not th then return nil end
@@ -118,10 +125,10 @@ drop(p, th)
 return f
 `)
 
-// listScript: ARGV prefix, index key suffix ("u:42" or "ip:1.2.3.4"), now
-// ms. Drops expired members, then returns the record fields of every live
-// session in the index.
-var listScript = redis.NewScript(0, luaLib+`
+// listScript: ARGV bucket prefix, index key suffix ("u:42" or
+// "ip:1.2.3.4"), now ms. Drops expired members, then returns the record
+// fields of every live session in the index.
+var listScript = redis.NewScript(1, luaLib+`
 local p, idx, now = ARGV[1], ARGV[1]..ARGV[2], ARGV[3]
 redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
 local out = {}
@@ -132,9 +139,9 @@ end
 return out
 `)
 
-// revokeUserScript: ARGV prefix, user id, handle to keep. Returns the
-// record fields of the sessions it ended.
-var revokeUserScript = redis.NewScript(0, luaLib+`
+// revokeUserScript: ARGV bucket prefix, user id, handle to keep. Returns
+// the record fields of the sessions it ended.
+var revokeUserScript = redis.NewScript(1, luaLib+`
 local p, idx, keep = ARGV[1], ARGV[1]..'u:'..ARGV[2], ARGV[3]
 local out = {}
 for _, th in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
@@ -149,36 +156,48 @@ end
 return out
 `)
 
-// pageScript: ARGV prefix, offset, count. Returns {total, records...} from
-// the last-seen index, newest first; members whose session is gone are
-// removed on the way.
-var pageScript = redis.NewScript(0, luaLib+`
-local p, off, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local out = {0}
-for _, th in ipairs(redis.call('ZREVRANGE', p..'all', off, off + n - 1)) do
-  local f = read(p, th)
-  if f then table.insert(out, f) else drop(p, th) end
+// pageHeadScript: ARGV bucket prefix, count, oldest last seen ms (or
+// "-inf"). Returns {size of the bucket's last-seen index, sha256, last
+// seen ms, ...} for its count newest members not older than that.
+var pageHeadScript = redis.NewScript(1, `
+local p = ARGV[1]
+local out = {redis.call('ZCARD', p..'all')}
+for _, v in ipairs(redis.call('ZREVRANGEBYSCORE', p..'all', '+inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))) do
+  table.insert(out, v)
 end
-out[1] = redis.call('ZCARD', p..'all')
 return out
 `)
 
-// sweepScript: ARGV prefix, now ms, batch size. Drops up to batch expired
-// sessions from every index; returns how many.
-var sweepScript = redis.NewScript(0, luaLib+`
+// readScript: ARGV bucket prefix, sha256(token)... Returns the record
+// fields of each session, or false for one that is gone (whose index
+// entries it removes).
+var readScript = redis.NewScript(1, luaLib+`
+local p = ARGV[1]
+local out = {}
+for i = 2, #ARGV do
+  local f = read(p, ARGV[i])
+  if f then table.insert(out, f) else drop(p, ARGV[i]); table.insert(out, false) end
+end
+return out
+`)
+
+// sweepScript: ARGV bucket prefix, now ms, batch size. Drops up to batch
+// expired sessions of the bucket from every index; returns how many.
+var sweepScript = redis.NewScript(1, luaLib+`
 local p = ARGV[1]
 local ths = redis.call('ZRANGEBYSCORE', p..'exp', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, th in ipairs(ths) do drop(p, th) end
 return #ths
 `)
 
-// rotateScript: ARGV prefix, old sha256, new sha256, marker lifetime ms.
+// rotateScript: ARGV bucket prefix, old sha256, new sha256 (both in the
+// bucket), marker lifetime ms.
 // Moves the session hash (RENAME keeps its TTL) and every index entry to
 // the new token hash, and leaves the marker P r:<old sha256> = new sha256
 // for the marker's lifetime; returns 1. When the old session is gone it
 // returns 2 if a marker says it was rotated and the rotated session still
 // exists (a parallel re-authentication won), else 0 (revoked or expired).
-var rotateScript = redis.NewScript(0, luaLib+`
+var rotateScript = redis.NewScript(1, luaLib+`
 local p, old, new = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('EXISTS', p..'s:'..old) == 0 then
   local moved = redis.call('GET', p..'r:'..old)
@@ -205,7 +224,11 @@ return 1
 
 // Rotate implements Store in one script.
 func (s *RedisStore) Rotate(ctx context.Context, oldToken, newToken string) error {
-	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, s.prefix, HashToken(oldToken), HashToken(newToken),
+	_, base := s.key(oldToken)
+	if _, nb := s.key(newToken); nb != base {
+		return errPlacement
+	}
+	n, err := redis.Int(s.eval(ctx, "rotate", rotateScript, base, base, HashToken(oldToken), HashToken(newToken),
 		rotatedMarkerTTL.Milliseconds()))
 	if err != nil {
 		return err
@@ -226,7 +249,7 @@ func parseRecord(v any) (Record, error) {
 		return Record{}, fmt.Errorf("session: redis record: unexpected reply %v: %w", v, err)
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-	return Record{
+	return withStoredAgent(Record{
 		Handle:           f[0],
 		UserID:           num(f[1]),
 		Created:          time.UnixMilli(num(f[2])),
@@ -234,9 +257,8 @@ func parseRecord(v any) (Record, error) {
 		AbsoluteDeadline: time.UnixMilli(num(f[4])),
 		Expiry:           time.UnixMilli(num(f[5])),
 		IP:               f[6],
-		UserAgent:        f[7],
 		Remember:         f[8] == "1",
-	}, nil
+	}, f[7]), nil
 }
 
 func parseRecords(v any) ([]Record, error) {
@@ -259,18 +281,121 @@ func newestFirst(recs []Record) {
 	sort.Slice(recs, func(i, j int) bool { return recs[i].LastSeen.After(recs[j].LastSeen) })
 }
 
-func (s *RedisStore) list(ctx context.Context, op, index string) ([]Record, error) {
-	return s.evalRecords(ctx, op, listScript, s.prefix, index, time.Now().UnixMilli())
+// bucketParallelism bounds how many buckets a merged read (admin view,
+// sessions by IP, Sweep) works on at once: each bucket is one script on
+// one pooled connection.
+const bucketParallelism = 8
+
+// eachBucket calls fn for every bucket, bucketParallelism at a time, and
+// returns the first error.
+func (s *RedisStore) eachBucket(ctx context.Context, fn func(ctx context.Context, b int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for b := range RedisBuckets {
+		g.Go(func() error { return fn(ctx, b) })
+	}
+	return g.Wait()
 }
 
-// evalRecords runs a script that replies with record fields (eval) and
-// returns the records, newest activity first.
-func (s *RedisStore) evalRecords(ctx context.Context, op string, script *redis.Script, args ...any) ([]Record, error) {
-	reply, err := s.eval(ctx, op, script, args...)
+// evalEachBucket runs script once per bucket b with KEYS[1] and ARGV[1]
+// the bucket prefix and then args(b), and passes each reply to handle
+// (called from one goroutine at a time). On a single Redis all of them
+// go pipelined on one connection: one round trip. A connection that
+// cannot pipeline (redisconn.Cluster: the buckets live on different
+// masters) gets them one by one, bucketParallelism at a time.
+func (s *RedisStore) evalEachBucket(ctx context.Context, op string, script *redis.Script, args func(b int) []any,
+	handle func(b int, reply any) error) error {
+	call := func(b int) []any {
+		base := s.base(b)
+		return append([]any{base, base}, args(b)...)
+	}
+	// The first call loads the script if this Redis does not have it yet.
+	first, err := s.eval(ctx, op, script, call(0)...)
+	if err != nil {
+		return err
+	}
+	if err := handle(0, first); err != nil {
+		return err
+	}
+	piped, err := s.pipeline(ctx, op, script, call)
+	if err != nil {
+		return err
+	}
+	if piped != nil {
+		for b := 1; b < RedisBuckets; b++ {
+			if err := handle(b, piped[b-1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for b := 1; b < RedisBuckets; b++ {
+		g.Go(func() error {
+			reply, err := s.eval(gctx, op, script, call(b)...)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			return handle(b, reply)
+		})
+	}
+	return g.Wait()
+}
+
+// pipeline sends script for buckets 1..RedisBuckets-1 on one connection
+// and returns their replies, or nil, nil when the connection cannot
+// pipeline. A NOSCRIPT reply (Redis restarted since the first call) or
+// any other error fails the whole call with ErrUnavailable.
+func (s *RedisStore) pipeline(ctx context.Context, op string, script *redis.Script, call func(b int) []any) ([]any, error) {
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
+	defer cancel()
+	conn, err := s.pool.GetContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	defer conn.Close()
+	for b := 1; b < RedisBuckets; b++ {
+		if err := script.SendHash(conn, call(b)...); err != nil {
+			if b == 1 && conn.Err() == nil {
+				return nil, nil // this connection does not pipeline (a cluster's)
+			}
+			return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+		}
+	}
+	if err := conn.Flush(); err != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, err)
+	}
+	out := make([]any, 0, RedisBuckets-1)
+	var first error
+	for b := 1; b < RedisBuckets; b++ {
+		reply, err := redis.ReceiveContext(conn, ctx)
+		if err != nil && first == nil {
+			first = err
+		}
+		out = append(out, reply)
+	}
+	if first != nil {
+		return nil, fmt.Errorf("session: redis %s: %w: %w", op, ErrUnavailable, first)
+	}
+	return out, nil
+}
+
+func (s *RedisStore) list(ctx context.Context, op string, b int, index string) ([]Record, error) {
+	base := s.base(b)
+	reply, err := s.eval(ctx, op, listScript, base, base, index, time.Now().UnixMilli())
 	if err != nil {
 		return nil, err
 	}
-	recs, err := parseRecords(reply)
+	return parseRecords(reply)
+}
+
+// UserSessions implements Registry: one script over the user's index.
+func (s *RedisStore) UserSessions(ctx context.Context, userID int64) ([]Record, error) {
+	recs, err := s.list(ctx, "user sessions", userBucket(userID), "u:"+strconv.FormatInt(userID, 10))
 	if err != nil {
 		return nil, err
 	}
@@ -278,14 +403,30 @@ func (s *RedisStore) evalRecords(ctx context.Context, op string, script *redis.S
 	return recs, nil
 }
 
-// UserSessions implements Registry: one script over the user's index.
-func (s *RedisStore) UserSessions(ctx context.Context, userID int64) ([]Record, error) {
-	return s.list(ctx, "user sessions", "u:"+strconv.FormatInt(userID, 10))
+// sessionsByIP reads every bucket's index of ip (evalEachBucket), newest
+// first.
+func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, error) {
+	var all []Record
+	now := time.Now().UnixMilli()
+	err := s.evalEachBucket(ctx, "sessions by ip", listScript, func(int) []any { return []any{"ip:" + ip, now} },
+		func(_ int, reply any) error {
+			recs, err := parseRecords(reply)
+			all = append(all, recs...)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	newestFirst(all)
+	return all, nil
 }
 
-// Sessions implements Registry. A user or IP filter reads that index
-// (O(its sessions)); no filter pages through the last-seen index
-// (O(log n + page size)).
+// Sessions implements Registry. A user filter reads that user's index
+// (one script, O(its sessions)); an IP filter reads that IP's index in
+// every bucket. No filter merges the buckets' last-seen indexes
+// (lastSeenHeads), cuts the page from the merge and reads its records
+// from their buckets (one script per bucket on the page); no script
+// spans two buckets.
 func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	if q.UserID != 0 || q.IP != "" {
@@ -294,7 +435,7 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		if q.UserID != 0 {
 			recs, err = s.UserSessions(ctx, q.UserID)
 		} else {
-			recs, err = s.list(ctx, "sessions by ip", "ip:"+q.IP)
+			recs, err = s.sessionsByIP(ctx, q.IP)
 		}
 		if err != nil {
 			return Page{}, err
@@ -311,27 +452,177 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		}
 		return page, nil
 	}
-	reply, err := s.eval(ctx, "sessions", pageScript, s.prefix, q.Offset, q.Limit)
+	need := q.Offset + q.Limit
+	heads, total, err := s.lastSeenHeads(ctx, need)
 	if err != nil {
 		return Page{}, err
 	}
-	items, err := redis.Values(reply, nil)
-	if err != nil || len(items) == 0 {
-		return Page{}, fmt.Errorf("session: redis sessions: unexpected reply: %w", err)
+	var entries []pageEntry
+	for _, h := range heads {
+		entries = append(entries, h...)
 	}
-	total, _ := redis.Int(items[0], nil)
-	recs, err := parseRecords(items[1:])
-	if err != nil {
-		return Page{}, err
+	sort.Slice(entries, func(i, j int) bool { return entries[i].before(entries[j]) })
+	if q.Offset >= len(entries) {
+		return Page{Total: total}, nil
 	}
-	return Page{Records: recs, Total: total}, nil
+	entries = entries[q.Offset:min(len(entries), need)]
+	byBucket := map[int][]string{}
+	for _, e := range entries {
+		byBucket[e.b] = append(byBucket[e.b], e.th)
+	}
+	found := map[string]Record{}
+	for b, ths := range byBucket {
+		base := s.base(b)
+		args := []any{base, base}
+		for _, th := range ths {
+			args = append(args, th)
+		}
+		items, err := redis.Values(s.eval(ctx, "sessions", readScript, args...))
+		if err != nil {
+			return Page{}, err
+		}
+		for i, it := range items {
+			if it == nil || i >= len(ths) {
+				total-- // gone since the index was read; its entries are removed now
+				continue
+			}
+			rec, err := parseRecord(it)
+			if err != nil {
+				return Page{}, err
+			}
+			found[ths[i]] = rec
+		}
+	}
+	page := Page{Total: total}
+	for _, e := range entries {
+		if rec, ok := found[e.th]; ok {
+			page.Records = append(page.Records, rec)
+		}
+	}
+	return page, nil
 }
 
-// Revoke implements Registry in one script, made durable against a
-// failover when it ended a session (evalDurable: an error wrapping
-// ErrNotReplicated if no replica acknowledged it).
+// pageEntry is one member of a bucket's last-seen index.
+type pageEntry struct {
+	b    int
+	th   string
+	seen int64
+}
+
+// before orders entries newest first, and equal times by descending
+// hash, as ZREVRANGE orders one bucket's members.
+func (e pageEntry) before(o pageEntry) bool {
+	if e.seen != o.seen {
+		return e.seen > o.seen
+	}
+	return e.th > o.th
+}
+
+// lastSeenHeads returns, per bucket, a prefix of its last-seen index
+// (newest first) that holds every member of the need newest sessions
+// overall, and the total of all the indexes' sizes. It works in two
+// rounds, as the threshold algorithm of top-k queries over distributed
+// lists does (Cao and Wang, "Efficient top-K query calculation in
+// distributed networks", PODC 2004): every bucket gives its k newest
+// members, k = 2·need/RedisBuckets rounded up (one for a first page);
+// the need-th newest time among those, τ, is no later than the need-th
+// newest overall, so a member of the overall need newest is either among
+// them or in a bucket whose k-th member is not older than τ, and only
+// those buckets are read again for everything not older than τ (at most
+// need members each). Cost: RedisBuckets small scripts plus a few,
+// bucketParallelism at a time.
+func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pageEntry, int, error) {
+	k := max(1, (2*need+RedisBuckets-1)/RedisBuckets)
+	var mu sync.Mutex
+	heads := map[int][]pageEntry{}
+	more := map[int]bool{} // buckets with members beyond the k returned
+	total := 0
+	read := func(ctx context.Context, b int, args ...any) ([]pageEntry, int, error) {
+		base := s.base(b)
+		reply, err := s.eval(ctx, "sessions", pageHeadScript, append([]any{base, base}, args...)...)
+		if err != nil {
+			return nil, 0, err
+		}
+		return parseHead(b, reply)
+	}
+	err := s.evalEachBucket(ctx, "sessions", pageHeadScript, func(int) []any { return []any{k, "-inf"} }, func(b int, reply any) error {
+		got, n, err := parseHead(b, reply)
+		if err != nil {
+			return err
+		}
+		total += n
+		if len(got) > 0 {
+			heads[b] = got
+		}
+		if n > len(got) {
+			more[b] = true
+		}
+		return nil
+	})
+	if err != nil || len(more) == 0 {
+		return heads, total, err
+	}
+	var all []pageEntry
+	for _, h := range heads {
+		all = append(all, h...)
+	}
+	tau, bounded := "-inf", len(all) >= need
+	var tauSeen int64
+	if bounded {
+		sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
+		tauSeen = all[need-1].seen
+		tau = strconv.FormatInt(tauSeen, 10)
+	}
+	var again []int
+	for b := range more {
+		if h := heads[b]; !bounded || h[len(h)-1].seen >= tauSeen {
+			again = append(again, b) // else its k-th member is older than τ: nothing more of it is on the page
+		}
+	}
+	reread := map[int][]pageEntry{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism)
+	for _, b := range again {
+		g.Go(func() error {
+			got, _, err := read(gctx, b, need, tau)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			reread[b] = got
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	maps.Copy(heads, reread)
+	return heads, total, nil
+}
+
+// parseHead parses pageHeadScript's reply for bucket b.
+func parseHead(b int, reply any) ([]pageEntry, int, error) {
+	items, err := redis.Values(reply, nil)
+	if err != nil || len(items) == 0 || len(items)%2 != 1 {
+		return nil, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply %v", ErrUnavailable, err)
+	}
+	n, _ := redis.Int(items[0], nil)
+	var got []pageEntry
+	for i := 1; i+1 < len(items); i += 2 {
+		th, _ := redis.String(items[i], nil)
+		seen, _ := redis.Int64(items[i+1], nil)
+		got = append(got, pageEntry{b, th, seen})
+	}
+	return got, n, nil
+}
+
+// Revoke implements Registry in one script, in the handle's bucket, made
+// durable against a failover when it ended a session (evalDurable: an
+// error wrapping ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
-	reply, err := s.evalDurable(ctx, "revoke", revokeScript, endedOne, s.prefix, handle)
+	base := s.base(hashBucket(HashToken(handle)))
+	reply, err := s.evalDurable(ctx, "revoke", revokeScript, endedOne, base, base, handle)
 	if err != nil || reply == nil {
 		return Record{}, false, err
 	}
@@ -342,11 +633,12 @@ func (s *RedisStore) Revoke(ctx context.Context, handle string) (Record, bool, e
 	return rec, true, nil
 }
 
-// RevokeUser implements Registry in one script, made durable against a
-// failover when it ended a session (evalDurable: an error wrapping
-// ErrNotReplicated if no replica acknowledged it).
+// RevokeUser implements Registry in one script, in the user's bucket, made
+// durable against a failover when it ended a session (evalDurable: an
+// error wrapping ErrNotReplicated if no replica acknowledged it).
 func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string) ([]Record, error) {
-	reply, err := s.evalDurable(ctx, "revoke user", revokeUserScript, endedAny, s.prefix, userID, except)
+	base := s.base(userBucket(userID))
+	reply, err := s.evalDurable(ctx, "revoke user", revokeUserScript, endedAny, base, base, userID, except)
 	if err != nil {
 		return nil, err
 	}
@@ -362,17 +654,22 @@ func (s *RedisStore) RevokeUser(ctx context.Context, userID int64, except string
 // blocked for long.
 const sweepBatch = 500
 
-// Sweep implements Registry: batches of expired sessions leave every index.
+// Sweep implements Registry: in every bucket (bucketParallelism at a
+// time), batches of expired sessions leave every index.
 func (s *RedisStore) Sweep(ctx context.Context) (int, error) {
-	total := 0
-	for {
-		n, err := redis.Int(s.eval(ctx, "sweep", sweepScript, s.prefix, time.Now().UnixMilli(), sweepBatch))
-		if err != nil {
-			return total, err
+	var total atomic.Int64
+	err := s.eachBucket(ctx, func(ctx context.Context, b int) error {
+		base := s.base(b)
+		for {
+			n, err := redis.Int(s.eval(ctx, "sweep", sweepScript, base, base, time.Now().UnixMilli(), sweepBatch))
+			if err != nil {
+				return err
+			}
+			total.Add(int64(n))
+			if n < sweepBatch {
+				return nil
+			}
 		}
-		total += n
-		if n < sweepBatch {
-			return total, nil
-		}
-	}
+	})
+	return int(total.Load()), err
 }

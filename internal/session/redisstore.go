@@ -29,24 +29,26 @@ import (
 //
 // Here every operation is one Redis command (one EVALSHA of a Lua script,
 // which Redis runs atomically) on a pooled connection borrowed with
-// GetContext and bounded by the store's timeout. Keys, under the prefix P:
+// GetContext and bounded by the store's timeout. Keys, under the prefix P
+// and the bucket tag {b} of the session's user (rediskeys.go: every key a
+// script touches shares it, so the store works on Redis Cluster too):
 //
-//	P s:<sha256(token)>  hash: d (scs data), e (expiry ms) and the Record
-//	                     fields h u c s a ip ua r; expires at e
-//	P h:<handle>         string: sha256(token), for revoke by handle
-//	P u:<user id>        sorted set of sha256(token) by expiry: one user's sessions
-//	P ip:<ip>            sorted set of sha256(token) by expiry: sessions by client IP
-//	P all                sorted set of sha256(token) by last seen: the admin view
-//	P exp                sorted set of sha256(token) by expiry: what Sweep removes
-//	P us:<user id>       hash: the account's state copy (userstate.go)
-//	P r:<sha256(token)>  string: the token's rotated sha256, for a minute (Rotate)
+//	P{b}:s:<sha256(token)>  hash: d (scs data), e (expiry ms) and the Record
+//	                        fields h u c s a ip ua r; expires at e
+//	P{b}:h:<handle>         string: sha256(token), for revoke by handle
+//	P{b}:u:<user id>        sorted set of sha256(token) by expiry: one user's sessions
+//	P{b}:ip:<ip>            sorted set of sha256(token) by expiry: the bucket's sessions by client IP
+//	P{b}:all                sorted set of sha256(token) by last seen: the admin view (merged over buckets)
+//	P{b}:exp                sorted set of sha256(token) by expiry: what Sweep removes
+//	P{b}:us:<user id>       hash: the account's state copy (userstate.go)
+//	P{b}:r:<sha256(token)>  string: the token's rotated sha256, for a minute (Rotate)
 //
 // A session and its index entries are written and deleted together in one
 // script, so no crash can leave one without the other. An update only
 // succeeds while the session hash exists, so a revoked session stays
-// revoked; only a commit marked WithCreate may create one. The scripts
-// build index key names, so the store needs a single Redis (or a Sentinel
-// set), not Redis Cluster.
+// revoked; only a commit marked WithCreate may create one. Each script's
+// first key (KEYS[1]) is in the bucket it works on, so a cluster client
+// sends it to the right node at once.
 type RedisStore struct {
 	pool    redisconn.Source
 	prefix  string
@@ -58,17 +60,27 @@ var _ Store = (*RedisStore)(nil)
 // DefaultRedisPrefix is the key prefix used when NewRedisStore gets "".
 const DefaultRedisPrefix = "latch:"
 
-// NewRedisStore returns a store on pool. prefix "" means DefaultRedisPrefix;
+// NewRedisStore returns a store on pool (a single Redis, a Sentinel pool or
+// a redisconn.Cluster). prefix "" means DefaultRedisPrefix; a prefix with
+// "{" or "}" panics (it would move the hash tag; config rejects it).
 // timeout bounds each operation, including the wait for a pooled connection
 // (0 = only the caller's context).
 func NewRedisStore(pool redisconn.Source, prefix string, timeout time.Duration) *RedisStore {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
 	}
+	if !validPrefix(prefix) {
+		panic("session: redis key prefix must not contain { or }")
+	}
 	return &RedisStore{pool: pool, prefix: prefix, timeout: timeout}
 }
 
-func (s *RedisStore) key(token string) string { return s.prefix + "s:" + HashToken(token) }
+// key returns the session key of token and its bucket's key prefix.
+func (s *RedisStore) key(token string) (key, base string) {
+	th := HashToken(token)
+	base = s.base(hashBucket(th))
+	return base + "s:" + th, base
+}
 
 // eval runs a script with EVALSHA, loading it on NOSCRIPT (redigo's
 // Script.DoContext), on a connection borrowed under ctx and bounded by
@@ -94,7 +106,8 @@ func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, 
 // is false when the session does not exist (never created, expired, or
 // deleted).
 func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	reply, err := s.eval(ctx, "find", findScript, s.key(token), s.prefix)
+	key, base := s.key(token)
+	reply, err := s.eval(ctx, "find", findScript, key, base)
 	if err != nil {
 		return nil, false, err
 	}
@@ -132,15 +145,19 @@ func (s *RedisStore) CommitCtx(ctx context.Context, token string, b []byte, expi
 	if IsCreate(ctx) {
 		mode = "create"
 	}
-	args := []any{s.key(token), mode, b, expiry.UnixMilli(), s.prefix, HashToken(token)}
+	key, base := s.key(token)
+	args := []any{key, mode, b, expiry.UnixMilli(), base, HashToken(token)}
 	opts := createOptsFrom(ctx)
 	if rec, ok := RecordFrom(ctx); ok && rec.Handle != "" {
+		if !s.Fits(rec.UserID, token) || !s.Fits(rec.UserID, rec.Handle) {
+			return errPlacement
+		}
 		remember := 0
 		if rec.Remember {
 			remember = 1
 		}
 		args = append(args, rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
-			rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember)
+			rec.AbsoluteDeadline.UnixMilli(), rec.IP, storedAgent(rec), remember)
 		if mode == "create" && opts != nil {
 			args = append(args, time.Now().UnixMilli(), opts.limit)
 			if u := opts.user; u != nil && u.ID == rec.UserID {
@@ -186,7 +203,8 @@ func (s *RedisStore) DeleteCtx(ctx context.Context, token string) error {
 	if KeepOnRenew(ctx) {
 		return nil
 	}
-	_, err := s.evalDurable(ctx, "delete", deleteScript, endedOne, s.prefix, HashToken(token))
+	_, base := s.key(token)
+	_, err := s.evalDurable(ctx, "delete", deleteScript, endedOne, base, base, HashToken(token))
 	return err
 }
 

@@ -21,6 +21,8 @@ type Record struct {
 	IP               string    // client IP at login
 	UserAgent        string    // User-Agent at login, at most 512 bytes
 	Remember         bool      // "remember me"
+	Kind             Kind      // KindBrowser or KindApp (bearer_record.go)
+	DeviceName       string    // an app session's device name, as given at sign-in ("" for browsers)
 }
 
 // Query selects sessions for the admin view. Zero fields do not filter.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store/storetest"
 )
@@ -33,7 +35,7 @@ func redisRegistry(t testing.TB) registryFixture {
 			defer conn.Close()
 			n := 0
 			for _, k := range sessiontest.RedisKeys(t, pool, prefix) {
-				if strings.HasPrefix(k, "r:") {
+				if strings.Contains(k, "}:r:") {
 					continue // a rotation marker (old → new token) is neither a session nor an index entry
 				}
 				typ, _ := redis.String(conn.Do("TYPE", prefix+k))
@@ -46,6 +48,44 @@ func redisRegistry(t testing.TB) registryFixture {
 			}
 			return n
 		},
+	}
+}
+
+// clusterRegistry returns a fixture maker for RedisStores on one Redis
+// Cluster (3 masters, 1 replica each) started for parent.
+func clusterRegistry(parent testing.TB) func(testing.TB) registryFixture {
+	var src *redisconn.Cluster
+	return func(t testing.TB) registryFixture {
+		if src == nil {
+			src, _ = clustertest.Start(parent)
+		}
+		prefix := sessiontest.Prefix(t)
+		return registryFixture{
+			store: NewRedisStore(src, prefix, 5*time.Second),
+			indexEntries: func(t testing.TB) int {
+				n := 0
+				for _, k := range clustertest.Keys(t, src, prefix) {
+					if strings.Contains(k, "}:r:") {
+						continue
+					}
+					conn, err := src.GetContext(context.Background())
+					if err != nil {
+						t.Fatal(err)
+					}
+					typ, _ := redis.String(conn.Do("TYPE", prefix+k))
+					conn.Close()
+					if typ == "zset" {
+						conn, _ := src.GetContext(context.Background())
+						c, _ := redis.Int(conn.Do("ZCARD", prefix+k))
+						conn.Close()
+						n += c
+					} else {
+						n++
+					}
+				}
+				return n
+			},
+		}
 	}
 }
 
@@ -84,9 +124,22 @@ func put(t testing.TB, st Store, token string, rec Record, create bool) error {
 	return st.CommitCtx(ctx, token, []byte("data:"+token), rec.Expiry)
 }
 
+// placed returns name, or name with a suffix, so that it falls in
+// userID's bucket (rediskeys.go) as the Manager's tokens and handles do.
+func placed(name string, userID int64) string {
+	v := name
+	for k := 0; hashBucket(HashToken(v)) != userBucket(userID); k++ {
+		v = fmt.Sprintf("%s~%d", name, k)
+	}
+	return v
+}
+
+// tok is the session token named name of one of userID's sessions.
+func tok(name string, userID int64) string { return placed(name, userID) }
+
 func newRecord(i int, userID int64, ip string, seen time.Time) Record {
 	return Record{
-		Handle: fmt.Sprintf("handle-%06d-xxxxxxxxxx", i), UserID: userID,
+		Handle: placed(fmt.Sprintf("handle-%06d-xxxxxxxxxx", i), userID), UserID: userID,
 		Created: seen.Add(-time.Minute).Truncate(time.Millisecond), LastSeen: seen.Truncate(time.Millisecond),
 		AbsoluteDeadline: seen.Add(12 * time.Hour).Truncate(time.Millisecond),
 		Expiry:           seen.Add(30 * time.Minute).Truncate(time.Millisecond),
@@ -103,7 +156,9 @@ func handles(recs []Record) []string {
 }
 
 func TestRegistryContract(t *testing.T) {
-	for name, newFixture := range registryFixtures() {
+	fixtures := registryFixtures()
+	fixtures["redis-cluster"] = clusterRegistry(t)
+	for name, newFixture := range fixtures {
 		t.Run(name, func(t *testing.T) { testRegistry(t, newFixture) })
 	}
 }
@@ -117,7 +172,7 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		a, b := newRecord(1, 42, "192.0.2.1", now.Add(-time.Minute)), newRecord(2, 42, "192.0.2.2", now)
 		other := newRecord(3, 7, "192.0.2.1", now)
 		for i, r := range []Record{a, b, other} {
-			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+			if err := put(t, f.store, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -138,17 +193,17 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 	t.Run("revoke by handle is final", func(t *testing.T) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
-		if err := put(t, f.store, "tok-1", r, true); err != nil {
+		if err := put(t, f.store, tok("tok-1", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
 		got, found, err := f.store.Revoke(ctx, r.Handle)
 		if err != nil || !found || got.Handle != r.Handle || got.UserID != 42 {
 			t.Fatalf("Revoke = %+v, %v, %v", got, found, err)
 		}
-		if _, ok, _ := f.store.FindCtx(ctx, "tok-1"); ok {
+		if _, ok, _ := f.store.FindCtx(ctx, tok("tok-1", 42)); ok {
 			t.Fatal("revoked session still found")
 		}
-		if err := put(t, f.store, "tok-1", r, false); !errors.Is(err, ErrGone) {
+		if err := put(t, f.store, tok("tok-1", 42), r, false); !errors.Is(err, ErrGone) {
 			t.Fatalf("in-flight write after revoke: err = %v, want ErrGone", err)
 		}
 		if _, found, _ := f.store.Revoke(ctx, r.Handle); found {
@@ -166,7 +221,7 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		f := newFixture(t)
 		keep := newRecord(1, 42, "192.0.2.1", now)
 		for i, r := range []Record{keep, newRecord(2, 42, "", now), newRecord(3, 42, "192.0.2.3", now), newRecord(4, 7, "", now)} {
-			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+			if err := put(t, f.store, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -189,10 +244,10 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 
 	t.Run("logout removes index entries", func(t *testing.T) {
 		f := newFixture(t)
-		if err := put(t, f.store, "tok-1", newRecord(1, 42, "192.0.2.1", now), true); err != nil {
+		if err := put(t, f.store, tok("tok-1", 42), newRecord(1, 42, "192.0.2.1", now), true); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.store.DeleteCtx(ctx, "tok-1"); err != nil {
+		if err := f.store.DeleteCtx(ctx, tok("tok-1", 42)); err != nil {
 			t.Fatal(err)
 		}
 		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 0 {
@@ -206,19 +261,19 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 	t.Run("token renewal keeps the handle", func(t *testing.T) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
-		if err := put(t, f.store, "old", r, true); err != nil {
+		if err := put(t, f.store, tok("old", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.store.DeleteCtx(ctx, "old"); err != nil {
+		if err := f.store.DeleteCtx(ctx, tok("old", 42)); err != nil {
 			t.Fatal(err)
 		}
-		if err := put(t, f.store, "new", r, true); err != nil {
+		if err := put(t, f.store, tok("new", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, found, _ := f.store.Revoke(ctx, r.Handle); !found {
 			t.Fatal("handle does not reach the renewed session")
 		}
-		if _, ok, _ := f.store.FindCtx(ctx, "new"); ok {
+		if _, ok, _ := f.store.FindCtx(ctx, tok("new", 42)); ok {
 			t.Error("revoke by handle left the renewed token working")
 		}
 	})
@@ -226,17 +281,17 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 	t.Run("rotate moves the session and its index entries", func(t *testing.T) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
-		if err := put(t, f.store, "old", r, true); err != nil {
+		if err := put(t, f.store, tok("old", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
 		before := f.indexEntries(t)
-		if err := f.store.Rotate(ctx, "old", "new"); err != nil {
+		if err := f.store.Rotate(ctx, tok("old", 42), tok("new", 42)); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok, _ := f.store.FindCtx(ctx, "old"); ok {
+		if _, ok, _ := f.store.FindCtx(ctx, tok("old", 42)); ok {
 			t.Error("old token still works after rotation")
 		}
-		if b, ok, _ := f.store.FindCtx(ctx, "new"); !ok || string(b) != "data:old" {
+		if b, ok, _ := f.store.FindCtx(ctx, tok("new", 42)); !ok || string(b) != "data:"+tok("old", 42) {
 			t.Errorf("new token: %q %v, want the old session's data", b, ok)
 		}
 		if n := f.indexEntries(t); n != before {
@@ -245,16 +300,16 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 1 || recs[0].Handle != r.Handle {
 			t.Errorf("after rotation the user's sessions are %v", handles(recs))
 		}
-		if err := put(t, f.store, "new", r, false); err != nil {
+		if err := put(t, f.store, tok("new", 42), r, false); err != nil {
 			t.Errorf("update of the rotated session: %v", err)
 		}
 		if _, found, _ := f.store.Revoke(ctx, r.Handle); !found {
 			t.Fatal("revoke by handle misses the rotated session")
 		}
-		if err := f.store.Rotate(ctx, "new", "newer"); !errors.Is(err, ErrGone) {
+		if err := f.store.Rotate(ctx, tok("new", 42), tok("newer", 42)); !errors.Is(err, ErrGone) {
 			t.Errorf("rotating a revoked session: err = %v, want ErrGone", err)
 		}
-		if _, ok, _ := f.store.FindCtx(ctx, "newer"); ok {
+		if _, ok, _ := f.store.FindCtx(ctx, tok("newer", 42)); ok {
 			t.Error("rotation of a revoked session created one")
 		}
 	})
@@ -262,10 +317,10 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 	t.Run("a write without a record keeps the registry entry", func(t *testing.T) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
-		if err := put(t, f.store, "tok", r, true); err != nil {
+		if err := put(t, f.store, tok("tok", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.store.CommitCtx(ctx, "tok", []byte("plain"), r.Expiry); err != nil {
+		if err := f.store.CommitCtx(ctx, tok("tok", 42), []byte("plain"), r.Expiry); err != nil {
 			t.Fatal(err)
 		}
 		if recs, _ := f.store.UserSessions(ctx, 42); len(recs) != 1 || recs[0].Handle != r.Handle {
@@ -277,10 +332,10 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		f := newFixture(t)
 		a, b := newRecord(1, 42, "", now.Add(-time.Hour)), newRecord(2, 42, "", now.Add(-time.Minute))
 		a.Expiry = b.Expiry
-		_ = put(t, f.store, "a", a, true)
-		_ = put(t, f.store, "b", b, true)
+		_ = put(t, f.store, tok("a", 42), a, true)
+		_ = put(t, f.store, tok("b", 42), b, true)
 		a.LastSeen = now.Truncate(time.Millisecond)
-		if err := put(t, f.store, "a", a, false); err != nil {
+		if err := put(t, f.store, tok("a", 42), a, false); err != nil {
 			t.Fatal(err)
 		}
 		page, err := f.store.Sessions(ctx, Query{})
@@ -296,7 +351,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 			if i%2 == 1 {
 				ip = "198.51.100.9"
 			}
-			if err := put(t, f.store, fmt.Sprintf("tok-%d", i), newRecord(i, int64(1+i%3), ip, now.Add(time.Duration(i)*time.Second)), true); err != nil {
+			r := newRecord(i, int64(1+i%3), ip, now.Add(time.Duration(i)*time.Second))
+			if err := put(t, f.store, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -313,7 +369,7 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 		want := []string{}
 		for i := 6; i >= 0; i-- {
-			want = append(want, newRecord(i, 0, "", now).Handle)
+			want = append(want, newRecord(i, int64(1+i%3), "", now).Handle)
 		}
 		if fmt.Sprint(seen) != fmt.Sprint(want) {
 			t.Errorf("pages = %v\nwant %v", seen, want)
@@ -332,7 +388,7 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
 		r.Expiry = time.Now().Add(150 * time.Millisecond)
-		if err := put(t, f.store, "tok-1", r, true); err != nil {
+		if err := put(t, f.store, tok("tok-1", 42), r, true); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
@@ -416,7 +472,7 @@ func fill(b *testing.B, st Store, n int, now time.Time) {
 	start := time.Now()
 	for i := range n {
 		r := newRecord(i, int64(i%20_000), fmt.Sprintf("10.0.%d.%d", i%7, i%250), now.Add(-time.Duration(i)*time.Millisecond))
-		if err := put(b, st, fmt.Sprintf("tok-%d", i), r, true); err != nil {
+		if err := put(b, st, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -22,7 +22,7 @@ func recordColumns(rec Record, ok bool) []any {
 		remember = 1
 	}
 	return []any{rec.Handle, rec.UserID, rec.Created.UnixMilli(), rec.LastSeen.UnixMilli(),
-		rec.AbsoluteDeadline.UnixMilli(), rec.IP, rec.UserAgent, remember}
+		rec.AbsoluteDeadline.UnixMilli(), rec.IP, storedAgent(rec), remember}
 }
 
 const recordSelect = `handle, user_id, created, seen, absolute, expiry, ip, user_agent, remember`
@@ -33,9 +33,11 @@ func scanRecords(rows *sql.Rows) ([]Record, error) {
 	for rows.Next() {
 		var r Record
 		var created, seen, absolute, expiry, remember int64
-		if err := rows.Scan(&r.Handle, &r.UserID, &created, &seen, &absolute, &expiry, &r.IP, &r.UserAgent, &remember); err != nil {
+		var agent string
+		if err := rows.Scan(&r.Handle, &r.UserID, &created, &seen, &absolute, &expiry, &r.IP, &agent, &remember); err != nil {
 			return nil, err
 		}
+		r = withStoredAgent(r, agent)
 		r.Created, r.LastSeen = time.UnixMilli(created), time.UnixMilli(seen)
 		r.AbsoluteDeadline, r.Expiry = time.UnixMilli(absolute), time.UnixMilli(expiry)
 		r.Remember = remember == 1

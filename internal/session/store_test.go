@@ -13,6 +13,8 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/session/sessiontest"
 	"github.com/latch/latch/internal/store"
@@ -36,7 +38,7 @@ func newRedisFixture(t *testing.T) storeFixture {
 	return storeFixture{
 		store: session.NewRedisStore(pool, prefix, 5*time.Second),
 		rawKeys: func(t *testing.T) []string {
-			return sessiontest.RedisKeys(t, pool, prefix+"s:")
+			return sessiontest.SessionHashes(sessiontest.RedisKeys(t, pool, prefix))
 		},
 		rawDump: func(t *testing.T) []byte {
 			// DUMP serializes any key type: session hashes and indexes alike.
@@ -52,6 +54,41 @@ func newRedisFixture(t *testing.T) storeFixture {
 			}
 			return out
 		},
+	}
+}
+
+// clusterFixture returns a fixture maker for RedisStores on one Redis
+// Cluster (3 masters, 1 replica each) started for parent, each store
+// under a prefix of its own.
+func clusterFixture(parent *testing.T) func(t *testing.T) storeFixture {
+	var src *redisconn.Cluster
+	return func(t *testing.T) storeFixture {
+		if src == nil {
+			src, _ = clustertest.Start(parent)
+		}
+		prefix := sessiontest.Prefix(t)
+		return storeFixture{
+			store: session.NewRedisStore(src, prefix, 5*time.Second),
+			rawKeys: func(t *testing.T) []string {
+				return sessiontest.SessionHashes(clustertest.Keys(t, src, prefix))
+			},
+			rawDump: func(t *testing.T) []byte {
+				var out []byte
+				for _, k := range clustertest.Keys(t, src, prefix) {
+					conn, err := src.GetContext(t.Context())
+					if err != nil {
+						t.Fatal(err)
+					}
+					v, err := redis.Bytes(conn.Do("DUMP", prefix+k))
+					conn.Close()
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(append(out, k...), v...)
+				}
+				return out
+			},
+		}
 	}
 }
 
@@ -91,9 +128,10 @@ func sqlFixture(db *store.DB) storeFixture {
 // TestStoreContract runs one suite against every session store Latch has.
 func TestStoreContract(t *testing.T) {
 	for name, newFixture := range map[string]func(*testing.T) storeFixture{
-		"redis":    newRedisFixture,
-		"sqlite":   newSQLiteFixture,
-		"postgres": newPostgresFixture,
+		"redis":         newRedisFixture,
+		"redis-cluster": clusterFixture(t),
+		"sqlite":        newSQLiteFixture,
+		"postgres":      newPostgresFixture,
 	} {
 		t.Run(name, func(t *testing.T) { testStoreContract(t, newFixture) })
 	}

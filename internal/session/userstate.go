@@ -14,7 +14,8 @@ import (
 // The account state copy (see internal/store/userstate.go for the protocol
 // and why it has a hold). RedisStore keeps, per account,
 //
-//	P us:<user id>  hash: v (users.state_version), ep (credential epoch, unix
+//	P{b}:us:<user id>  hash (b: the user's bucket, rediskeys.go):
+//	                v (users.state_version), ep (credential epoch, unix
 //	                s), ro role, di disabled (0/1), em email, na name, cr
 //	                created (unix s), nda newest new-device sign-in (unix ms,
 //	                0 = none), ndl its label, ndh its session handle, tz the
@@ -90,7 +91,8 @@ local function us_read(p, u)
 end
 `
 
-// findScript: KEYS[1] session key; ARGV prefix. Returns nil when the
+// findScript: KEYS[1] session key; ARGV its bucket prefix (the session's
+// user has the same bucket, rediskeys.go). Returns nil when the
 // session does not exist, else {data, user id or false, copy fields...}
 // (the copy fields only when the user's copy exists and is not held).
 var findScript = redis.NewScript(1, luaUserState+`
@@ -134,7 +136,7 @@ return us_put(KEYS[1], f, ARGV[1], ARGV[2])
 // no assertion of its own.
 
 func (s *RedisStore) userStateKey(id int64) string {
-	return s.prefix + "us:" + strconv.FormatInt(id, 10)
+	return s.base(userBucket(id)) + "us:" + strconv.FormatInt(id, 10)
 }
 
 // userStateArgs returns u's copy fields in userStateFields order.

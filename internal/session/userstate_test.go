@@ -40,13 +40,19 @@ func newStateFixture(t *testing.T) *stateFixture {
 	return f
 }
 
+// key returns the Redis key of the account's copy: P{bucket}:us:<id>
+// (session.RedisBuckets).
+func (f *stateFixture) key() string {
+	return sessiontest.UserStateKey(f.prefix, f.u.ID)
+}
+
 // copy returns the stored copy's fields (empty map when there is none)
 // and its remaining lifetime.
 func (f *stateFixture) copy(t *testing.T) (map[string]string, time.Duration) {
 	t.Helper()
 	conn := f.pool.Get()
 	defer conn.Close()
-	key := f.prefix + "us:" + strconv.FormatInt(f.u.ID, 10)
+	key := f.key()
 	m, err := redis.StringMap(conn.Do("HGETALL", key))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +96,7 @@ func TestUserStateVersionGuard(t *testing.T) {
 	}
 	same := f.fresh(t)
 	conn := f.pool.Get()
-	if _, err := conn.Do("PEXPIRE", f.prefix+"us:"+strconv.FormatInt(f.u.ID, 10), 60_000); err != nil {
+	if _, err := conn.Do("PEXPIRE", f.key(), 60_000); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()

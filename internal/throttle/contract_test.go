@@ -16,6 +16,8 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/latch/latch/internal/clocktest"
+	"github.com/latch/latch/internal/redisconn"
+	"github.com/latch/latch/internal/redisconn/clustertest"
 	"github.com/latch/latch/internal/session/sessiontest"
 )
 
@@ -71,6 +73,38 @@ func forEachBackend(t *testing.T, test func(t *testing.T, e env)) {
 			slack:      time.Second,
 		})
 	})
+	t.Run("redis-cluster", func(t *testing.T) {
+		src, _ := clustertest.Start(t)
+		prefix := sessiontest.Prefix(t) + "t:"
+		test(t, env{
+			newLimiter: func(q Quotas) *Limiter {
+				l, err := NewRedis(src, prefix, time.Minute, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			},
+			advance: func(d time.Duration) { shiftBackCluster(t, src, prefix, d) },
+			slack:   time.Second,
+		})
+	})
+}
+
+// shiftBackCluster is shiftBack on a cluster: one key per script, since
+// the keys are in different slots.
+func shiftBackCluster(t *testing.T, src *redisconn.Cluster, prefix string, d time.Duration) {
+	t.Helper()
+	for _, k := range clustertest.Keys(t, src, prefix) {
+		conn, err := src.GetContext(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = shiftBackScript.Do(conn, 1, prefix+k, d.Microseconds())
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // newRedis returns a limiter on pool under prefix. Its timeout is long:

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -174,4 +175,23 @@ func (cc *countingConn) Send(cmd string, args ...any) error {
 
 func (cc *countingConn) ReceiveContext(ctx context.Context) (any, error) {
 	return redis.ReceiveContext(cc.Conn, ctx)
+}
+
+// SessionHashes keeps the session keys among keys (as RedisKeys returns
+// them: "{bucket}:s:<sha256(token)>", session/rediskeys.go) and returns
+// their token hashes.
+func SessionHashes(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if _, h, ok := strings.Cut(k, "}:s:"); ok {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// UserStateKey returns the Redis key of user id's account state copy
+// under prefix: prefix{id mod 1024}:us:<id> (session/rediskeys.go).
+func UserStateKey(prefix string, id int64) string {
+	return prefix + "{" + strconv.FormatInt(id%1024, 10) + "}:us:" + strconv.FormatInt(id, 10)
 }

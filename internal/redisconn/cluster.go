@@ -1,0 +1,252 @@
+package redisconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	"github.com/mna/redisc"
+)
+
+// Cluster is a Source on a Redis Cluster, built on github.com/mna/redisc
+// (a redigo cluster client: per-node pools, the slot map from CLUSTER
+// SLOTS, MOVED/ASK handling in redisc.RetryConn).
+//
+// Every connection it lends is bound to the node that serves the slot of
+// the command's first key: for EVAL/EVALSHA/FCALL that is the first key
+// after numkeys (redisc alone would hash the script's SHA and pay a MOVED
+// on most calls), so a script whose keys share one hash tag costs one
+// round trip. A MOVED or ASK reply (a failover, a resharding) is followed
+// on the same call, up to clusterMaxAttempts times; a TRYAGAIN (keys of a
+// slot in migration) is retried after clusterTryAgainDelay. When a node
+// cannot be reached the slot map is refreshed in the background (at most
+// once per clusterRefreshEvery), so after a master dies its replica's
+// promotion is found without a MOVED from anyone.
+//
+// A connection serves Do and DoContext only (no pipelining: Send, Flush
+// and Receive return an error), like redisc.RetryConn.
+type Cluster struct {
+	c *redisc.Cluster
+
+	mu          sync.Mutex
+	lastRefresh time.Time
+	refreshing  bool
+}
+
+var _ Source = (*Cluster)(nil)
+
+const (
+	clusterMaxAttempts   = 5
+	clusterTryAgainDelay = 25 * time.Millisecond
+	clusterRefreshEvery  = 250 * time.Millisecond
+	clusterPoolSize      = 256 // per node, like the single-Redis pool (session.NewRedisPool)
+)
+
+// NewCluster returns a Cluster on the nodes addrs ("host:port", at least
+// one; the rest of the cluster is learned from CLUSTER SLOTS). password ""
+// means none. Dialing, each read and each write are bounded by timeout
+// (> 0). Each node gets a pool of up to 256 connections (all kept idle,
+// as for a single Redis), borrowed waiting at most until the caller's
+// context ends. It reads the slot map once: an error then (no node
+// answers) is returned, but the Cluster is usable and retries on first
+// use. Close releases the pools.
+func NewCluster(addrs []string, password string, timeout time.Duration) (*Cluster, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("redisconn: cluster: no node address")
+	}
+	if timeout <= 0 {
+		return nil, errors.New("redisconn: cluster: timeout must be positive")
+	}
+	opts := []redis.DialOption{
+		redis.DialConnectTimeout(timeout),
+		redis.DialReadTimeout(timeout),
+		redis.DialWriteTimeout(timeout),
+	}
+	if password != "" {
+		opts = append(opts, redis.DialPassword(password))
+	}
+	cl := &Cluster{}
+	cl.c = &redisc.Cluster{
+		StartupNodes: addrs,
+		DialOptions:  opts,
+		CreatePool: func(addr string, opts ...redis.DialOption) (*redis.Pool, error) {
+			return &redis.Pool{
+				MaxIdle:     clusterPoolSize,
+				MaxActive:   clusterPoolSize,
+				IdleTimeout: 4 * time.Minute,
+				Wait:        true,
+				Dial:        func() (redis.Conn, error) { return redis.Dial("tcp", addr, opts...) },
+				TestOnBorrow: func(c redis.Conn, lastUsed time.Time) error {
+					if time.Since(lastUsed) < time.Minute {
+						return nil
+					}
+					_, err := c.Do("PING")
+					return err
+				},
+			}, nil
+		},
+		PoolWaitTime: timeout,
+	}
+	if err := cl.c.Refresh(); err != nil {
+		return cl, fmt.Errorf("redisconn: cluster: %w", err)
+	}
+	return cl, nil
+}
+
+// GetContext lends a connection (see Cluster). It fails only when the
+// Cluster is closed or ctx has ended; reaching a node is part of the
+// first command.
+func (cl *Cluster) GetContext(ctx context.Context) (redis.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	conn := cl.c.Get()
+	if err := conn.Err(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &clusterConn{cl: cl, conn: conn.(*redisc.Conn)}, nil
+}
+
+// Stats returns the connection pool statistics summed over the nodes
+// (connections open, idle, waits), like a single *redis.Pool's.
+func (cl *Cluster) Stats() redis.PoolStats {
+	var sum redis.PoolStats
+	for _, st := range cl.c.Stats() {
+		sum.ActiveCount += st.ActiveCount
+		sum.IdleCount += st.IdleCount
+		sum.WaitCount += st.WaitCount
+		sum.WaitDuration += st.WaitDuration
+	}
+	return sum
+}
+
+// NodeStats returns the connection pool statistics of each node, by
+// address.
+func (cl *Cluster) NodeStats() map[string]redis.PoolStats { return cl.c.Stats() }
+
+// Masters calls fn with a connection to each master node known from the
+// last slot map (for diagnostics and tests: counting keys per master).
+func (cl *Cluster) Masters(fn func(addr string, conn redis.Conn) error) error {
+	return cl.c.EachNode(false, fn)
+}
+
+// Refresh reads the slot map again from the known nodes now.
+func (cl *Cluster) Refresh() error { return cl.c.Refresh() }
+
+// Close closes every node's pool; connections lent are closed when
+// returned.
+func (cl *Cluster) Close() error { return cl.c.Close() }
+
+// refreshSoon starts a background refresh of the slot map unless one ran
+// in the last clusterRefreshEvery or is running.
+func (cl *Cluster) refreshSoon() {
+	cl.mu.Lock()
+	if cl.refreshing || time.Since(cl.lastRefresh) < clusterRefreshEvery {
+		cl.mu.Unlock()
+		return
+	}
+	cl.refreshing = true
+	cl.mu.Unlock()
+	go func() {
+		_ = cl.c.Refresh()
+		cl.mu.Lock()
+		cl.refreshing, cl.lastRefresh = false, time.Now()
+		cl.mu.Unlock()
+	}()
+}
+
+// clusterConn is the connection Cluster lends.
+type clusterConn struct {
+	cl    *Cluster
+	conn  *redisc.Conn
+	retry redis.Conn // redisc.RetryConn over conn, once bound
+}
+
+var (
+	_ redis.Conn            = (*clusterConn)(nil)
+	_ redis.ConnWithContext = (*clusterConn)(nil)
+)
+
+// firstKey returns the key a command is routed by: the first key of a
+// script call, else the first argument.
+func firstKey(cmd string, args []any) (string, bool) {
+	switch strings.ToUpper(cmd) {
+	case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+		if len(args) < 3 {
+			return "", false
+		}
+		if n, err := strconv.Atoi(fmt.Sprint(args[1])); err != nil || n < 1 {
+			return "", false // redigo's Script passes numkeys as an int, redis.Int wants a reply type
+		}
+		return fmt.Sprint(args[2]), true
+	case "PING", "INFO", "CLUSTER", "SCRIPT", "DBSIZE", "TIME", "WAIT", "ROLE":
+		return "", false
+	}
+	if len(args) == 0 {
+		return "", false
+	}
+	return fmt.Sprint(args[0]), true
+}
+
+func (c *clusterConn) Do(cmd string, args ...any) (any, error) {
+	return c.DoContext(context.Background(), cmd, args...)
+}
+
+// DoContext runs cmd on the node serving its first key, following
+// redirections. ctx is checked before the command is sent; the command
+// itself is bounded by the cluster's read and write timeouts.
+func (c *clusterConn) DoContext(ctx context.Context, cmd string, args ...any) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.retry == nil {
+		if key, ok := firstKey(cmd, args); ok {
+			if err := c.conn.Bind(key); err != nil {
+				c.cl.refreshSoon()
+				return nil, err
+			}
+		} else if err := c.conn.Bind(); err != nil {
+			c.cl.refreshSoon()
+			return nil, err
+		}
+		rc, err := redisc.RetryConn(c.conn, clusterMaxAttempts, clusterTryAgainDelay)
+		if err != nil {
+			return nil, err
+		}
+		c.retry = rc
+	}
+	reply, err := c.retry.Do(cmd, args...)
+	if err != nil {
+		var rerr redis.Error
+		if !errors.As(err, &rerr) || strings.HasPrefix(string(rerr), "CLUSTERDOWN") {
+			c.cl.refreshSoon() // a node down or unreachable: its slots may have a new master
+		}
+	}
+	return reply, err
+}
+
+func (c *clusterConn) Err() error { return c.conn.Err() }
+
+func (c *clusterConn) Close() error { return c.conn.Close() }
+
+func (c *clusterConn) Send(string, ...any) error {
+	return errors.New("redisconn: cluster connections do not pipeline")
+}
+
+func (c *clusterConn) Flush() error {
+	return errors.New("redisconn: cluster connections do not pipeline")
+}
+
+func (c *clusterConn) Receive() (any, error) {
+	return nil, errors.New("redisconn: cluster connections do not pipeline")
+}
+
+func (c *clusterConn) ReceiveContext(context.Context) (any, error) {
+	return nil, errors.New("redisconn: cluster connections do not pipeline")
+}

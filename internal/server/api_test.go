@@ -1,0 +1,382 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/web"
+)
+
+// apiCall sends method path with body (JSON text, "" for none) and the
+// bearer token (if any) to a's server and returns the response and body.
+func apiCall(t *testing.T, a *testApp, method, path, token, ctype, body string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, a.ts.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// apiSignInAs signs in through the API and returns the bearer token.
+func apiSignInAs(t *testing.T, a *testApp, email, pw string) string {
+	t.Helper()
+	res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json",
+		`{"email":"`+email+`","password":"`+pw+`","device_name":"Test phone"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("sign in: %d %s", res.StatusCode, body)
+	}
+	var out signInResponse
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.Token, "latch_at_") || len(out.Token) != len("latch_at_")+43 || out.TokenType != "Bearer" {
+		t.Fatalf("sign in: token %d characters, type %q", len(out.Token), out.TokenType)
+	}
+	if sc := res.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("sign in set cookies: %q", sc)
+	}
+	return out.Token
+}
+
+// wantProblem checks that res is an RFC 9457 problem with status want.
+func wantProblem(t *testing.T, what string, res *http.Response, body string, want int) {
+	t.Helper()
+	if res.StatusCode != want {
+		t.Fatalf("%s: status %d, want %d: %s", what, res.StatusCode, want, body)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("%s: Content-Type %q, want application/problem+json", what, ct)
+	}
+	var p problem
+	if err := json.Unmarshal([]byte(body), &p); err != nil || p.Status != want || p.Title == "" || p.Type == "" || p.Detail == "" {
+		t.Errorf("%s: not a complete problem (%v): %s", what, err, body)
+	}
+}
+
+// TestAPIMalformedInput sends every kind of malformed input to the API:
+// each is a 4xx problem, never a 500.
+func TestAPIMalformedInput(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	big := `{"email":"bob@example.com","password":"` + strings.Repeat("x", 20<<10) + `"}`
+	for _, tc := range []struct {
+		name, method, path, ctype, body string
+		auth                            bool
+		want                            int
+	}{
+		{"no content type", "POST", "/api/v1/sessions", "", `{"email":"a@b.c","password":"x"}`, false, 415},
+		{"form content type", "POST", "/api/v1/sessions", "application/x-www-form-urlencoded", "email=a&password=b", false, 415},
+		{"bad content type", "POST", "/api/v1/sessions", "application/json; charset", `{}`, false, 415},
+		{"empty body", "POST", "/api/v1/sessions", "application/json", "", false, 400},
+		{"not JSON", "POST", "/api/v1/sessions", "application/json", "email=bob", false, 400},
+		{"truncated JSON", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com"`, false, 400},
+		{"array", "POST", "/api/v1/sessions", "application/json", `["bob@example.com"]`, false, 400},
+		{"wrong type", "POST", "/api/v1/sessions", "application/json", `{"email":1,"password":"x"}`, false, 400},
+		{"unknown field", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","remember":true}`, false, 400},
+		{"trailing data", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob"} {}`, false, 400},
+		{"trailing garbage", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob"}x`, false, 400},
+		{"oversized body", "POST", "/api/v1/sessions", "application/json", big, false, 413},
+		{"empty fields", "POST", "/api/v1/sessions", "application/json", `{"email":"","password":""}`, false, 422},
+		{"control character in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"a\u0001b"}`, false, 422},
+		{"NUL in path", "GET", "/api/v1/me%00", "", "", true, 400},
+		{"unknown route", "GET", "/api/v1/nothing", "", "", true, 404},
+		{"wrong method", "PUT", "/api/v1/me", "", "", true, 405},
+		{"reauth unknown field", "POST", "/api/v1/reauth", "application/json", `{"password":"pw-bob","x":1}`, true, 400},
+		{"reauth empty password", "POST", "/api/v1/reauth", "application/json", `{"password":""}`, true, 422},
+		{"password change not JSON", "POST", "/api/v1/account/password", "application/json", `{`, true, 400},
+		{"password change empty", "POST", "/api/v1/account/password", "application/json", `{"current_password":"","new_password":""}`, true, 422},
+		{"revoke malformed handle", "DELETE", "/api/v1/sessions/not-a-handle", "", "", true, 404}, // signed in just now: within the re-authentication window
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := ""
+			if tc.auth {
+				tok = token
+			}
+			res, body := apiCall(t, a, tc.method, tc.path, tok, tc.ctype, tc.body)
+			wantProblem(t, tc.name, res, body, tc.want)
+			if strings.Contains(body, "pw-bob") || strings.Contains(body, "xxxxxxxx") {
+				t.Errorf("the problem quotes the request body: %s", body)
+			}
+		})
+	}
+}
+
+// TestAPIIsolation: a cookie never authenticates the API, a bearer token
+// never a page, and the API sets no cookie and needs no CSRF token.
+func TestAPIIsolation(t *testing.T) {
+	a := newTestApp(t)
+	browser := a.login("bob@example.com", false)
+	// The browser's cookie on the API: 401, no challenge error code needed.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", a.ts.URL+"/api/v1/me", nil)
+	res, err := browser.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	wantProblem(t, "cookie on /api/v1/me", res, string(body), http.StatusUnauthorized)
+	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="latch"` {
+		t.Errorf("WWW-Authenticate %q", got)
+	}
+
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	// The bearer token on a page: not honoured (sent to log in).
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", a.ts.URL+"/profile", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err = a.newClient(firefoxAgent).http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/login") {
+		t.Errorf("bearer on /profile: %d %q, want 303 to /login", res.StatusCode, res.Header.Get("Location"))
+	}
+	// The random part of the token as a session cookie: not honoured either.
+	req, _ = http.NewRequestWithContext(t.Context(), "GET", a.ts.URL+"/profile", nil)
+	req.AddCookie(&http.Cookie{Name: a.srv.sessions.CookieName(), Value: strings.TrimPrefix(token, "latch_at_")})
+	res, err = a.newClient(firefoxAgent).http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("app token as a cookie on /profile: %d, want 303", res.StatusCode)
+	}
+	// The browser's cookie value as a bearer token: refused.
+	var cookie string
+	for _, c := range browser.http.Jar.Cookies(mustURL(t, a.ts.URL)) {
+		if c.Name == a.srv.sessions.CookieName() {
+			cookie = c.Value
+		}
+	}
+	res2, body2 := apiCall(t, a, "GET", "/api/v1/me", "latch_at_"+cookie, "", "")
+	wantProblem(t, "browser token as bearer", res2, body2, http.StatusUnauthorized)
+	if got := res2.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate %q, want invalid_token", got)
+	}
+	// Both sessions still work for their own channel.
+	if res, _ := browser.get("/profile"); res.StatusCode != http.StatusOK {
+		t.Errorf("browser after the probes: %d", res.StatusCode)
+	}
+	// A cross-site POST with the token, no Origin checks and no CSRF token: fine.
+	req, _ = http.NewRequestWithContext(t.Context(), "POST", a.ts.URL+"/api/v1/reauth", strings.NewReader(`{"password":"pw-bob"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://elsewhere.example")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent || len(res.Header.Values("Set-Cookie")) != 0 {
+		t.Errorf("reauth with the token from another site: %d, cookies %q; want 204 and none", res.StatusCode, res.Header.Values("Set-Cookie"))
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS answered with no LATCH_API_CORS_ORIGINS: %q", res.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if ev, ok := a.audit.last(audit.Reauthenticated); !ok || ev.Via != audit.ViaApp {
+		t.Errorf("reauth audit event %+v, want via app", ev)
+	}
+}
+
+// TestAPICORS: only the configured origins, exactly.
+func TestAPICORS(t *testing.T) {
+	a := newTestApp(t)
+	a.srv.corsOrigins = []string{"https://app.example.com"}
+	for _, tc := range []struct {
+		origin string
+		want   string
+	}{{"https://app.example.com", "https://app.example.com"}, {"https://app.example.com.evil", ""}, {"http://app.example.com", ""}} {
+		req, _ := http.NewRequestWithContext(t.Context(), "OPTIONS", a.ts.URL+"/api/v1/me", nil)
+		req.Header.Set("Origin", tc.origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != tc.want {
+			t.Errorf("preflight from %s: %d, Allow-Origin %q, want 204 %q", tc.origin, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), tc.want)
+		}
+		if tc.want != "" && !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+			t.Errorf("preflight: Allow-Headers %q", res.Header.Get("Access-Control-Allow-Headers"))
+		}
+		if res.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("credentials mode allowed")
+		}
+	}
+}
+
+// TestAPIOpenAPIMatchesRoutes checks web/openapi.json against the router:
+// every /api route is documented and every documented operation exists.
+func TestAPIOpenAPIMatchesRoutes(t *testing.T) {
+	a := newTestApp(t)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Servers []struct{ URL string }    `json:"servers"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(web.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.OpenAPI != "3.1.0" || len(doc.Servers) != 1 || doc.Servers[0].URL != "/api/v1" {
+		t.Fatalf("openapi %q, servers %+v", doc.OpenAPI, doc.Servers)
+	}
+	var documented, routed []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if m == "parameters" {
+				continue
+			}
+			documented = append(documented, strings.ToUpper(m)+" /api/v1"+p)
+		}
+	}
+	err := chi.Walk(a.srv.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/api/") {
+			routed = append(routed, method+" "+strings.TrimSuffix(route, "/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(documented)
+	slices.Sort(routed)
+	if !slices.Equal(documented, routed) {
+		t.Errorf("OpenAPI document and routes differ:\ndocumented %q\nrouted     %q", documented, routed)
+	}
+	a.srv.openAPI = web.OpenAPI
+	res, body := apiCall(t, a, "GET", "/api/v1/openapi.json", "", "", "")
+	if res.StatusCode != http.StatusOK || body != string(web.OpenAPI) {
+		t.Errorf("GET /api/v1/openapi.json: %d, %d bytes", res.StatusCode, len(body))
+	}
+}
+
+// TestAPIUnavailableIs503Problem: a store that cannot be reached, or a
+// full hashing pool, is a 503 problem with Retry-After, as on the pages.
+func TestAPIUnavailableIs503Problem(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	a.sessions.mu.Lock()
+	a.sessions.err = session.ErrUnavailable
+	a.sessions.mu.Unlock()
+	res, body := apiCall(t, a, "GET", "/api/v1/sessions", token, "", "")
+	wantProblem(t, "list with the registry down", res, body, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+
+	a.hasher.mu.Lock()
+	a.hasher.dummyErr = password.ErrBusy
+	a.hasher.mu.Unlock()
+	res, body = apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"nobody@example.com","password":"x"}`)
+	wantProblem(t, "sign-in with the hashing pool full", res, body, http.StatusServiceUnavailable)
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
+// TestAPIAuditViaApp: the API's sign-in, revocation and sign-out are audit
+// events marked via app; a failed sign-in is the form's LoginFailed.
+func TestAPIAuditViaApp(t *testing.T) {
+	a := newTestApp(t)
+	res, _ := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"bob@example.com","password":"wrong"}`)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", res.StatusCode)
+	}
+	if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp || ev.Detail != "wrong password" {
+		t.Errorf("failed sign-in event %+v", ev)
+	}
+	other := a.login("bob@example.com", false)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	if ev, ok := a.audit.last(audit.LoginSucceeded); !ok || ev.Via != audit.ViaApp || ev.Detail != "App: Test phone" {
+		t.Errorf("sign-in event %+v", ev)
+	}
+	if res, body := apiCall(t, a, "DELETE", "/api/v1/sessions/"+other.handle, token, "", ""); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("revoke: %d %s", res.StatusCode, body)
+	}
+	if ev, ok := a.audit.last(audit.SessionRevoked); !ok || ev.Via != audit.ViaApp || ev.SessionHandle != other.handle {
+		t.Errorf("revoke event %+v", ev)
+	}
+	if res, _ := apiCall(t, a, "DELETE", "/api/v1/sessions/current", token, "", ""); res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %d", res.StatusCode)
+	}
+	if ev, ok := a.audit.last(audit.Logout); !ok || ev.Via != audit.ViaApp {
+		t.Errorf("sign-out event %+v", ev)
+	}
+	res, body := apiCall(t, a, "GET", "/api/v1/me", token, "", "")
+	wantProblem(t, "after sign out", res, body, http.StatusUnauthorized)
+	if got := res.Header.Get("WWW-Authenticate"); got != `Bearer realm="latch", error="invalid_token"` {
+		t.Errorf("WWW-Authenticate %q", got)
+	}
+}
+
+// TestAPIUniformFailure: an unknown email, a wrong password and a disabled
+// account fail an API sign-in with the same answer, each after exactly one
+// password verification (the dummy one for an unknown email) and the same
+// padding, as the login form's failures do (checkLogin).
+func TestAPIUniformFailure(t *testing.T) {
+	a := newTestApp(t)
+	mallory, err := a.users.UserByEmail(t.Context(), "mallory@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.users.SetDisabled(t.Context(), mallory.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, tc := range []struct{ name, email, pw string }{
+		{"unknown email", "nobody@example.com", "pw-nobody"},
+		{"wrong password", "bob@example.com", "not bob's"},
+		{"disabled account, right password", "mallory@example.com", "pw-mallory"},
+	} {
+		a.hasher.mu.Lock()
+		work, pads := a.hasher.verifies+a.hasher.dummies, a.hasher.pads
+		a.hasher.mu.Unlock()
+		b, _ := json.Marshal(map[string]string{"email": tc.email, "password": tc.pw})
+		res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", string(b))
+		wantProblem(t, tc.name, res, body, http.StatusUnauthorized)
+		bodies = append(bodies, body)
+		a.hasher.mu.Lock()
+		if got := a.hasher.verifies + a.hasher.dummies - work; got != 1 || a.hasher.pads-pads != 1 {
+			t.Errorf("%s: %d verifications, %d paddings; want 1 and 1", tc.name, got, a.hasher.pads-pads)
+		}
+		a.hasher.mu.Unlock()
+		if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp {
+			t.Errorf("%s: audit event %+v, want a failed sign-in via app", tc.name, ev)
+		}
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("failures answer differently:\n%s\n%s", bodies[0], b)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latch/latch/internal/session/sessiontest"
+)
+
+// TestRedisSessionsPagesMergeBuckets: the admin view's pages, merged from
+// the buckets' last-seen indexes, are exactly the newest-first order of
+// all sessions, including buckets that hold many of the newest (users
+// with many sessions) and equal last-seen times.
+func TestRedisSessionsPagesMergeBuckets(t *testing.T) {
+	st := NewRedisStore(sessiontest.RedisPool(t), sessiontest.Prefix(t), 5*time.Second)
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Millisecond)
+	type stored struct {
+		handle string
+		th     string
+		seen   time.Time
+	}
+	var all []stored
+	for i := range 400 {
+		uid := int64(1 + i%150) // users 1..50 get 3 sessions each: several per bucket
+		if i%4 == 0 {
+			uid = 7 // and user 7 many of the newest
+		}
+		seen := base.Add(-time.Duration(i/3) * time.Second) // runs of equal times
+		r := newRecord(i, uid, "", seen)
+		token := tok(fmt.Sprintf("page-%d", i), uid)
+		if err := put(t, st, token, r, true); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, stored{r.Handle, HashToken(token), r.LastSeen})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].seen.Equal(all[j].seen) {
+			return all[i].seen.After(all[j].seen)
+		}
+		return all[i].th > all[j].th
+	})
+	for _, q := range []Query{{Limit: 50}, {Offset: 50, Limit: 50}, {Offset: 130, Limit: 70}, {Offset: 390, Limit: 50}, {Limit: 500}} {
+		page, err := st.Sessions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != len(all) {
+			t.Errorf("%+v: Total = %d, want %d", q, page.Total, len(all))
+		}
+		var want []string
+		for _, s := range all[min(q.Offset, len(all)):min(q.Offset+q.Limit, len(all))] {
+			want = append(want, s.handle)
+		}
+		if diff := cmp.Diff(want, handles(page.Records)); diff != "" {
+			t.Errorf("%+v: page (-want +got):\n%s", q, diff)
+		}
+	}
+}
