@@ -233,14 +233,18 @@ func (r *Reader) SameDay(a, b time.Time) bool {
 // Langs are the catalogue's languages (Catalog.Langs).
 func (r *Reader) Langs() []string { return r.c.Langs() }
 
-// Device is a device label of the server's (internal/server deviceName:
-// "Firefox 128 on Linux", "Unknown browser on Windows", "Unknown
-// browser"; English, as stored with the account's known devices) in the
-// reader's language: the catalogue's device.on ("{{.Browser}} ({{.OS}})")
-// and device.unknown_browser. English is the label itself.
+// Device is a device label of internal/account (SessionDevice,
+// DeviceName: "Firefox 128 on Linux", "Unknown browser on Windows",
+// "Unknown browser", "App: <the name the app gave>"; English, as stored
+// with the account's known devices) in the reader's language: the
+// catalogue's device.on ("{{.Browser}} ({{.OS}})"), device.unknown_browser
+// and device.app. English is the label itself.
 func (r *Reader) Device(label string) string {
 	if r.lang == Default {
 		return label
+	}
+	if name, ok := strings.CutPrefix(label, "App: "); ok { // the app's own name: not taken apart
+		return r.T("device.app", "Name", name)
 	}
 	browser, os := label, ""
 	if i := strings.LastIndex(label, " on "); i >= 0 {

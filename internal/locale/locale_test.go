@@ -194,6 +194,7 @@ func TestDevice(t *testing.T) {
 		"Unknown browser on Windows": "알 수 없는 브라우저 (Windows)",
 		"Unknown browser":            "알 수 없는 브라우저",
 		"Safari 17":                  "Safari 17",
+		"App: Bob's phone on iOS":    "앱: Bob's phone on iOS",
 		"":                           "",
 	} {
 		if got := ko.Device(label); got != want {
