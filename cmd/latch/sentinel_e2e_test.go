@@ -397,7 +397,7 @@ func TestSentinelServeProcess(t *testing.T) {
 	if p := c.get("/profile"); p.status != http.StatusOK {
 		t.Fatalf("profile before the failover: %d", p.status)
 	}
-	if keys, err := redis.Strings(rig.Master().Do("KEYS", "latch:s:*")); err != nil || len(keys) != 1 {
+	if keys, err := redis.Strings(rig.Master().Do("KEYS", "latch:{*}:s:*")); err != nil || len(keys) != 1 {
 		t.Fatalf("session keys on the master: %v, %v; want one (sessions in Redis through the Sentinels)", keys, err)
 	}
 	old := rig.Master().Addr()

@@ -171,6 +171,7 @@ type clusterConn struct {
 var (
 	_ redis.Conn            = (*clusterConn)(nil)
 	_ redis.ConnWithContext = (*clusterConn)(nil)
+	_ redis.ConnWithTimeout = (*clusterConn)(nil)
 )
 
 // firstKey returns the key a command is routed by: the first key of a
@@ -205,30 +206,67 @@ func (c *clusterConn) DoContext(ctx context.Context, cmd string, args ...any) (a
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := c.bind(cmd, args); err != nil {
+		return nil, err
+	}
+	reply, err := c.retry.Do(cmd, args...)
+	c.failed(err)
+	return reply, err
+}
+
+// DoWithTimeout runs cmd on the node the connection is bound to (binding
+// it by cmd's first key if it is not yet), with timeout as the bound on
+// reading the reply instead of the cluster's read timeout, and without
+// following redirections. It is for commands that wait on the node
+// itself, such as WAIT after a revocation on the same connection (a WAIT
+// sent elsewhere would wait for the wrong master's replicas).
+func (c *clusterConn) DoWithTimeout(timeout time.Duration, cmd string, args ...any) (any, error) {
+	if err := c.bind(cmd, args); err != nil {
+		return nil, err
+	}
+	reply, err := c.conn.DoWithTimeout(timeout, cmd, args...)
+	c.failed(err)
+	return reply, err
+}
+
+// ReceiveWithTimeout fails: cluster connections do not pipeline.
+func (c *clusterConn) ReceiveWithTimeout(time.Duration) (any, error) {
+	return nil, errors.New("redisconn: cluster connections do not pipeline")
+}
+
+// bind binds the connection, on its first command, to the node serving
+// cmd's first key (any node for a command without one) and wraps it in
+// redisc.RetryConn to follow MOVED, ASK and TRYAGAIN.
+func (c *clusterConn) bind(cmd string, args []any) error {
 	if c.retry == nil {
 		if key, ok := firstKey(cmd, args); ok {
 			if err := c.conn.Bind(key); err != nil {
 				c.cl.refreshSoon()
-				return nil, err
+				return err
 			}
 		} else if err := c.conn.Bind(); err != nil {
 			c.cl.refreshSoon()
-			return nil, err
+			return err
 		}
 		rc, err := redisc.RetryConn(c.conn, clusterMaxAttempts, clusterTryAgainDelay)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.retry = rc
 	}
-	reply, err := c.retry.Do(cmd, args...)
-	if err != nil {
-		var rerr redis.Error
-		if !errors.As(err, &rerr) || strings.HasPrefix(string(rerr), "CLUSTERDOWN") {
-			c.cl.refreshSoon() // a node down or unreachable: its slots may have a new master
-		}
+	return nil
+}
+
+// failed asks for a fresh slot map when err means a node is down or
+// unreachable (its slots may have a new master).
+func (c *clusterConn) failed(err error) {
+	if err == nil {
+		return
 	}
-	return reply, err
+	var rerr redis.Error
+	if !errors.As(err, &rerr) || strings.HasPrefix(string(rerr), "CLUSTERDOWN") {
+		c.cl.refreshSoon()
+	}
 }
 
 func (c *clusterConn) Err() error { return c.conn.Err() }

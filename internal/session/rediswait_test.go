@@ -53,8 +53,11 @@ func TestRevocationsWaitForAReplica(t *testing.T) {
 	t.Cleanup(func() { pool.Close() })
 	st := NewRedisStore(pool, "latch:", 200*time.Millisecond) // WAIT waits MinReplicaWait
 	now := time.Now()
-	for i := range 6 {
-		if err := put(t, st, "token-"+strconv.Itoa(i), newRecord(i, int64(1+i/3), "192.0.2.1", now), true); err != nil {
+	tokens := make([]string, 6)
+	for i := range tokens {
+		user := int64(1 + i/3)
+		tokens[i] = placed("token-"+strconv.Itoa(i), user)
+		if err := put(t, st, tokens[i], newRecord(i, user, "192.0.2.1", now), true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +69,7 @@ func TestRevocationsWaitForAReplica(t *testing.T) {
 	if _, err := st.RevokeUser(ctx, 2, ""); err != nil {
 		t.Fatalf("RevokeUser: %v", err)
 	}
-	if err := st.DeleteCtx(ctx, "token-1"); err != nil {
+	if err := st.DeleteCtx(ctx, tokens[1]); err != nil {
 		t.Fatalf("DeleteCtx: %v", err)
 	}
 	if n := waitsOn(t, m); n != 3 {
@@ -92,14 +95,15 @@ func TestRevocationsWaitForAReplica(t *testing.T) {
 	if found {
 		t.Error("Revoke with the replica frozen reports the session found (done)")
 	}
-	if err := put(t, st, "token-6", newRecord(6, 1, "192.0.2.1", now), true); err != nil {
+	token6 := placed("token-6", 1)
+	if err := put(t, st, token6, newRecord(6, 1, "192.0.2.1", now), true); err != nil {
 		t.Fatalf("a login (no revocation) with the replica frozen: %v", err)
 	}
 	_, err = st.RevokeUser(ctx, 1, "")
 	check("RevokeUser", err)
 	// The master ran those scripts: a logout now ends nothing, so it
 	// waits for nothing and succeeds.
-	if err := st.DeleteCtx(ctx, "token-6"); err != nil {
+	if err := st.DeleteCtx(ctx, token6); err != nil {
 		t.Errorf("DeleteCtx of a session already ended on the master: %v, want nil", err)
 	}
 }
