@@ -3,6 +3,7 @@ module github.com/latch/latch
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/FZambia/sentinel/v2 v2.0.1
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
@@ -15,6 +16,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/medama-io/go-useragent v1.2.5
 	github.com/mna/redisc v1.4.0
+	github.com/nicksnyder/go-i18n/v2 v2.7.0
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

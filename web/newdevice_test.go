@@ -1,9 +1,13 @@
 package web_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latch/latch/internal/locale"
+	"github.com/latch/latch/web"
 )
 
 // TestNewDeviceNotice: the notice is on every page when set, escaped, with
@@ -23,6 +27,29 @@ func TestNewDeviceNotice(t *testing.T) {
 		if html := render(t, page, signedIn()); strings.Contains(html, "new-device-notice") {
 			t.Errorf("%s: notice shown with no NewDevice", page)
 		}
+	}
+}
+
+// TestNewDeviceNoticeInKorean: the notice in Korean, with the device label
+// in Korean word order and the time in the reader's zone.
+func TestNewDeviceNoticeInKorean(t *testing.T) {
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seoul, _ := locale.LoadZone("Asia/Seoul")
+	var l web.Locale = c.Reader("ko", seoul, nil)
+	at := time.Date(2026, 3, 14, 10, 31, 0, 0, time.UTC)
+	for _, page := range pages {
+		data := signedIn()
+		data.NewDevice = &deviceNotice{Device: "Firefox on Windows", Time: at, When: "19:31"}
+		var buf bytes.Buffer
+		if err := parsePageFor(t, page, &l).ExecuteTemplate(&buf, "base", data); err != nil {
+			t.Fatalf("%s: %v", page, err)
+		}
+		mustContain(t, buf.String(), `<html lang="ko">`,
+			`<p class="notice notice-warn" id="new-device-notice" role="status">Firefox (Windows)에서 새로 로그인했습니다. `+
+				`<time datetime="2026-03-14T10:31:00Z">19:31</time> — 본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
 	}
 }
 

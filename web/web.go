@@ -5,8 +5,11 @@
 // base.html, partials/*.html and pages/NAME.html, and executes the
 // template named "base". Every page defines "title" and "main", which the
 // base layout calls. The templates call the functions of Funcs, so a
-// template set is made with template.New(…).Funcs(web.Funcs()). Static
-// files are served under /static/.
+// template set is made with template.New(…).Funcs(web.Funcs(&reader)),
+// reader being whom it renders for (a Locale: language and time zone).
+// Every word on the pages is a message of the catalogues in locales/
+// (active.en.toml, active.ko.toml), called by its ID ({{t "login.title"}}).
+// Static files are served under /static/.
 package web
 
 import (
@@ -16,7 +19,7 @@ import (
 	"time"
 )
 
-//go:embed templates static
+//go:embed templates static locales
 var files embed.FS
 
 // Templates is the template tree: base.html at its root, partials/*.html
@@ -26,6 +29,10 @@ var Templates = mustSub(files, "templates")
 // Static holds the files served under /static/ (style.css, favicon.svg),
 // rooted so that "style.css" names /static/style.css.
 var Static = mustSub(files, "static")
+
+// Locales holds the message catalogues, one TOML file per language
+// (active.en.toml, active.ko.toml), read by internal/locale.
+var Locales = mustSub(files, "locales")
 
 // mustSub returns the sub-tree of fsys rooted at dir. It panics on error,
 // which can only happen if dir is not a valid path: a programming error
@@ -38,28 +45,64 @@ func mustSub(fsys fs.FS, dir string) fs.FS {
 	return sub
 }
 
-// Funcs returns the functions the templates call:
+// Locale is whom a page is rendered for: the reader's language and time
+// zone (internal/locale implements it).
+type Locale interface {
+	// Lang is the BCP 47 tag of the page's language, "en" or "ko": the
+	// value of <html lang>.
+	Lang() string
+	// T returns the catalogue's text for message id, with args as pairs
+	// of a template field name and its value ("Count", 3); a message
+	// with a Count is chosen by its plural form.
+	T(id string, args ...any) string
+	// Time is t as text for people, in the reader's language and time zone:
+	// "1 Dec 2026, 15:09 KST", "2026년 12월 1일 15:09".
+	Time(t time.Time) string
+	// SwitchURL is the address that shows the current page in lang.
+	SwitchURL(lang string) string
+	// Langs are the languages a reader can switch to, "en" and "ko".
+	Langs() []string
+	// Device is a device label ("Firefox 128 on Linux", "Unknown
+	// browser") in the reader's language.
+	Device(label string) string
+}
+
+// Funcs returns the functions the templates call, for the reader *cur
+// (read at each call, so one parsed template set serves one rendering at
+// a time, for whoever *cur is then):
 //
-//	timeTag t   the <time> element of t in UTC: machine-readable (RFC 3339)
-//	            in datetime, "2 Jan 2006, 15:04 UTC" as text.
+//	t id [name value]...  the catalogue's text of message id (Locale.T)
+//	lang                  the page's language tag, for <html lang>
+//	langs                 the languages of the switch (Locale.Langs)
+//	langURL tag           this page in language tag (Locale.SwitchURL)
+//	device label          a device label in the reader's language (Locale.Device)
+//	timeTag t             the <time> element of t: machine-readable RFC
+//	                      3339 in UTC in datetime, Locale.Time as text.
 //	firstError errs field...  the first field with an error (focus.go).
 //
 // timeTag is a function rather than a template of .UTC.Format calls
 // because html/template reaches each method through reflection: on a
 // signed-in page the time elements were a visible share of the rendering
-// cost. Its output holds only digits, letters and punctuation of the two
-// layouts, never input, so it is safe as template.HTML.
-func Funcs() template.FuncMap {
-	return template.FuncMap{"timeTag": timeTag, "firstError": firstError}
+// cost. The text is escaped; the datetime value holds only digits and
+// punctuation.
+func Funcs(cur *Locale) template.FuncMap {
+	return template.FuncMap{
+		"t":          func(id string, args ...any) string { return (*cur).T(id, args...) },
+		"lang":       func() string { return (*cur).Lang() },
+		"langs":      func() []string { return (*cur).Langs() },
+		"langURL":    func(tag string) string { return (*cur).SwitchURL(tag) },
+		"device":     func(label string) string { return (*cur).Device(label) },
+		"timeTag":    func(t time.Time) template.HTML { return timeTag(t, (*cur).Time(t)) },
+		"firstError": firstError,
+	}
 }
 
-func timeTag(t time.Time) template.HTML {
-	u := t.UTC()
+func timeTag(t time.Time, text string) template.HTML {
 	b := make([]byte, 0, 80)
 	b = append(b, `<time datetime="`...)
-	b = u.AppendFormat(b, time.RFC3339)
+	b = t.UTC().AppendFormat(b, time.RFC3339)
 	b = append(b, `">`...)
-	b = u.AppendFormat(b, "2 Jan 2006, 15:04 MST")
+	b = append(b, template.HTMLEscapeString(text)...)
 	b = append(b, "</time>"...)
 	return template.HTML(b)
 }

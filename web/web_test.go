@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/web"
 )
 
@@ -48,6 +49,7 @@ type eventRow struct {
 	Time          time.Time
 	Type          string
 	What          string
+	Via           string
 	Actor         userRef
 	Subject       userRef
 	Email         string
@@ -114,6 +116,8 @@ type templateData struct {
 	Flash       string
 	Form        formData
 	FieldErrors map[string]string
+	TimeZones   []option
+	AutoZone    string
 	FormError   string
 	Next        string
 	Session     sessionView
@@ -166,11 +170,28 @@ var pages = []string{
 // partial, then pages/NAME.html.
 func parsePage(t testing.TB, name string) *template.Template {
 	t.Helper()
-	ts, err := template.New(name).Funcs(web.Funcs()).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
+	return parsePageFor(t, name, englishUTC(t))
+}
+
+// parsePageFor parses one page for the reader *l.
+func parsePageFor(t testing.TB, name string, l *web.Locale) *template.Template {
+	t.Helper()
+	ts, err := template.New(name).Funcs(web.Funcs(l)).ParseFS(web.Templates, "base.html", "partials/*.html", "pages/"+name+".html")
 	if err != nil {
 		t.Fatalf("parse %s: %v", name, err)
 	}
 	return ts
+}
+
+// englishUTC is the reader the templates are checked for: English, UTC.
+func englishUTC(t testing.TB) *web.Locale {
+	t.Helper()
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatalf("catalogue: %v", err)
+	}
+	var l web.Locale = c.Reader("en", time.UTC, nil)
+	return &l
 }
 
 func render(t *testing.T, name string, data templateData) string {
@@ -784,14 +805,35 @@ func TestAdminAudit(t *testing.T) {
 	checkReferences(t, html)
 }
 
-// TestTimeTag: the <time> element of a time in any zone is in UTC, with an
-// RFC 3339 datetime and the text the pages have always shown.
+// TestTimeTag: the <time> element of a time in any zone has an RFC 3339
+// datetime in UTC, and as text the time in the reader's zone and language
+// (English in UTC: the text the pages have always shown; Korean in
+// Asia/Seoul: the issue's "2026년 12월 1일 15:09").
 func TestTimeTag(t *testing.T) {
-	seoul := time.FixedZone("KST", 9*3600)
-	got := string(web.Funcs()["timeTag"].(func(time.Time) template.HTML)(time.Date(2026, 12, 1, 15, 9, 30, 0, seoul)))
-	want := `<time datetime="2026-12-01T06:09:30Z">1 Dec 2026, 06:09 UTC</time>`
-	if got != want {
-		t.Errorf("timeTag = %q, want %q", got, want)
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seoul, err := locale.LoadZone("Asia/Seoul")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 1, 15, 9, 30, 0, time.FixedZone("KST", 9*3600))
+	for _, tc := range []struct {
+		lang string
+		zone *time.Location
+		want string
+	}{
+		{"en", time.UTC, `<time datetime="2026-12-01T06:09:30Z">1 Dec 2026, 06:09 UTC</time>`},
+		{"en", seoul, `<time datetime="2026-12-01T06:09:30Z">1 Dec 2026, 15:09 KST</time>`},
+		{"ko", seoul, `<time datetime="2026-12-01T06:09:30Z">2026년 12월 1일 15:09</time>`},
+		{"ko", time.UTC, `<time datetime="2026-12-01T06:09:30Z">2026년 12월 1일 06:09</time>`},
+	} {
+		var l web.Locale = c.Reader(tc.lang, tc.zone, nil)
+		got := string(web.Funcs(&l)["timeTag"].(func(time.Time) template.HTML)(at))
+		if got != tc.want {
+			t.Errorf("%s %s: timeTag = %q, want %q", tc.lang, tc.zone, got, tc.want)
+		}
 	}
 }
 
@@ -811,5 +853,43 @@ func BenchmarkRender(b *testing.B) {
 			}
 			b.SetBytes(int64(buf.Len()))
 		})
+	}
+}
+
+// TestTemplateMessageIDsExist: every message ID a template names ({{t
+// "ID"}}, (t "ID")) is in the catalogue, whether or not a test renders
+// the branch it is in.
+func TestTemplateMessageIDsExist(t *testing.T) {
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, id := range c.IDs("en") {
+		ids[id] = true
+	}
+	call := regexp.MustCompile(`[{(]-? ?t "([^"]+)"`)
+	n := 0
+	err = fs.WalkDir(web.Templates, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(web.Templates, path)
+		if err != nil {
+			return err
+		}
+		for _, m := range call.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if !ids[m[1]] {
+				t.Errorf("%s: message %q is not in the catalogue", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 150 {
+		t.Errorf("only %d message IDs found in the templates", n)
 	}
 }

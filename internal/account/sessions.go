@@ -110,7 +110,8 @@ func (s *Service) SessionDevice(rec session.Record, withVersion bool) string {
 // github.com/medama-io/go-useragent): "Firefox 128 on Windows"
 // (withVersion) or "Firefox on Windows"; "Unknown browser" when the parser
 // finds none. The session lists, the audit details and the new-device
-// label all use it.
+// label all use it; the pages show it in the reader's language through
+// internal/locale's Reader.Device, which knows this form (and SessionDevice's).
 func (s *Service) DeviceName(userAgent string, withVersion bool) string {
 	ua := s.agents.Parse(userAgent)
 	name := string(ua.Browser())

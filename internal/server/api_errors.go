@@ -8,6 +8,7 @@ import (
 
 	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/text"
 )
@@ -83,7 +84,11 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if a.retryAfter != "" {
 		h.Set("Retry-After", a.retryAfter)
 	}
-	p := problem{Type: "about:blank", Title: http.StatusText(a.status), Status: a.status, Detail: a.message}
+	// The table's words are message IDs of the pages' catalogue; the API
+	// answers in English (its own words, given with withMessage, are
+	// English sentences, which the catalogue leaves as they are).
+	p := problem{Type: "about:blank", Title: http.StatusText(a.status), Status: a.status,
+		Detail: s.catalog.T(locale.Default, a.message, a.args...)}
 	var fields account.FieldErrors
 	if errors.As(err, &fields) && a.status == http.StatusUnprocessableEntity {
 		p.Errors = fields

@@ -95,6 +95,10 @@ func (c *countingStore) SetDisabled(ctx context.Context, id int64, disabled bool
 	c.count("SetDisabled")
 	return c.db.SetDisabled(ctx, id, disabled)
 }
+func (c *countingStore) SetTimeZone(ctx context.Context, id int64, zone string) error {
+	c.count("SetTimeZone")
+	return c.db.SetTimeZone(ctx, id, zone)
+}
 func (c *countingStore) RecordDeviceLogin(ctx context.Context, userID int64, key, label, handle string, at, cutoff time.Time) (bool, error) {
 	c.count("RecordDeviceLogin")
 	return c.db.RecordDeviceLogin(ctx, userID, key, label, handle, at, cutoff)

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/text"
@@ -22,7 +23,7 @@ import (
 
 // This file is the one place where errors become status codes and pages:
 // answerOf is the table from an error's kind (internal/fail) to the status,
-// the page's words and the log line's level, for 4xx and 5xx alike. People
+// the page's words (a message ID of the catalogue, web/locales) and the log line's level, for 4xx and 5xx alike. People
 // see plain words; the log gets the detail. Handlers return their failure
 // (through handle) instead of answering it; a handler that re-renders its
 // form with a message next to a field takes the form's status from here
@@ -67,7 +68,8 @@ const retryAfterSeconds = "2"
 // answer is one row of the table: how the site answers an error.
 type answer struct {
 	status     int        // the HTTP status
-	message    string     // what the person is shown, in plain words
+	message    string     // what the person is shown: a message ID of the catalogue (web/locales)
+	args       []any      // the message's template data, name-value pairs (locale.Catalog.T)
 	level      slog.Level // of the log line; 4xx answers are never logged at error level
 	log        string     // the log line's message
 	retryAfter string     // the Retry-After header in seconds; "" for none
@@ -83,7 +85,7 @@ func (s *Server) answerOf(err error) answer {
 	a := s.kindAnswer(err)
 	var m *messageError
 	if errors.As(err, &m) {
-		a.message = m.message
+		a.message, a.args = m.message, m.args
 	}
 	return a
 }
@@ -94,40 +96,37 @@ func (s *Server) kindAnswer(err error) answer {
 	case fail.Invalid:
 		switch {
 		case errors.Is(err, errFormTooLarge):
-			return clientAnswer(http.StatusRequestEntityTooLarge, slog.LevelInfo, "The form you sent is too large.")
+			return clientAnswer(http.StatusRequestEntityTooLarge, slog.LevelInfo, "error.form_too_large")
 		case errors.Is(err, errFormUnreadable):
-			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "The form you sent could not be read. Reload the page and try again.")
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.form_unreadable")
 		case errors.Is(err, errFormText):
-			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
-				"The form contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Remove it and try again.")
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.form_text")
 		case errors.Is(err, errURLText):
-			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
-				"The address of this page contains a character that is not allowed (a NUL byte, or text that is not valid UTF-8). Check the link and try again.")
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.url_text")
 		case errors.Is(err, errAPIContentType):
-			return clientAnswer(http.StatusUnsupportedMediaType, slog.LevelInfo, "The request body must be JSON, sent with Content-Type: application/json.")
+			return clientAnswer(http.StatusUnsupportedMediaType, slog.LevelInfo, "error.api_content_type")
 		case errors.Is(err, errMethod): // methodNotAllowed sets the Allow header RFC 9110 §15.5.6 requires
-			return clientAnswer(http.StatusMethodNotAllowed, slog.LevelDebug, "This page does not accept that kind of request.")
+			return clientAnswer(http.StatusMethodNotAllowed, slog.LevelDebug, "error.method")
 		case errors.Is(err, session.ErrMalformedCookie):
-			return clientAnswer(http.StatusBadRequest, slog.LevelInfo,
-				"Your browser sent a session cookie that Latch did not issue. It has been removed; reload the page to continue.")
-		case errors.Is(err, user.ErrInvalid): // a field of a form (user.ValidationError): the form is shown again
-			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, "Some of what you entered needs to be changed. Go back and check the form.")
+			return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.malformed_cookie")
+		case errors.Is(err, user.ErrInvalid), errors.Is(err, locale.ErrUnknownZone): // a field of a form (user.ValidationError, the profile's time zone): the form is shown again
+			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, "error.invalid_input")
 		}
-		return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "Latch could not understand this request. Reload the page and try again.")
+		return clientAnswer(http.StatusBadRequest, slog.LevelInfo, "error.bad_request")
 	case fail.NotFound:
-		return clientAnswer(http.StatusNotFound, slog.LevelDebug, "There is no page at this address.")
+		return clientAnswer(http.StatusNotFound, slog.LevelDebug, "error.not_found")
 	case fail.Conflict:
 		if errors.Is(err, user.ErrEmailTaken) { // the registration form's email field
-			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, msgEmailTaken)
+			return clientAnswer(http.StatusUnprocessableEntity, slog.LevelDebug, "register.email_taken")
 		}
-		return clientAnswer(http.StatusConflict, slog.LevelInfo, "This was changed by another request meanwhile, so nothing was done. Reload the page and try again.")
+		return clientAnswer(http.StatusConflict, slog.LevelInfo, "error.conflict")
 	case fail.Unauthorized:
 		if errors.Is(err, session.ErrGone) {
 			// The session was revoked while this request ran (e.g. an admin kill
 			// during re-authentication): the person is signed out; nothing was done.
 			return answer{status: http.StatusSeeOther, level: slog.LevelInfo, log: "session ended during the request", toLogin: true}
 		}
-		return clientAnswer(http.StatusUnauthorized, slog.LevelInfo, "Latch could not confirm who you are. Log in and try again.")
+		return clientAnswer(http.StatusUnauthorized, slog.LevelInfo, "error.unauthorized")
 	case fail.Forbidden:
 		return clientAnswer(http.StatusForbidden, slog.LevelWarn, forbiddenMessage(err))
 	case fail.Throttled:
@@ -135,33 +134,30 @@ func (s *Server) kindAnswer(err error) answer {
 		// the page says the same. Refusals are logged (sampled) where they
 		// are decided (refuseLogin), so that an attack cannot flood the log.
 		n := waitSeconds(fail.RetryAfterOf(err))
-		unit := "seconds"
-		if n == 1 {
-			unit = "second"
-		}
-		a := clientAnswer(http.StatusTooManyRequests, slog.LevelDebug, fmt.Sprintf("Too many attempts. Try again in %d %s.", n, unit))
+		a := clientAnswer(http.StatusTooManyRequests, slog.LevelDebug, "error.throttled")
+		a.args = []any{"Count", n}
 		a.retryAfter = strconv.Itoa(n)
 		return a
 	case fail.Unavailable:
 		switch {
 		case errors.Is(err, session.ErrUnavailable), errors.Is(err, user.ErrStateCopyNotWritten):
 			return unavailableAnswer(err, slog.LevelError, "session store unavailable",
-				"Latch cannot reach its session store right now. Your sign-in is safe; please try again in a few seconds.")
+				"error.session_store")
 		case errors.Is(err, throttle.ErrUnavailable):
 			return unavailableAnswer(err, slog.LevelError, "throttle counters unavailable",
-				"Latch cannot check sign-in attempts right now. Please try again in a few seconds.")
+				"error.throttle_store")
 		}
 		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
 	case fail.Busy:
 		switch {
 		case errors.Is(err, password.ErrBusy):
 			return unavailableAnswer(err, slog.LevelWarn, "password hashing saturated",
-				"Latch is busy checking other sign-ins. Please try again in a few seconds.")
+				"error.hash_busy")
 		case errors.Is(err, user.ErrStrengthBusy):
 			return unavailableAnswer(err, slog.LevelWarn, "password strength checks saturated",
-				"Latch is busy checking other new passwords. Please try again in a few seconds.")
+				"error.strength_busy")
 		}
-		return unavailableAnswer(err, slog.LevelWarn, "server busy", "Latch is busy right now. Please try again in a few seconds.")
+		return unavailableAnswer(err, slog.LevelWarn, "server busy", "error.busy")
 	}
 	// The SQL store's driver marks a database that is down, slow or busy as
 	// fail.Unavailable (above); a bare context error is database/sql's own:
@@ -170,13 +166,14 @@ func (s *Server) kindAnswer(err error) answer {
 		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
 	}
 	return answer{status: http.StatusInternalServerError, level: slog.LevelError, log: "internal error",
-		message: "Something went wrong on our side. It has been logged; please try again."}
+		message: "error.internal"}
 }
 
-// msgDatabaseUnavailable is the page for a database that is down or slow.
-const msgDatabaseUnavailable = "Latch cannot reach its database right now. Please try again in a few seconds."
+// msgDatabaseUnavailable is the page (message ID) for a database that is
+// down or slow.
+const msgDatabaseUnavailable = "error.database"
 
-// clientAnswer is a 4xx row.
+// clientAnswer is a 4xx row; message is a message ID of the catalogue.
 func clientAnswer(status int, level slog.Level, message string) answer {
 	return answer{status: status, level: level, log: "request refused", message: message}
 }
@@ -192,17 +189,17 @@ func unavailableAnswer(err error, level slog.Level, log, message string) answer 
 	return a
 }
 
-// forbiddenMessage is the 403 page's words for err.
+// forbiddenMessage is the 403 page's words (message ID) for err.
 func forbiddenMessage(err error) string {
 	switch {
 	case errors.Is(err, errCrossOrigin):
-		return "This form was sent from another site, so it was refused. Go back to the page, reload it and try again."
+		return "error.cross_origin"
 	case errors.Is(err, errCSRF):
-		return "This form has expired or did not come from Latch, so nothing was changed. Go back, reload the page and try again."
+		return "error.csrf"
 	case errors.Is(err, errNotAdmin):
-		return "This page is for administrators only."
+		return "error.not_admin"
 	}
-	return "You are not allowed to do this."
+	return "error.forbidden"
 }
 
 // statusOf is the HTTP status the table gives err: for a handler that
@@ -214,21 +211,23 @@ func (s *Server) statusOf(err error) int { return s.answerOf(err).status }
 // messageError attaches what the person is shown to an error (withMessage).
 type messageError struct {
 	err     error
-	message string
+	message string // a message ID of the catalogue
+	args    []any  // its template data
 }
 
 func (e *messageError) Error() string { return e.err.Error() }
 func (e *messageError) Unwrap() error { return e.err }
 
-// withMessage returns err with message as the words of its error page,
-// for a handler that knows better than its kind what went wrong ("None of
-// your active sessions has this name"). The status stays the table's.
-// withMessage(nil, …) is nil.
-func withMessage(err error, message string) error {
+// withMessage returns err with message (a message ID of the catalogue,
+// with its template data args as name-value pairs) as the words of its
+// error page, for a handler that knows better than its kind what went
+// wrong ("devices.not_found": "None of your active sessions has this
+// name"). The status stays the table's. withMessage(nil, …) is nil.
+func withMessage(err error, message string, args ...any) error {
 	if err == nil {
 		return nil
 	}
-	return &messageError{err: err, message: message}
+	return &messageError{err: err, message: message, args: args}
 }
 
 // serverError answers err from the table (answerOf): it logs one line at
@@ -257,7 +256,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	if a.retryAfter != "" {
 		w.Header().Set("Retry-After", a.retryAfter)
 	}
-	s.renderError(w, r, a.status, a.message)
+	s.renderError(w, r, a.status, a.message, a.args...)
 }
 
 // waitSeconds is d in whole seconds, rounded up, at least 1.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/fail"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/slots"
@@ -62,16 +63,17 @@ func TestErrorTable(t *testing.T) {
 		{"malformed session cookie", session.ErrMalformedCookie, 400, "", "Your browser sent a session cookie that Latch did not issue.", "", slog.LevelInfo},
 		{"field error", &user.ValidationError{Field: "email", Message: "Enter an email address"}, 422, "", "needs to be changed", "", slog.LevelDebug},
 		{"empty login field", errLoginIncomplete, 422, "", "needs to be changed", "", slog.LevelDebug},
+		{"unknown time zone", fmt.Errorf("profile: %w", locale.ErrUnknownZone), 422, "", "needs to be changed", "", slog.LevelDebug},
 
 		{"not found", fmt.Errorf("admin user: %w", user.ErrNotFound), 404, "", "There is no page at this address.", "", slog.LevelDebug},
 		{"no page", errNoPage, 404, "", "There is no page at this address.", "", slog.LevelDebug},
 		{"reset link unusable", user.ErrResetInvalid, 404, "", "There is no page at this address.", "", slog.LevelDebug},
-		{"not found with the handler's words", withMessage(user.ErrNotFound, "There is no account with this number."),
+		{"not found with the handler's words", withMessage(user.ErrNotFound, "admin.user_not_found"),
 			404, "", "There is no account with this number.", "", slog.LevelDebug},
 
 		{"conflict", fail.New(fail.Conflict, "test: changed"), 409, "", "changed by another request meanwhile", "", slog.LevelInfo},
 		{"rotated", session.ErrRotated, 409, "", "changed by another request meanwhile", "", slog.LevelInfo},
-		{"email taken", fmt.Errorf("store: create user: %w", user.ErrEmailTaken), 422, "", msgEmailTaken, "", slog.LevelDebug},
+		{"email taken", fmt.Errorf("store: create user: %w", user.ErrEmailTaken), 422, "", "An account with this email address already exists. Log in instead.", "", slog.LevelDebug},
 
 		{"unauthorized", errLoginFailed, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},
 		{"wrong password", errWrongPassword, 401, "", "Latch could not confirm who you are.", "", slog.LevelInfo},

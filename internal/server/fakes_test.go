@@ -282,6 +282,10 @@ func (f *fakeUsers) SetDisabled(_ context.Context, id int64, disabled bool) erro
 	return f.update(id, func(u *user.User) { u.Disabled = disabled })
 }
 
+func (f *fakeUsers) SetTimeZone(_ context.Context, id int64, zone string) error {
+	return f.update(id, func(u *user.User) { u.TimeZone = zone })
+}
+
 func (f *fakeUsers) update(id int64, fn func(*user.User)) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

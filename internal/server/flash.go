@@ -25,23 +25,19 @@ const (
 	flashAccountEnabled  flashCode = "account_enabled"   // an admin enabled an account
 	flashPasswordReset   flashCode = "password_reset"    // a reset link set a new password and signed the person in
 	flashSentTwice       flashCode = "sent_twice"        // a form confirmed with the password was sent twice at once
+	flashTimeZoneSaved   flashCode = "time_zone_saved"   // the profile's time zone was saved
 )
 
-var flashMessages = map[flashCode]string{
-	flashLoggedOut:  "You have been logged out.",
-	flashRegistered: "Your account has been created. Log in to continue.",
-	flashExpired:    "Your session has ended. Please log in again.",
+// flashMessage is the message ID of a flash code's words: "flash.CODE"
+// in the catalogue (web/locales), one for every code above.
+func flashMessage(code flashCode) string { return "flash." + string(code) }
 
-	flashSessionRevoked:  "That session has been signed out.",
-	flashOthersRevoked:   "All your other sessions have been signed out.",
-	flashNoOthers:        "You had no other sessions to sign out.",
-	flashSessionKilled:   "The session has been ended.",
-	flashUserKilled:      "All sessions of this account have been ended.",
-	flashOwnOthersKilled: "All sessions of your account except this one have been ended.",
-	flashAccountDisabled: "The account has been disabled and all its sessions ended.",
-	flashAccountEnabled:  "The account has been enabled. Its owner can log in again.",
-	flashPasswordReset:   "Your new password is set and you are signed in. Every other session of your account has been signed out.",
-	flashSentTwice:       "That form was sent twice at the same moment. It was carried out once; check the result here.",
+// flashCodes are the codes above, for checking a cookie's value.
+var flashCodes = map[flashCode]bool{
+	flashLoggedOut: true, flashRegistered: true, flashExpired: true, flashSessionRevoked: true,
+	flashOthersRevoked: true, flashNoOthers: true, flashSessionKilled: true, flashUserKilled: true,
+	flashOwnOthersKilled: true, flashAccountDisabled: true, flashAccountEnabled: true,
+	flashPasswordReset: true, flashSentTwice: true, flashTimeZoneSaved: true,
 }
 
 func (s *Server) flashCookieName() string {
@@ -60,8 +56,8 @@ func (s *Server) setFlash(w http.ResponseWriter, code flashCode) {
 	})
 }
 
-// popFlash returns the pending flash message, if any, and clears it.
-// Unknown codes are ignored.
+// popFlash returns the pending flash message, if any, in r's reader's
+// language, and clears it. Unknown codes are ignored.
 func (s *Server) popFlash(w http.ResponseWriter, r *http.Request) string {
 	c, err := r.Cookie(s.flashCookieName())
 	if err != nil {
@@ -71,5 +67,8 @@ func (s *Server) popFlash(w http.ResponseWriter, r *http.Request) string {
 		Name: s.flashCookieName(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
-	return flashMessages[flashCode(c.Value)]
+	if code := flashCode(c.Value); flashCodes[code] {
+		return s.t(r, flashMessage(code))
+	}
+	return ""
 }

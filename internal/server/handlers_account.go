@@ -50,7 +50,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	checked, err := s.checkOwnPassword(r, u, current, "changing the password")
 	if errors.Is(err, errWrongPassword) {
 		s.renderPasswordForm(w, r, s.statusOf(err),
-			map[string]string{"current_password": "That is not your current password. Try again"})
+			map[string]string{"current_password": s.t(r, "password.current_wrong")})
 		return nil
 	} else if err != nil {
 		return err
@@ -74,22 +74,26 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.SessionsRevoked(RevokePasswordChange, len(res.Ended))
 
 	data := s.newTemplateData(w, r)
-	data.Title = "Password changed"
+	data.Title = s.t(r, "password.changed_title")
 	data.PasswordChanged = true
 	data.Ended = s.sessionRows(res.Ended, "", nil)
 	if res.RevokeErr != nil {
-		data.Notice = "Your other sessions could not be listed right now. They are signed out all the same: none of them works any more."
+		data.Notice = s.t(r, "password.ended_unavailable")
 	}
 	s.render(w, r, http.StatusOK, "account_password", data)
 	return nil
 }
 
 // renderPasswordForm shows the change-password form with errs (keys
-// "current_password", "password"; nil when none). Passwords are never
-// written back into the form.
+// "current_password", "password"; nil when none), English words of
+// internal/account and internal/user shown in r's reader's language
+// (userText). Passwords are never written back into the form.
 func (s *Server) renderPasswordForm(w http.ResponseWriter, r *http.Request, status int, errs map[string]string) {
 	data := s.newTemplateData(w, r)
-	data.Title = "Change your password"
+	data.Title = s.t(r, "password.title")
+	if errs != nil {
+		errs = s.userTexts(r, errs)
+	}
 	data.FieldErrors = errs
 	s.render(w, r, status, "account_password", data)
 }

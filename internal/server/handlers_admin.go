@@ -23,8 +23,9 @@ import (
 // operation, shared with the CLI), with Via admin, the admin as actor and
 // the account acted on as subject.
 
-// noAccount is the note shown when an email filter names no account.
-const noAccount = "No account has this email address."
+// noAccount is the note (message ID) shown when an email filter names no
+// account.
+const noAccount = "admin.no_account"
 
 // filterAccount is the ID of the account an admin list is filtered by
 // (its ?email= or ?user=), 0 when email is "" (no filter). Errors:
@@ -50,7 +51,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
-	data.Title = "Sessions"
+	data.Title = s.t(r, "admin.sessions.title")
 	data.Wide = true
 	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
 
@@ -58,14 +59,14 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
-			data.FieldErrors = map[string]string{"ip": "Enter an IP address such as 203.0.113.7 or 2001:db8::1."}
+			data.FieldErrors = map[string]string{"ip": s.t(r, "admin.ip_invalid")}
 			s.render(w, r, s.statusOf(errFilter), "admin_sessions", data)
 			return nil
 		}
 		query.IP = addr.String()
 	}
 	if query.UserID, err = s.filterAccount(ctx, data.Filter.Email); errors.Is(err, user.ErrNotFound) {
-		data.Notice = noAccount // an empty list, not an error
+		data.Notice = s.t(r, noAccount) // an empty list, not an error
 		s.render(w, r, http.StatusOK, "admin_sessions", data)
 		return nil
 	} else if err != nil {
@@ -99,7 +100,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Accounts"
+	data.Title = s.t(r, "admin.users.title")
 	data.Wide = true
 	data.Filter = filterView{Q: queryText(r.URL.Query(), "q", 254)}
 	users, total, err := s.users.Users(r.Context(), data.Filter.Q, (page-1)*perPage, perPage)
@@ -149,7 +150,7 @@ func (s *Server) renderAdminUser(w http.ResponseWriter, r *http.Request, subject
 		return err
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Account: " + subject.Email
+	data.Title = s.t(r, "admin.user.title_of", "Email", subject.Email)
 	data.Wide = true
 	data.Subject = subject
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), users)
@@ -171,7 +172,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	data := s.newTemplateData(w, r)
-	data.Title = "Security events"
+	data.Title = s.t(r, "admin.audit.title")
 	data.Wide = true
 	data.Filter = filterView{
 		User: queryText(q, "user", 254), Type: queryText(q, "type", 64),
@@ -185,25 +186,25 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 		if knownEventType(t) {
 			f.Type = audit.Type(t)
 		} else {
-			errs["type"] = "Choose an event type from the list."
+			errs["type"] = s.t(r, "admin.type_invalid")
 		}
 	}
 	if v := data.Filter.From; v != "" {
 		if d, err := time.Parse(time.DateOnly, v); err != nil {
-			errs["from"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+			errs["from"] = s.t(r, "admin.date_invalid")
 		} else {
 			f.Since = d
 		}
 	}
 	if v := data.Filter.To; v != "" {
 		if d, err := time.Parse(time.DateOnly, v); err != nil {
-			errs["to"] = "Enter a date as YYYY-MM-DD, such as 2026-03-14."
+			errs["to"] = s.t(r, "admin.date_invalid")
 		} else {
 			f.Until = d.AddDate(0, 0, 1) // the whole day
 		}
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		errs["to"] = "The end date must not be before the start date."
+		errs["to"] = s.t(r, "admin.dates_reversed")
 	}
 	if len(errs) > 0 {
 		data.FieldErrors = errs
@@ -211,7 +212,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if f.UserID, err = s.filterAccount(ctx, data.Filter.User); errors.Is(err, user.ErrNotFound) {
-		data.Notice = noAccount // an empty list, not an error
+		data.Notice = s.t(r, noAccount) // an empty list, not an error
 		s.render(w, r, http.StatusOK, "admin_audit", data)
 		return nil
 	} else if err != nil {
@@ -249,8 +250,7 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error 
 	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaAdmin), handle, 0)
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
-		return withMessage(err,
-			"This is the session you are using now, so it was not ended. To end it, use Log out.")
+		return withMessage(err, "admin.session_current")
 	case errors.Is(err, account.ErrNoSession):
 		return noSuchSession(err)
 	case err != nil:
@@ -296,8 +296,7 @@ func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error 
 	s.metrics.SessionsRevoked(RevokeDisabled, len(changed.Ended))
 	switch {
 	case errors.Is(err, account.ErrOwnAccount):
-		return withMessage(err,
-			"You cannot disable your own account. Another administrator can do it if it is needed.")
+		return withMessage(err, "admin.disable_self")
 	case errors.Is(err, user.ErrNotFound):
 		return noSuchAccount(err)
 	case err != nil:
@@ -353,15 +352,13 @@ func (s *Server) accountParam(r *http.Request) (*user.User, error) {
 // noSuchAccount is err (of kind fail.NotFound: 404) with the words of the
 // page for an account number that names no account.
 func noSuchAccount(err error) error {
-	return withMessage(err,
-		"There is no account with this number.")
+	return withMessage(err, "admin.user_not_found")
 }
 
 // noSuchSession is err (of kind fail.NotFound: 404) with the words of the
 // admin page for a session handle that names no active session.
 func noSuchSession(err error) error {
-	return withMessage(err,
-		"There is no active session with this name. It may have ended already; reload the list to see the current sessions.")
+	return withMessage(err, "admin.session_not_found")
 }
 
 func userPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }

@@ -20,7 +20,7 @@ import (
 // loginFailed is the one message for every login failure: unknown email,
 // wrong password, disabled account (OWASP ASVS 5.0 V6.3.8; no account
 // enumeration).
-const loginFailed = "Incorrect email or password."
+const loginFailed = "login.wrong_credentials" // message ID
 
 // loginShow renders the login form; a signed-in user goes straight on.
 func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +30,7 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Log in"
+	data.Title = s.t(r, "login.title")
 	data.Next = next
 	data.Form.Email = s.popLoginEmail(w, r) // after registering (login_email.go)
 	s.render(w, r, http.StatusOK, "login", data)
@@ -73,18 +73,19 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	remember := r.PostForm.Get("remember") != ""
 	next := localPath(r.PostForm.Get("next"))
 
-	// refused shows the form again with msg, at err's status (errors.go).
+	// refused shows the form again with message msg (an ID), at err's
+	// status (errors.go).
 	refused := func(err error, msg string) error {
 		data := s.newTemplateData(w, r)
-		data.Title = "Log in"
+		data.Title = s.t(r, "login.title")
 		data.Form = formData{Email: text.Truncate(email, 254), Remember: remember}
-		data.FormError = msg
+		data.FormError = s.t(r, msg)
 		data.Next = next
 		s.render(w, r, s.statusOf(err), "login", data)
 		return nil
 	}
 	if email == "" || pw == "" {
-		return refused(errLoginIncomplete, "Enter your email address and your password.")
+		return refused(errLoginIncomplete, "login.incomplete")
 	}
 	u, err := s.checkLogin(r, email, pw, "")
 	if errors.Is(err, errLoginFailed) {
@@ -259,7 +260,7 @@ func (s *Server) rehash(r *http.Request, id int64, pw string) {
 // the per-IP registration quota bounds how many addresses one client can
 // test, and a uniform answer would only help together with email
 // verification, which Latch does not have (README, "Account enumeration").
-const msgEmailTaken = "An account with this email address already exists. Log in instead."
+const msgEmailTaken = "register.email_taken" // message ID
 
 // registerShow renders the registration form.
 func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
@@ -268,7 +269,7 @@ func (s *Server) registerShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Create an account"
+	data.Title = s.t(r, "register.title")
 	s.render(w, r, http.StatusOK, "register", data)
 }
 
@@ -290,13 +291,13 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 
 	fail := func(errs map[string]string) {
 		data := s.newTemplateData(w, r)
-		data.Title = "Create an account"
+		data.Title = s.t(r, "register.title")
 		data.Form = formData{Email: text.Truncate(email, 254), Name: text.Truncate(name, 200)}
 		data.FieldErrors = errs
 		s.render(w, r, http.StatusUnprocessableEntity, "register", data)
 	}
 	if errs := user.ValidateRegistration(email, name, pw); len(errs) > 0 {
-		fail(errs)
+		fail(s.userTexts(r, errs))
 		return nil
 	}
 	if err := s.countRegistration(r); err != nil { // throttle.go: per-IP quota, counted before the strength check and hashing
@@ -307,10 +308,10 @@ func (s *Server) registerCheck(w http.ResponseWriter, r *http.Request) error {
 	var fields account.FieldErrors
 	switch {
 	case errors.As(err, &fields):
-		fail(fields)
+		fail(s.userTexts(r, fields))
 		return nil
 	case errors.Is(err, user.ErrEmailTaken):
-		fail(map[string]string{"email": msgEmailTaken})
+		fail(map[string]string{"email": s.t(r, msgEmailTaken)})
 		return nil
 	case err != nil:
 		return err

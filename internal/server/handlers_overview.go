@@ -119,7 +119,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Overview"
+	data.Title = s.t(r, "admin.overview.title")
 	data.Wide = true
 	data.Overview = view
 	s.render(w, r, http.StatusOK, "admin_overview", data)

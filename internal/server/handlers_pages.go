@@ -27,6 +27,12 @@ const profileActivity = 10
 // account without their IP and device: ownEventRows). If the activity
 // cannot be read the rest of the page is still shown.
 func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
+	s.renderProfile(w, r, http.StatusOK, nil)
+}
+
+// renderProfile renders the profile at status, with the time zone form's
+// errors fieldErrors (nil for none).
+func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status int, fieldErrors map[string]string) {
 	ctx := r.Context()
 	info, _ := s.sessions.Info(ctx)
 	data := s.newTemplateData(w, r)
@@ -38,12 +44,14 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity, NoTotal: true})
 	if err != nil {
 		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
-		data.Notice = "Your recent activity cannot be shown right now."
+		data.Notice = s.t(r, "profile.activity_unavailable")
 	}
 	data.Events = s.ownEventRows(events, currentUser(ctx))
-	data.Title = "Your profile"
+	data.Title = s.t(r, "profile.title")
 	data.Session = sessionViewOf(info)
-	s.render(w, r, http.StatusOK, "profile", data)
+	data.TimeZones, data.AutoZone = s.zoneOptions(r)
+	data.FieldErrors = fieldErrors
+	s.render(w, r, status, "profile", data)
 }
 
 // accountShow shows "Your account" (GET /account): the signed-in user's
@@ -54,7 +62,7 @@ func (s *Server) profileShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) accountShow(w http.ResponseWriter, r *http.Request) {
 	info, _ := s.sessions.Info(r.Context())
 	data := s.newTemplateData(w, r)
-	data.Title = "Your account"
+	data.Title = s.t(r, "account.title")
 	data.Session = sessionViewOf(info)
 	s.render(w, r, http.StatusOK, "account", data)
 }

@@ -153,11 +153,16 @@ func (s *Server) resetAccount(r *http.Request) (*user.User, error) {
 	return s.accounts.ResetLinkAccount(r.Context(), token)
 }
 
-// renderReset shows the new-password form for account u's link.
+// renderReset shows the new-password form for account u's link, with
+// errs (English words of internal/account and internal/user) in r's
+// reader's language.
 func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, status int, u *user.User, errs map[string]string) {
 	data := s.newTemplateData(w, r)
-	data.Title = "Choose a new password"
+	data.Title = s.t(r, "reset.title")
 	data.Reset = resetView{Action: resetPathPrefix + resetToken(r), Email: u.Email}
+	if errs != nil {
+		errs = s.userTexts(r, errs)
+	}
 	data.FieldErrors = errs
 	s.render(w, r, status, "reset", data)
 }
@@ -174,7 +179,7 @@ func (s *Server) resetRefused(w http.ResponseWriter, r *http.Request, err error)
 	}
 	s.log.Info("password reset link refused", "method", r.Method, "client_ip", clientIP(r))
 	data := s.newTemplateData(w, r)
-	data.Title = "This link cannot be used"
+	data.Title = s.t(r, "reset.invalid_title")
 	data.Reset = resetView{Invalid: true}
 	s.render(w, r, s.statusOf(err), "reset", data)
 	return nil
@@ -200,7 +205,7 @@ func (s *Server) adminResetLink(w http.ResponseWriter, r *http.Request) error {
 		// The admin asked for what the account's state rules out: an
 		// invalid request (400), not a conflict with another writer.
 		return withMessage(fail.Wrap(fail.Invalid, err, "server: reset link"),
-			"This account is disabled, so a reset link would not work. Enable the account first.")
+			"reset.disabled")
 	case errors.Is(err, user.ErrNotFound):
 		return noSuchAccount(err)
 	case err != nil:

@@ -21,7 +21,7 @@ func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data := s.newTemplateData(w, r)
-	data.Title = "Your devices"
+	data.Title = s.t(r, "nav.devices")
 	data.Sessions = s.sessionRows(recs, s.sessions.Handle(ctx), nil)
 	s.render(w, r, http.StatusOK, "sessions", data)
 	return nil
@@ -42,8 +42,7 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	_, _, err := s.accounts.RevokeSession(r.Context(), s.actor(r, audit.ViaSelf), handle, u.ID)
 	switch {
 	case errors.Is(err, account.ErrCurrentSession):
-		return withMessage(err,
-			"This is the session you are using now. To end it, use Log out.")
+		return withMessage(err, "devices.current")
 	case errors.Is(err, account.ErrNoSession):
 		return notYourSession(err)
 	case err != nil:
@@ -76,6 +75,5 @@ func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) er
 // notYourSession is err (of kind fail.NotFound: 404) with the words of the
 // page for a handle that is not one of the person's active sessions.
 func notYourSession(err error) error {
-	return withMessage(err,
-		"None of your active sessions has this name. It may have ended already; reload Your devices to see the current list.")
+	return withMessage(err, "devices.not_found")
 }

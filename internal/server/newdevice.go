@@ -109,7 +109,7 @@ func (s *Server) recordDevice(r *http.Request, userID int64, handle string) {
 type deviceNotice struct {
 	Device string    // "Firefox on Windows"
 	Time   time.Time // of the sign-in, UTC
-	When   string    // Time for people: "10:31 UTC", or "14 Mar 2026, 10:31 UTC" on another day
+	When   string    // Time for people, in the reader's zone: "10:31 UTC", or "14 Mar 2026, 10:31 UTC" on another day
 }
 
 // newDeviceNotice returns the notice the current session has yet to show,
@@ -135,9 +135,10 @@ func (s *Server) newDeviceNotice(r *http.Request) *deviceNotice {
 		return nil
 	}
 	at, label := nd.At.UTC(), nd.Label
-	when := at.Format("15:04 UTC")
-	if y, m, d := s.clock().UTC().Date(); y != at.Year() || m != at.Month() || d != at.Day() {
-		when = at.Format("2 Jan 2006, 15:04 UTC")
+	rd := s.readerOf(r)
+	when := rd.Clock(at)
+	if !rd.SameDay(s.clock(), at) {
+		when = rd.Time(at)
 	}
 	return &deviceNotice{Device: label, Time: at, When: when}
 }

@@ -303,3 +303,21 @@ func TestProfileLastSignIns(t *testing.T) {
 	_, body = latest.get("/profile")
 	mustContain(t, body, `<dd id="last-sign-in"><time datetime="2026-03-14T11:00:00Z">`)
 }
+
+// TestNewDeviceNoticeInKorean: the notice of a Korean reader who chose
+// Asia/Seoul is in Korean, its time in Seoul time (10:30 UTC is 19:30
+// KST), the device label in Korean word order.
+func TestNewDeviceNoticeInKorean(t *testing.T) {
+	a, _ := newDeviceApp(t)
+	first := a.loginWith("bob@example.com", windowsFirefox, true)
+	first.chooseLanguage("ko")
+	res, body := first.post("/profile/time-zone", url.Values{"time_zone": {"Asia/Seoul"}})
+	wantRedirect(t, res, body, "/profile")
+	a.clock.Advance(90 * time.Minute) // 10:30 UTC
+	a.loginWith("bob@example.com", macChrome, true)
+	a.clock.Advance(time.Minute)
+	res, body = first.get("/sessions")
+	wantStatus(t, res, body, http.StatusOK)
+	mustContain(t, body, `<p class="notice notice-warn" id="new-device-notice" role="status">Chrome (macOS)에서 새로 로그인했습니다. `+
+		`<time datetime="2026-03-14T10:30:00Z">19:30</time> — 본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
+}

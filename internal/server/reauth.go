@@ -63,7 +63,7 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 		}
 		pw := r.PostForm.Get(reauthField)
 		if pw == "" {
-			s.renderReauth(w, r, s.statusOf(errPasswordMissing), "Enter your password.")
+			s.renderReauth(w, r, s.statusOf(errPasswordMissing), "reauth.missing")
 			return
 		}
 		checked, err := s.checkOwnPassword(r, u, pw, "confirming an action")
@@ -72,7 +72,7 @@ func (s *Server) requireRecentAuth(next http.Handler) http.Handler {
 		}
 		switch {
 		case errors.Is(err, errWrongPassword):
-			s.renderReauth(w, r, s.statusOf(err), "That password is not correct. Try again.")
+			s.renderReauth(w, r, s.statusOf(err), "reauth.wrong")
 			return
 		case errors.Is(err, session.ErrRotated):
 			s.sentTwice(w, r, reauthCancel(r))
@@ -156,11 +156,13 @@ func (s *Server) sentTwice(w http.ResponseWriter, r *http.Request, target string
 }
 
 // renderReauth shows the "Confirm your password" page for the action r was
-// sent to.
+// sent to, with the form error formError (a message ID; "" for none).
 func (s *Server) renderReauth(w http.ResponseWriter, r *http.Request, status int, formError string) {
 	data := s.newTemplateData(w, r)
-	data.Title = "Confirm your password"
-	data.FormError = formError
+	data.Title = s.t(r, "reauth.title")
+	if formError != "" {
+		data.FormError = s.t(r, formError)
+	}
 	data.Reauth = reauthView{Action: r.URL.EscapedPath(), Cancel: reauthCancel(r)}
 	keys := make([]string, 0, len(r.PostForm))
 	for k := range r.PostForm {

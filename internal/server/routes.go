@@ -12,7 +12,8 @@ import (
 //	every response        hideResetToken (/reset/<token> → /reset/redacted before anything logs) → requestID
 //	                      (X-Request-ID) → countRequest (metrics by route pattern) → recoverPanic
 //	                      → realIP → logRequest → secureHeaders → rejectBadURL (400 for NUL or invalid UTF-8
-//	                      in the path or query) → GetHead (HEAD answered by GET routes)
+//	                      in the path or query) → switchLanguage (?lang=ko: the lang cookie, 303 back
+//	                      without it) → GetHead (HEAD answered by GET routes)
 //	/healthz, /readyz,    nothing else (no session is ever loaded; /healthz is liveness, /readyz readiness:
 //	/static/*             readyz.go)
 //	dynamic pages         + crossOrigin (CSRF by Origin/Sec-Fetch-Site) → limitBody (64 KiB; a POST form is read
@@ -39,7 +40,7 @@ import (
 //	                      → session.RedisStore.Revoke (internal/session/redisregistry.go: revokeScript)
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.hideResetToken, s.requestID, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, middleware.GetHead)
+	r.Use(s.hideResetToken, s.requestID, s.countRequest(r), s.recoverPanic, s.realIP, s.logRequest, s.secureHeaders, s.rejectBadURL, s.switchLanguage, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) { s.methodNotAllowed(w, req, r) })
 
@@ -61,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireUser, s.requireCSRFToken)
 			r.Get("/profile", s.profileShow)
+			r.Post("/profile/time-zone", s.handle(s.timeZoneChange))
 			r.Get("/account", s.accountShow)
 			r.Post("/logout", s.handle(s.logout))
 			r.Get("/sessions", s.handle(s.sessionsShow))

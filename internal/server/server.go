@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -19,8 +18,10 @@ import (
 
 	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
+	"github.com/latch/latch/web"
 )
 
 // UserStore is the part of the SQL store the site reads accounts from
@@ -40,6 +41,11 @@ type UserStore interface {
 	// Users returns one page of accounts whose email contains emailQuery
 	// ("" = all) and the number of accounts matching it.
 	Users(ctx context.Context, emailQuery string, offset, limit int) ([]user.User, int, error)
+	// SetTimeZone stores the time zone account id chose for the pages (an
+	// IANA name the caller checked, "" for none). Errors: user.ErrNotFound;
+	// one matching user.ErrStateCopyNotWritten when only the account's
+	// state copy could not be written (the change is stored).
+	SetTimeZone(ctx context.Context, id int64, zone string) error
 }
 
 // PasswordResets keeps one-time password reset links (the SQL store):
@@ -110,6 +116,7 @@ type Config struct {
 	Sessions  *session.Manager
 	Templates fs.FS // web.Templates: base.html, partials/*.html, pages/*.html
 	Static    fs.FS // web.Static, served under /static/
+	Locales   fs.FS // web.Locales: the message catalogues (nil: web.Locales)
 	Clock     func() time.Time
 	// Health reports whether the dependencies answer (GET /readyz), within
 	// ctx's deadline; nil means always ready.
@@ -151,8 +158,10 @@ type Server struct {
 	passwords    PasswordHasher
 	audit        AuditLog
 	sessions     *session.Manager
-	pages        map[string]*template.Template
+	pages        map[string]map[string]*pagePool // by language, then page
+	catalog      *locale.Catalog
 	static       fs.FS
+	templates    fs.FS // Config.Templates, as parsed into pages
 	clock        func() time.Time
 	health       func(ctx context.Context) error
 	readyTimeout time.Duration // bounds health on GET /readyz
@@ -185,17 +194,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Accounts == nil {
 		return nil, errors.New("server: Config.Accounts is required")
 	}
-	pages, err := parsePages(cfg.Templates)
+	locales := cfg.Locales
+	if locales == nil {
+		locales = web.Locales
+	}
+	catalog, err := locale.Load(locales)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	pages, err := parsePages(cfg.Templates, catalog)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
+		catalog:      catalog,
 		log:          withRequestIDs(cfg.Log), // request_id on lines logged with a request's context
 		users:        cfg.Users,
 		passwords:    cfg.Passwords,
 		audit:        cfg.Audit,
 		pages:        pages,
 		static:       cfg.Static,
+		templates:    cfg.Templates,
 		clock:        cfg.Clock,
 		health:       cfg.Health,
 		secure:       cfg.Sessions.Secure(),

@@ -44,7 +44,8 @@ type userRef struct {
 type eventRow struct {
 	Time          time.Time
 	Type          audit.Type
-	What          string // plain words: "Signed in", "Session ended by an administrator"
+	What          string // message ID of the plain words: "event.login_succeeded" ("Signed in")
+	Via           string // message ID of who acted, shown after What (" by an administrator"); "" for the person themself
 	Actor         userRef
 	Subject       userRef
 	Email         string // as typed at login; "" when it is just the subject's address
@@ -54,7 +55,8 @@ type eventRow struct {
 	SessionHandle string
 	Detail        string
 	// ActedBy is set on a list shown to the event's subject when someone
-	// else acted ("by an administrator", "from the command line"); the
+	// else acted: the message ID of "Done by an administrator" or "Done
+	// from the command line"; the
 	// actor's IP, device and session are then left out (ownEventRows).
 	ActedBy string
 }
@@ -79,7 +81,7 @@ type filterView struct {
 	Q, Email, IP, User, Type, From, To string
 }
 
-// option is one <option> of a select.
+// option is one <option> of a select; Label is a message ID.
 type option struct {
 	Value, Label string
 	Selected     bool
@@ -110,8 +112,7 @@ func parsePage(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > maxPage {
-		return 0, withMessage(errBadPage,
-			"The page number must be a whole number, 1 or more.")
+		return 0, withMessage(errBadPage, "error.page_number")
 	}
 	return n, nil
 }
@@ -129,8 +130,7 @@ func newPager(r *http.Request, page, total int, bounded bool) (pager, error) {
 	}
 	pages := max(1, (total+perPage-1)/perPage)
 	if page > pages {
-		return pager{}, withMessage(errPastLastPage,
-			"This list has only "+strconv.Itoa(pages)+" "+plural(pages, "page", "pages")+". Go back to the first page.")
+		return pager{}, withMessage(errPastLastPage, "error.past_last_page", "Count", pages)
 	}
 	p := pager{Page: page, Pages: pages, Total: total, More: more}
 	if page > 1 {
@@ -168,13 +168,6 @@ func parseID(raw string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 // device names the browser and operating system of a User-Agent:
 // "Firefox 128 on Linux", "Safari 17 on iOS", "Unknown browser on Windows",
 // or "Unknown browser".
@@ -184,7 +177,8 @@ func (s *Server) device(userAgent string) string {
 
 // deviceName names the browser and OS of a User-Agent, "Firefox 128 on
 // Windows" (withVersion) or "Firefox on Windows"; "Unknown browser" when
-// the parser finds none.
+// the parser finds none. The label is English and stored (known devices);
+// pages show it through locale.Reader.Device, which knows this form.
 func (s *Server) deviceName(userAgent string, withVersion bool) string {
 	return s.accounts.DeviceName(userAgent, withVersion) // one parser and one wording for lists and audit details
 }
@@ -217,13 +211,13 @@ func (s *Server) eventRows(events []audit.Event, users map[int64]userRef) []even
 		row := eventRow{
 			Time:          e.Time,
 			Type:          e.Type,
-			What:          describeEvent(e),
 			Email:         e.Email,
 			IP:            e.IP,
 			UserAgent:     e.UserAgent,
 			SessionHandle: e.SessionHandle,
 			Detail:        e.Detail,
 		}
+		row.What, row.Via = describeEvent(e)
 		if e.UserAgent != "" {
 			row.Device = s.device(e.UserAgent)
 		}
@@ -267,15 +261,16 @@ func (s *Server) ownEventRows(events []audit.Event, viewer *user.User) []eventRo
 	return rows
 }
 
-// actedByOther says who acted in e, when it was not viewerID: "by an
-// administrator", "from the command line", or "" when it was viewerID
-// (or nobody known, as for a failed sign-in).
+// actedByOther says who acted in e, when it was not viewerID: the
+// message ID of "Done by an administrator" or "Done from the command
+// line", or "" when it was viewerID (or nobody known, as for a failed
+// sign-in).
 func actedByOther(e audit.Event, viewerID int64) string {
 	switch {
 	case e.Via == audit.ViaCLI:
-		return "from the command line"
+		return "acted.cli"
 	case e.Via == audit.ViaAdmin, e.ActorID != 0 && e.ActorID != viewerID:
-		return "by an administrator"
+		return "acted.admin"
 	}
 	return ""
 }
@@ -310,47 +305,50 @@ func (s *Server) userRefs(ctx context.Context, ids ...int64) (map[int64]userRef,
 	return refs, nil
 }
 
-// eventWords are the plain words for each event type.
+// eventWords are the message IDs of the plain words for each event type
+// ("Signed in", "로그인").
 var eventWords = map[audit.Type]string{
-	audit.LoginSucceeded:  "Signed in",
-	audit.LoginFailed:     "Failed sign-in",
-	audit.Logout:          "Signed out",
-	audit.SessionRevoked:  "Session ended",
-	audit.SessionsRevoked: "Sessions ended",
-	audit.AccountDisabled: "Account disabled",
-	audit.AccountEnabled:  "Account enabled",
-	audit.RoleChanged:     "Role changed",
-	audit.UserCreated:     "Account created",
-	audit.Reauthenticated: "Password confirmed",
-	audit.LoginNewDevice:  "Signed in from a new device",
-
-	audit.PasswordChanged:   "Password changed",
-	audit.PasswordReset:     "Password reset",
-	audit.PasswordResetLink: "Password reset link created",
+	audit.LoginSucceeded:    "event.login_succeeded",
+	audit.LoginFailed:       "event.login_failed",
+	audit.Logout:            "event.logout",
+	audit.SessionRevoked:    "event.session_revoked",
+	audit.SessionsRevoked:   "event.sessions_revoked",
+	audit.AccountDisabled:   "event.account_disabled",
+	audit.AccountEnabled:    "event.account_enabled",
+	audit.RoleChanged:       "event.role_changed",
+	audit.UserCreated:       "event.user_created",
+	audit.Reauthenticated:   "event.reauthenticated",
+	audit.LoginNewDevice:    "event.login_new_device",
+	audit.PasswordChanged:   "event.password_changed",
+	audit.PasswordReset:     "event.password_reset",
+	audit.PasswordResetLink: "event.password_reset_link",
 }
 
-// viaWords say who acted, when it was not the person themself.
+// viaWords are the message IDs of who acted, when it was not the person
+// themself (" by an administrator"): shown after the event's words.
 var viaWords = map[audit.Via]string{
-	audit.ViaAdmin:  " by an administrator",
-	audit.ViaCLI:    " by an operator",
-	audit.ViaApp:    " from an app",
-	audit.ViaLimit:  " (too many sessions)",
-	audit.ViaSystem: " by Latch",
+	audit.ViaAdmin:  "via.admin",
+	audit.ViaCLI:    "via.cli",
+	audit.ViaApp:    "via.app",
+	audit.ViaLimit:  "via.limit",
+	audit.ViaSystem: "via.system",
 }
 
-// describeEvent says what happened in plain words.
-func describeEvent(e audit.Event) string {
+// describeEvent says what happened: the message IDs of the event's words
+// and of who acted ("" when the person themself did). An unknown type is
+// "event.unknown".
+func describeEvent(e audit.Event) (what, via string) {
 	words, ok := eventWords[e.Type]
 	if !ok {
-		words = string(e.Type)
+		words = "event.unknown"
 	}
-	return words + viaWords[e.Via]
+	return words, viaWords[e.Via]
 }
 
 // eventTypeOptions is the event-type select, with selected chosen.
 func eventTypeOptions(selected string) []option {
 	opts := make([]option, 0, len(audit.Types)+1)
-	opts = append(opts, option{Value: "", Label: "Any event", Selected: selected == ""})
+	opts = append(opts, option{Value: "", Label: "event.any", Selected: selected == ""})
 	for _, t := range audit.Types {
 		opts = append(opts, option{Value: string(t), Label: eventWords[t], Selected: string(t) == selected})
 	}

@@ -50,7 +50,7 @@ end
 // sha256(token), then optionally handle, user id, created, seen, absolute,
 // ip, ua, remember; then, for a create, optionally now ms and the
 // per-user session limit (0 = none), then optionally 1, the copy lifetime
-// ms and the 10 fields of the account's state copy (userstate.go),
+// ms and the 11 fields of the account's state copy (userstate.go),
 // written as a populate. Returns {1, records of the sessions revoked by
 // the limit...} written, {0} gone (update of a missing session), {-1}
 // exists (create of an existing one).
@@ -100,7 +100,7 @@ if ARGV[6] then
     end
     if ARGV[16] == '1' then
       local f = {}
-      for i = 18, 27 do table.insert(f, ARGV[i]) end
+      for i = 18, 28 do table.insert(f, ARGV[i]) end
       us_put(p..'us:'..u, f, 'populate', ARGV[17])
     end
   end

@@ -118,9 +118,9 @@ func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, e
 	if err != nil || len(items) == 0 {
 		return nil, false, fmt.Errorf("session: redis find: %w: unexpected reply: %v", ErrUnavailable, err)
 	}
-	if slot := loadedUserFrom(ctx); slot != nil && len(items) == 12 {
+	if slot := loadedUserFrom(ctx); slot != nil && len(items) == 13 {
 		id, _ := strconv.ParseInt(string(items[1]), 10, 64)
-		f := make([]string, 10)
+		f := make([]string, 11)
 		for i := range f {
 			f[i] = string(items[2+i])
 		}

@@ -18,7 +18,8 @@ import (
 //	                v (users.state_version), ep (credential epoch, unix
 //	                s), ro role, di disabled (0/1), em email, na name, cr
 //	                created (unix s), nda newest new-device sign-in (unix ms,
-//	                0 = none), ndl its label, ndh its session handle, hold
+//	                0 = none), ndl its label, ndh its session handle, tz the
+//	                chosen time zone (users.time_zone), hold
 //	                (changes in flight); expires UserStateTTL after its last
 //	                write, or userStateHoldTTL after a hold
 //
@@ -43,10 +44,10 @@ const userStateHoldTTL = 30 * time.Second
 
 // userStateFields are the hash fields of a copy, in the order the scripts
 // take and return them.
-const userStateFields = `'v', 'ep', 'ro', 'di', 'em', 'na', 'cr', 'nda', 'ndl', 'ndh'`
+const userStateFields = `'v', 'ep', 'ro', 'di', 'em', 'na', 'cr', 'nda', 'ndl', 'ndh', 'tz'`
 
 // luaUserState is shared by the scripts that write copies. put writes the
-// copy f (10 fields in userStateFields order) into key k: mode 'change'
+// copy f (11 fields in userStateFields order) into key k: mode 'change'
 // drops one hold first and always may write; mode 'populate' is refused
 // while the copy is held. Either way an existing copy whose version is not
 // lower than f[1] is kept. Returns 1 when written.
@@ -63,7 +64,7 @@ local function us_put(k, f, mode, ttl)
   local wrote = 0
   if cur < tonumber(f[1]) then
     redis.call('HSET', k, 'v', f[1], 'ep', f[2], 'ro', f[3], 'di', f[4], 'em', f[5], 'na', f[6],
-      'cr', f[7], 'nda', f[8], 'ndl', f[9], 'ndh', f[10])
+      'cr', f[7], 'nda', f[8], 'ndl', f[9], 'ndh', f[10], 'tz', f[11] or '')
     wrote = 1
   end
   if hold > 0 then
@@ -78,13 +79,14 @@ local function us_put(k, f, mode, ttl)
   end
   return wrote
 end
--- us_read returns the 10 fields of the copy of user u, or nil when there
--- is none or it is held.
+-- us_read returns the 11 fields of the copy of user u, or nil when there
+-- is none or it is held. A copy written before 'tz' existed reads it as
+-- missing: no time zone chosen until its next write.
 local function us_read(p, u)
   local s = redis.call('HMGET', p..'us:'..u, ` + userStateFields + `, 'hold')
   if not s[1] then return nil end
-  if s[11] and tonumber(s[11]) > 0 then return nil end
-  table.remove(s, 11)
+  if s[12] and tonumber(s[12]) > 0 then return nil end
+  table.remove(s, 12)
   return s
 end
 `
@@ -121,10 +123,10 @@ end
 return 1
 `)
 
-// putScript: KEYS[1] copy key; ARGV mode, copy lifetime ms, the 10 fields.
+// putScript: KEYS[1] copy key; ARGV mode, copy lifetime ms, the 11 fields.
 var putScript = redis.NewScript(1, luaUserState+`
 local f = {}
-for i = 3, 12 do table.insert(f, ARGV[i]) end
+for i = 3, 13 do table.insert(f, ARGV[i]) end
 return us_put(KEYS[1], f, ARGV[1], ARGV[2])
 `)
 
@@ -153,17 +155,18 @@ func userStateArgs(u *user.User) []any {
 		nd = u.NewDevice.At.UnixMilli()
 	}
 	return []any{u.StateVersion, epoch, string(u.Role), disabled, u.Email, u.Name, created, nd,
-		u.NewDevice.Label, u.NewDevice.Handle}
+		u.NewDevice.Label, u.NewDevice.Handle, u.TimeZone}
 }
 
-// parseUserState turns the 10 copy fields of user id into a principal
+// parseUserState turns the 11 copy fields of user id into a principal
 // (without a password hash).
 func parseUserState(id int64, f []string) (*user.User, error) {
-	if len(f) != 10 {
+	if len(f) != 11 {
 		return nil, fmt.Errorf("session: redis user state: %d fields", len(f))
 	}
 	num := func(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-	u := &user.User{ID: id, StateVersion: num(f[0]), Role: user.Role(f[2]), Disabled: f[3] == "1", Email: f[4], Name: f[5]}
+	u := &user.User{ID: id, StateVersion: num(f[0]), Role: user.Role(f[2]), Disabled: f[3] == "1", Email: f[4], Name: f[5],
+		TimeZone: f[10]}
 	if ep := num(f[1]); ep > 0 {
 		u.SessionsValidAfter = time.Unix(ep, 0).UTC()
 	}

@@ -204,6 +204,7 @@ func TestEveryAccountChangeWritesTheCopy(t *testing.T) {
 		{"SetDisabled(true)", func() error { return f.db.SetDisabled(ctx, f.u.ID, true) }},
 		{"SetDisabled(false)", func() error { return f.db.SetDisabled(ctx, f.u.ID, false) }},
 		{"SetRole", func() error { return f.db.SetRole(ctx, f.u.ID, user.RoleAdmin) }},
+		{"SetTimeZone", func() error { return f.db.SetTimeZone(ctx, f.u.ID, "Asia/Seoul") }},
 		{"InvalidateSessions", func() error { return f.db.InvalidateSessions(ctx, f.u.ID, now) }},
 		{"ResetPassword", func() error {
 			token, _, err := f.db.CreatePasswordReset(ctx, f.u.ID, now)
@@ -235,7 +236,7 @@ func TestEveryAccountChangeWritesTheCopy(t *testing.T) {
 			"v": strconv.FormatInt(row.StateVersion, 10), "ep": strconv.FormatInt(row.SessionsValidAfter.Unix(), 10),
 			"ro": string(row.Role), "di": map[bool]string{true: "1", false: "0"}[row.Disabled],
 			"em": row.Email, "na": row.Name, "cr": strconv.FormatInt(row.CreatedAt.Unix(), 10),
-			"nda": "0", "ndl": row.NewDevice.Label, "ndh": row.NewDevice.Handle,
+			"nda": "0", "ndl": row.NewDevice.Label, "ndh": row.NewDevice.Handle, "tz": row.TimeZone,
 		}
 		if row.SessionsValidAfter.IsZero() {
 			want["ep"] = "0"
@@ -254,6 +255,9 @@ func TestEveryAccountChangeWritesTheCopy(t *testing.T) {
 		if _, held := m["hold"]; held {
 			t.Errorf("%s: the copy is still held", c.name)
 		}
+	}
+	if got := f.fresh(t).TimeZone; got != "Asia/Seoul" {
+		t.Errorf("time zone = %q, want Asia/Seoul", got)
 	}
 	if got := f.fresh(t).NewDevice; got.Handle != "handle-b" || got.At.UnixMilli() != now.Add(123*time.Millisecond).UnixMilli() {
 		t.Errorf("newest new-device sign-in = %+v, want handle-b at ms precision", got)

@@ -13,7 +13,7 @@ import (
 
 // userColumns is the column list every user query selects, in scanUser order.
 const userColumns = "id, email, name, password_hash, role, disabled, created_at, sessions_valid_after, " +
-	"state_version, new_device_at_ms, new_device_label, new_device_handle"
+	"state_version, new_device_at_ms, new_device_label, new_device_handle, time_zone"
 
 // CreateUser inserts u and sets u.ID and u.CreatedAt.
 //
@@ -143,7 +143,7 @@ func (db *DB) scanUser(row interface{ Scan(dest ...any) error }) (*user.User, er
 // userDest returns the scan destinations of userColumns for u.
 func userDest(u *user.User) []any {
 	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, roleScanner{&u.Role}, &u.Disabled, timeScanner{&u.CreatedAt},
-		epochScanner{&u.SessionsValidAfter}, &u.StateVersion, msScanner{&u.NewDevice.At}, &u.NewDevice.Label, &u.NewDevice.Handle}
+		epochScanner{&u.SessionsValidAfter}, &u.StateVersion, msScanner{&u.NewDevice.At}, &u.NewDevice.Label, &u.NewDevice.Handle, &u.TimeZone}
 }
 
 // roleScanner reads users.role.

@@ -164,6 +164,18 @@ func (db *DB) SetRole(ctx context.Context, id int64, role user.Role) error {
 	return nil
 }
 
+// SetTimeZone stores the time zone account id chose for the pages (User.
+// TimeZone: an IANA name the caller checked, "" for none), as one change
+// of the account (changeUser: the state copy follows). Errors:
+// user.ErrNotFound; one matching user.ErrStateCopyNotWritten when only the
+// copy could not be written.
+func (db *DB) SetTimeZone(ctx context.Context, id int64, zone string) error {
+	if err := db.updateUser(ctx, "time_zone", zone, id); err != nil {
+		return fmt.Errorf("store: set time zone: %w", err)
+	}
+	return nil
+}
+
 // updateUser sets one column (a constant chosen by the caller, never
 // input) of account id, as one change of the account (changeUser, which
 // keeps the state copy right); user.ErrNotFound when no row has that ID.

@@ -61,6 +61,10 @@ type User struct {
 	// NewDevice is the account's newest sign-in from a new device; zero
 	// when there has been none.
 	NewDevice NewDevice
+	// TimeZone is the IANA time zone the person chose for the times on
+	// the pages ("Asia/Seoul"); "" when they chose none (the pages then
+	// guess from the browser's language, else use UTC).
+	TimeZone string
 }
 
 // Sentinel errors returned (wrapped) by stores; match them with errors.Is,
