@@ -26,7 +26,7 @@ import (
 // uiLanguages are the languages every page is checked (and photographed)
 // in, as Accept-Language values. Adding "ko" here runs every check in
 // Korean as well.
-var uiLanguages = []string{"en"}
+var uiLanguages = []string{"en", "ko"}
 
 // uiTestTimeout bounds one UI browser test: they visit every page in both
 // colour schemes, each visit a navigation and an axe run.

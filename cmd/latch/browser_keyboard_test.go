@@ -127,8 +127,8 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 
 	// Admin: the sessions list, Kill on Grace's session.
-	tabTo(t, ctx, `a[href="/admin/users"]`)
-	pressEnterAndWait(t, ctx, "/admin/users")
+	tabTo(t, ctx, `header a[href="/admin"]`)
+	pressEnterAndWait(t, ctx, "/admin")
 	tabTo(t, ctx, `.admin-nav a[href="/admin/sessions"]`)
 	pressEnterAndWait(t, ctx, "/admin/sessions")
 	before := len(userSessions(t, f.ta, f.userID))
