@@ -10,7 +10,6 @@ import (
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/session"
-	"github.com/latch/latch/internal/text"
 )
 
 // This file is the API's error adapter: every failure on /api/* becomes an
@@ -58,7 +57,7 @@ func isAPIPath(r *http.Request) bool {
 // "to login" row) is 401, not a redirect.
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	a := s.answerOf(err)
-	attrs := []any{"route", text.Truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
+	attrs := []any{"route", logRoute(r), "client_ip", clientIP(r), "status", a.status,
 		"kind", fail.KindOf(err).String(), "err", err, "api", true}
 	if u := currentUser(r.Context()); u != nil {
 		attrs = append(attrs, "user_id", u.ID)

@@ -20,6 +20,6 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 	e.UserAgent = r.UserAgent() // the store caps and cleans Email and UserAgent
 	if err := s.audit.InsertAuditEvent(r.Context(), &e); err != nil {
 		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
-			"subject_id", e.SubjectID, "route", r.URL.Path, "err", err)
+			"subject_id", e.SubjectID, "route", logRoute(r), "err", err)
 	}
 }

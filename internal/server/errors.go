@@ -16,7 +16,6 @@ import (
 	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
-	"github.com/latch/latch/internal/text"
 	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 )
@@ -240,7 +239,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	a := s.answerOf(err)
-	attrs := []any{"route", text.Truncate(r.URL.Path, 200), "client_ip", clientIP(r), "status", a.status,
+	attrs := []any{"route", logRoute(r), "client_ip", clientIP(r), "status", a.status,
 		"kind", fail.KindOf(err).String(), "err", err}
 	if a.status >= 500 {
 		attrs = append(attrs, "method", r.Method)

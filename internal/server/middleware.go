@@ -324,7 +324,7 @@ func (s *Server) logRequest(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", text.Truncate(r.URL.Path, 200), "status", rec.status,
+		s.log.InfoContext(r.Context(), "request", "method", r.Method, "route", logRoute(r), "status", rec.status,
 			"duration_ms", time.Since(start).Milliseconds(), "client_ip", clientIP(r)) // + request_id (withRequestIDs)
 	})
 }

@@ -133,7 +133,7 @@ func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing strin
 		}
 	}
 	if !ok { // the reservation stays counted
-		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", r.URL.Path,
+		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", logRoute(r),
 			"client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
@@ -150,7 +150,7 @@ func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing strin
 // sent to target with a note saying so.
 func (s *Server) sentTwice(w http.ResponseWriter, r *http.Request, target string) {
 	s.log.Info("double-submitted confirmation: the parallel request was carried out, this one not",
-		"user_id", s.sessions.UserID(r.Context()), "route", r.URL.Path, "client_ip", clientIP(r))
+		"user_id", s.sessions.UserID(r.Context()), "route", logRoute(r), "client_ip", clientIP(r))
 	s.setFlash(w, flashSentTwice)
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
