@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/account"
+	"github.com/latch/latch/internal/server"
 	"github.com/latch/latch/internal/store"
 	"github.com/latch/latch/internal/user"
 )
@@ -19,7 +20,7 @@ import (
 func accountService(db *store.DB, reg account.Sessions, hasher account.PasswordHasher, strength account.StrengthJudge,
 	clock func() time.Time, log *slog.Logger) *account.Service {
 	return account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: hasher,
-		Strength: strength, Clock: clock, Log: log})
+		Strength: strength, Clock: clock, Log: server.RequestIDLogger(log)})
 }
 
 // cliAccounts is accountService for an operator command: one strength

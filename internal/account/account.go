@@ -244,7 +244,7 @@ func (s *Service) record(ctx context.Context, a Actor, e audit.Event) error {
 		e.SessionHandle = a.SessionHandle
 	}
 	if err := s.audit.InsertAuditEvent(ctx, &e); err != nil {
-		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
+		s.log.ErrorContext(ctx, "audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
 			"subject_id", e.SubjectID, "via", string(e.Via), "err", err)
 		return fmt.Errorf("account: record %s: %w", e.Type, err)
 	}

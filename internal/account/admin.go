@@ -45,7 +45,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 		}
 		res := Changed{Already: true, Ended: ended}
 		if len(ended) > 0 {
-			s.log.Info("sessions revoked", append([]any{"user_id", subject.ID, "count", len(ended)}, a.logAttrs()...)...)
+			s.log.InfoContext(ctx, "sessions revoked", append([]any{"user_id", subject.ID, "count", len(ended)}, a.logAttrs()...)...)
 			res.Audit = s.record(ctx, a, audit.Event{Type: audit.SessionsRevoked, SubjectID: subject.ID,
 				Detail: CountSessions(len(ended)) + " ended"})
 		}
@@ -63,7 +63,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 	if revokeErr != nil {
 		detail = "its sessions could not be ended yet"
 	}
-	s.log.Info("account disabled", append([]any{"user_id", subject.ID, "sessions_ended", len(ended)}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "account disabled", append([]any{"user_id", subject.ID, "sessions_ended", len(ended)}, a.logAttrs()...)...)
 	res.Audit = s.record(ctx, a, audit.Event{Type: audit.AccountDisabled, SubjectID: subject.ID, Detail: detail})
 	if revokeErr != nil {
 		return res, fmt.Errorf("account: disable: the account is disabled, but its sessions could not be ended: %w", revokeErr)
@@ -85,7 +85,7 @@ func (s *Service) Enable(ctx context.Context, a Actor, subject *user.User) (Chan
 	if err != nil {
 		return Changed{}, fmt.Errorf("account: enable: %w", err)
 	}
-	s.log.Info("account enabled", append([]any{"user_id", subject.ID}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "account enabled", append([]any{"user_id", subject.ID}, a.logAttrs()...)...)
 	res.Audit = s.record(ctx, a, audit.Event{Type: audit.AccountEnabled, SubjectID: subject.ID})
 	return res, nil
 }
@@ -120,7 +120,7 @@ func (s *Service) SetRole(ctx context.Context, a Actor, subject *user.User, role
 	if revokeErr != nil {
 		detail += "; its sessions could not be ended yet"
 	}
-	s.log.Info("role changed", append([]any{"user_id", subject.ID, "role", string(role), "sessions_ended", len(ended)},
+	s.log.InfoContext(ctx, "role changed", append([]any{"user_id", subject.ID, "role", string(role), "sessions_ended", len(ended)},
 		a.logAttrs()...)...)
 	res.Audit = s.record(ctx, a, audit.Event{Type: audit.RoleChanged, SubjectID: subject.ID, Detail: detail})
 	if revokeErr != nil {
@@ -153,7 +153,7 @@ func (s *Service) IssueResetLink(ctx context.Context, a Actor, subject *user.Use
 	if err != nil {
 		return ResetLink{}, fmt.Errorf("account: issue reset link: %w", err)
 	}
-	s.log.Info("password reset link created", append([]any{"user_id", subject.ID}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "password reset link created", append([]any{"user_id", subject.ID}, a.logAttrs()...)...)
 	auditErr := s.record(ctx, a, audit.Event{Type: audit.PasswordResetLink, SubjectID: subject.ID,
 		Detail: "valid until " + expires.UTC().Format("15:04 MST")})
 	return ResetLink{Token: token, Expires: expires, Outcome: Outcome{Audit: auditErr}}, nil

@@ -52,7 +52,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (*user.Us
 	if actorID == 0 && a.Via == audit.ViaSelf {
 		actorID = u.ID
 	}
-	s.log.Info("user created", append([]any{"user_id", u.ID, "role", string(u.Role)}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "user created", append([]any{"user_id", u.ID, "role", string(u.Role)}, a.logAttrs()...)...)
 	auditErr := s.record(ctx, a, audit.Event{Type: audit.UserCreated, ActorID: actorID, SubjectID: u.ID,
 		Email: u.Email, Detail: "role " + string(u.Role)})
 	return u, Outcome{Audit: auditErr}, nil
@@ -131,10 +131,10 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, own OwnSession, c
 	detail := CountSessions(len(res.Ended)) + " ended, all but the current one"
 	if res.RevokeErr != nil {
 		detail = "other sessions end at their next request (they could not be revoked at once)"
-		s.log.Warn("password change: other sessions not revoked; they end at their next request",
+		s.log.WarnContext(ctx, "password change: other sessions not revoked; they end at their next request",
 			"user_id", checked.ID, "err", res.RevokeErr)
 	}
-	s.log.Info("password changed", append([]any{"user_id", checked.ID, "sessions_ended", len(res.Ended)}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "password changed", append([]any{"user_id", checked.ID, "sessions_ended", len(res.Ended)}, a.logAttrs()...)...)
 	res.Audit = s.record(ctx, a, audit.Event{Type: audit.PasswordChanged, ActorID: checked.ID, SubjectID: checked.ID,
 		SessionHandle: handle, Detail: detail})
 	return res, nil
@@ -213,7 +213,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, own OwnSession, u 
 	ended, revokeErr := s.sessions.RevokeUser(ctx, id, "")
 	res.Ended = ended
 	if revokeErr != nil {
-		s.log.Warn("password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
+		s.log.WarnContext(ctx, "password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
 	}
 	if err := own.Login(ctx, id, false); err != nil {
 		return PasswordReset{}, fmt.Errorf("account: reset password: sign in: %w", err)
@@ -223,7 +223,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, own OwnSession, u 
 	if afterLogin != nil {
 		afterLogin(res.Handle)
 	}
-	s.log.Info("password reset", append([]any{"user_id", id, "sessions_ended", len(ended)}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "password reset", append([]any{"user_id", id, "sessions_ended", len(ended)}, a.logAttrs()...)...)
 	res.Audit = s.record(ctx, a, audit.Event{Type: audit.PasswordReset, ActorID: id, SubjectID: id,
 		SessionHandle: res.Handle, Detail: "with a reset link; " + CountSessions(len(ended)) + " ended"})
 	return res, nil

@@ -39,7 +39,7 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, handle string, own
 	if !found {
 		return session.Record{}, Outcome{}, ErrNoSession
 	}
-	s.log.Info("session revoked", append([]any{"user_id", rec.UserID, "session_handle", handle}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "session revoked", append([]any{"user_id", rec.UserID, "session_handle", handle}, a.logAttrs()...)...)
 	auditErr := s.record(ctx, a, audit.Event{Type: audit.SessionRevoked, SubjectID: rec.UserID,
 		SessionHandle: handle, Detail: s.SessionDetail(rec)})
 	return rec, Outcome{Audit: auditErr}, nil
@@ -68,7 +68,7 @@ func (s *Service) RevokeAll(ctx context.Context, a Actor, subjectID int64) (ende
 	case except != "":
 		detail += ", all but the current one"
 	}
-	s.log.Info("sessions revoked", append([]any{"user_id", subjectID, "count", len(ended)}, a.logAttrs()...)...)
+	s.log.InfoContext(ctx, "sessions revoked", append([]any{"user_id", subjectID, "count", len(ended)}, a.logAttrs()...)...)
 	auditErr := s.record(ctx, a, audit.Event{Type: audit.SessionsRevoked, SubjectID: subjectID, Detail: detail})
 	return ended, except != "", Outcome{Audit: auditErr}, nil
 }

@@ -86,7 +86,7 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	if s.passwords.NeedsRehash(u.PasswordHash) {
 		s.rehash(r, u.ID, in.Password)
 	}
-	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "via", audit.ViaApp)
+	s.log.InfoContext(r.Context(), "login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "via", audit.ViaApp)
 	info, _ := s.sessions.Info(ctx)
 	w.Header().Set("Location", "/api/v1/sessions/current")
 	writeJSON(w, http.StatusCreated, "application/json", signInResponse{
@@ -161,7 +161,7 @@ func (s *Server) apiSignOut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.SessionsRevoked(RevokeLogout, 1)
-	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r), "via", audit.ViaApp)
+	s.log.InfoContext(r.Context(), "logout", "user_id", id, "client_ip", clientIP(r), "via", audit.ViaApp)
 	s.record(r, audit.Event{Type: audit.Logout, Via: audit.ViaApp, ActorID: id, SubjectID: id, SessionHandle: handle})
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -19,7 +19,7 @@ func (s *Server) record(r *http.Request, e audit.Event) {
 	e.IP = clientIP(r)
 	e.UserAgent = r.UserAgent() // the store caps and cleans Email and UserAgent
 	if err := s.audit.InsertAuditEvent(r.Context(), &e); err != nil {
-		s.log.Error("audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
+		s.log.ErrorContext(r.Context(), "audit event not recorded", "event", string(e.Type), "actor_id", e.ActorID,
 			"subject_id", e.SubjectID, "route", logRoute(r), "err", err)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Server) loginCheck(w http.ResponseWriter, r *http.Request) error {
 	if s.passwords.NeedsRehash(u.PasswordHash) {
 		s.rehash(r, u.ID, pw)
 	}
-	s.log.Info("login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
+	s.log.InfoContext(r.Context(), "login succeeded", "user_id", u.ID, "client_ip", clientIP(r), "remember", remember)
 	http.Redirect(w, r, orProfile(next), http.StatusSeeOther)
 	return nil
 }
@@ -172,7 +172,7 @@ func (s *Server) checkLogin(r *http.Request, email, pw string, via audit.Via) (*
 		default:
 			e.SubjectID, e.Detail = u.ID, "account disabled"
 		}
-		s.log.Info("login failed", "reason", e.Detail, "client_ip", clientIP(r))
+		s.log.InfoContext(r.Context(), "login failed", "reason", e.Detail, "client_ip", clientIP(r))
 		s.record(r, e)
 		if verified {
 			s.passwords.PadFailure(ctx, time.Since(started)) // as long as the slowest kind of hash
@@ -237,7 +237,7 @@ func auditEmail(typed string) string {
 func (s *Server) auditLimitRevoked(r *http.Request, revoked []session.Record) {
 	s.metrics.SessionsRevoked(RevokeLimit, len(revoked))
 	for _, rec := range revoked {
-		s.log.Info("session revoked", "user_id", rec.UserID, "session_handle", rec.Handle, "via", audit.ViaLimit)
+		s.log.InfoContext(r.Context(), "session revoked", "user_id", rec.UserID, "session_handle", rec.Handle, "via", audit.ViaLimit)
 		s.record(r, audit.Event{Type: audit.SessionRevoked, Via: audit.ViaLimit, SubjectID: rec.UserID,
 			SessionHandle: rec.Handle, Detail: fmt.Sprintf("limit of %d sessions per user", s.maxSessions)})
 	}
@@ -251,7 +251,7 @@ func (s *Server) rehash(r *http.Request, id int64, pw string) {
 		err = s.users.SetPasswordHash(r.Context(), id, h)
 	}
 	if err != nil {
-		s.log.Warn("password rehash failed", "user_id", id, "err", err)
+		s.log.WarnContext(r.Context(), "password rehash failed", "user_id", id, "err", err)
 	}
 }
 
@@ -332,7 +332,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.metrics.SessionsRevoked(RevokeLogout, 1)
-	s.log.Info("logout", "user_id", id, "client_ip", clientIP(r))
+	s.log.InfoContext(r.Context(), "logout", "user_id", id, "client_ip", clientIP(r))
 	s.record(r, audit.Event{Type: audit.Logout, Via: audit.ViaSelf, ActorID: id, SubjectID: id, SessionHandle: handle})
 	s.setFlash(w, flashLoggedOut)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -38,12 +38,12 @@ func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status in
 	data := s.newTemplateData(w, r)
 	signIns, err := s.lastSignIns(ctx, currentUser(ctx).ID, s.sessions.Handle(ctx))
 	if err != nil {
-		s.log.Error("profile sign-ins unavailable", "user_id", currentUser(ctx).ID, "err", err)
+		s.log.ErrorContext(r.Context(), "profile sign-ins unavailable", "user_id", currentUser(ctx).ID, "err", err)
 	}
 	data.SignIns = signIns
 	events, _, err := s.audit.AuditEvents(ctx, audit.Filter{UserID: currentUser(ctx).ID, Limit: profileActivity, NoTotal: true})
 	if err != nil {
-		s.log.Error("profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
+		s.log.ErrorContext(r.Context(), "profile activity unavailable", "user_id", currentUser(ctx).ID, "err", err)
 		data.Notice = s.t(r, "profile.activity_unavailable")
 	}
 	data.Events = s.ownEventRows(events, currentUser(ctx))

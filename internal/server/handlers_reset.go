@@ -177,7 +177,7 @@ func (s *Server) resetRefused(w http.ResponseWriter, r *http.Request, err error)
 	if !errors.Is(err, user.ErrResetInvalid) {
 		return err
 	}
-	s.log.Info("password reset link refused", "method", r.Method, "client_ip", clientIP(r))
+	s.log.InfoContext(r.Context(), "password reset link refused", "method", r.Method, "client_ip", clientIP(r))
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "reset.invalid_title")
 	data.Reset = resetView{Invalid: true}

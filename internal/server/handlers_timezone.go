@@ -62,7 +62,7 @@ func (s *Server) timeZoneChange(w http.ResponseWriter, r *http.Request) error {
 	err := s.users.SetTimeZone(r.Context(), u.ID, zone)
 	if errors.Is(err, user.ErrStateCopyNotWritten) {
 		// Saved in SQL; the held copy fails closed until it expires.
-		s.log.Warn("account state copy not written", "user_id", u.ID, "err", err)
+		s.log.WarnContext(r.Context(), "account state copy not written", "user_id", u.ID, "err", err)
 		err = nil
 	}
 	if err != nil {

@@ -61,3 +61,30 @@ func TestLogRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerLogLinesCarryTheRequestID: the lines a handler logs about a
+// request (login succeeded, login failed, logout) carry its request_id,
+// as the request line does. They were logged without the request's
+// context before, so they had none (break-it review).
+func TestHandlerLogLinesCarryTheRequestID(t *testing.T) {
+	a := newTestApp(t)
+	c := a.login("bob@example.com", false)
+	loginAs(a.newClient(firefoxAgent), "bob@example.com", "wrong password")
+	if res, body := c.post("/logout", nil); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d\n%s", res.StatusCode, body)
+	}
+	for _, msg := range []string{`msg="login succeeded"`, `msg="login failed"`, `msg=logout`} {
+		found := false
+		for _, line := range strings.Split(a.logs.String(), "\n") {
+			if strings.Contains(line, msg) {
+				found = true
+				if !strings.Contains(line, "request_id=") {
+					t.Errorf("log line without request_id: %s", line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %s line in the log:\n%s", msg, a.logs.String())
+		}
+	}
+}

@@ -211,7 +211,7 @@ func (s *Server) principal(r *http.Request) (u *user.User, ended, stale bool, er
 		if u, err = s.users.UserByID(ctx, id); err == nil {
 			u.PasswordHash = "" // the principal never carries the hash
 			if cerr := s.sessions.CacheUser(ctx, u); cerr != nil {
-				s.log.Warn("account state copy not written", "user_id", id, "err", cerr)
+				s.log.WarnContext(r.Context(), "account state copy not written", "user_id", id, "err", cerr)
 			}
 		}
 	}
@@ -224,7 +224,7 @@ func (s *Server) principal(r *http.Request) (u *user.User, ended, stale bool, er
 		}
 		s.metrics.SessionsRevoked(RevokeStale, 1)
 		if stale {
-			s.log.Info("session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
+			s.log.InfoContext(r.Context(), "session ended: credentials changed since sign-in", "user_id", id, "client_ip", clientIP(r))
 		}
 		return nil, true, stale, nil
 	}

@@ -90,17 +90,17 @@ func (s *Server) recordDevice(r *http.Request, userID int64, handle string) {
 	now := at.Truncate(time.Second)
 	isNew, err := s.devices.RecordDeviceLogin(r.Context(), userID, d.Key(), d.Label, handle, at, now.Add(-newDeviceWindow))
 	if errors.Is(err, user.ErrStateCopyNotWritten) {
-		s.log.Warn("account state copy not written", "user_id", userID, "err", err)
+		s.log.WarnContext(r.Context(), "account state copy not written", "user_id", userID, "err", err)
 		err = nil
 	}
 	if err != nil {
-		s.log.Error("known device not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
+		s.log.ErrorContext(r.Context(), "known device not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
 		return
 	}
 	if !isNew {
 		return
 	}
-	s.log.Info("sign-in from a new device", "user_id", userID, "client_ip", clientIP(r), "session_handle", handle)
+	s.log.InfoContext(r.Context(), "sign-in from a new device", "user_id", userID, "client_ip", clientIP(r), "session_handle", handle)
 	s.record(r, audit.Event{Type: audit.LoginNewDevice, Time: now, ActorID: userID, SubjectID: userID,
 		SessionHandle: handle, Detail: d.Label + ", " + d.Network})
 }

@@ -133,7 +133,7 @@ func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing strin
 		}
 	}
 	if !ok { // the reservation stays counted
-		s.log.Warn("wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", logRoute(r),
+		s.log.WarnContext(r.Context(), "wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", logRoute(r),
 			"client_ip", clientIP(r))
 		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
@@ -149,7 +149,7 @@ func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing strin
 // by this request, its response sets no session cookie, and the person is
 // sent to target with a note saying so.
 func (s *Server) sentTwice(w http.ResponseWriter, r *http.Request, target string) {
-	s.log.Info("double-submitted confirmation: the parallel request was carried out, this one not",
+	s.log.InfoContext(r.Context(), "double-submitted confirmation: the parallel request was carried out, this one not",
 		"user_id", s.sessions.UserID(r.Context()), "route", logRoute(r), "client_ip", clientIP(r))
 	s.setFlash(w, flashSentTwice)
 	http.Redirect(w, r, target, http.StatusSeeOther)

@@ -83,6 +83,11 @@ func requestIDOf(ctx context.Context) string {
 	return id
 }
 
+// RequestIDLogger is withRequestIDs for the loggers of code the server
+// calls with a request's context (the account operations, built in
+// cmd/latch): their lines carry request_id too.
+func RequestIDLogger(log *slog.Logger) *slog.Logger { return withRequestIDs(log) }
+
 // withRequestIDs returns a logger that adds request_id (requestIDOf) to
 // every record logged with a context that has one: s.log.InfoContext(
 // r.Context(), …), s.log.Log(r.Context(), …). Lines logged without the

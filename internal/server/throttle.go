@@ -99,7 +99,7 @@ func (s *Server) reserveLogin(r *http.Request, email string) (throttle.Reservati
 				return exempt, err
 			}
 			if !exempt.Limited() {
-				s.log.Info("login allowed from a known network despite the account quota", "user_id", subject, "client_ip", ip)
+				s.log.InfoContext(r.Context(), "login allowed from a known network despite the account quota", "user_id", subject, "client_ip", ip)
 				return exempt, nil
 			}
 			exempt.Audit = exempt.Audit || res.Audit // the first step may have taken this minute's sample
@@ -117,7 +117,7 @@ func (s *Server) refundLogin(r *http.Request, res throttle.Reservation) {
 		return
 	}
 	if err := s.throttle.Limiter.Refund(r.Context(), res); err != nil {
-		s.log.Warn("successful login not refunded to the throttle", "client_ip", clientIP(r), "err", err)
+		s.log.WarnContext(r.Context(), "successful login not refunded to the throttle", "client_ip", clientIP(r), "err", err)
 	}
 }
 
@@ -164,7 +164,7 @@ func (s *Server) rememberNetwork(r *http.Request, userID int64) {
 		return
 	}
 	if err := s.throttle.History.RecordNetworkLogin(r.Context(), userID, network, s.clock()); err != nil {
-		s.log.Error("known network not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
+		s.log.ErrorContext(r.Context(), "known network not recorded", "user_id", userID, "client_ip", clientIP(r), "err", err)
 	}
 }
 
@@ -183,7 +183,7 @@ func (s *Server) refuseLogin(r *http.Request, email string, subject int64, res t
 			}
 		}
 		detail := fmt.Sprintf("throttled (%s quota; retry in %d s)", res.Scope, waitSeconds(res.RetryAfter))
-		s.log.Warn("login throttled", "scope", string(res.Scope), "user_id", subject, "client_ip", ip,
+		s.log.WarnContext(r.Context(), "login throttled", "scope", string(res.Scope), "user_id", subject, "client_ip", ip,
 			"retry_after_s", waitSeconds(res.RetryAfter))
 		s.record(r, audit.Event{Type: audit.LoginFailed, SubjectID: subject, Email: auditEmail(email), Detail: detail})
 	}
@@ -205,7 +205,7 @@ func (s *Server) countRegistration(r *http.Request) error {
 		return err
 	}
 	if v.Limited() {
-		s.log.Info("registration throttled", "client_ip", clientIP(r), "retry_after_s", waitSeconds(v.RetryAfter))
+		s.log.InfoContext(r.Context(), "registration throttled", "client_ip", clientIP(r), "retry_after_s", waitSeconds(v.RetryAfter))
 	}
 	return v.Err()
 }
