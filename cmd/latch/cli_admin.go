@@ -441,7 +441,7 @@ type adminEnv struct {
 // variables name (see openSessionStore). It does not migrate: run
 // "latch migrate" first. Close releases both.
 func openAdminEnv(ctx context.Context, getenv func(string) string) (*adminEnv, error) {
-	cfg, db, err := openDB(ctx, getenv)
+	cfg, db, err := openMigratedDB(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -589,7 +589,7 @@ func cmdUserCreate(ctx context.Context, args []string, getenv func(string) strin
 	if errs := user.ValidateRegistration(*email, *name, pw); len(errs) > 0 {
 		return usageError{account.FieldErrors(errs)}
 	}
-	cfg, db, err := openDB(ctx, getenv)
+	cfg, db, err := openMigratedDB(ctx, getenv)
 	if err != nil {
 		return err
 	}

@@ -463,3 +463,26 @@ func TestTerminalSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIRefusesAnUnmigratedDatabase: an operator command on a database
+// that `latch migrate` has not prepared says so, instead of failing on a
+// missing table ("no such table: users"; break-it review), and creates
+// no account.
+func TestCLIRefusesAnUnmigratedDatabase(t *testing.T) {
+	env := cliEnv{
+		"LATCH_DATABASE_URL":  "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
+		"LATCH_ARGON2_MEMORY": "64",
+		"LATCH_ARGON2_TIME":   "1",
+	}
+	for _, args := range [][]string{
+		{"user", "create", "--email", "bob@example.com", "--password-stdin"},
+		{"user", "disable", "bob@example.com"},
+		{"user", "reset-link", "bob@example.com"},
+		{"sessions", "list"},
+	} {
+		out := env.run(t, "a long pass phrase\n", args...)
+		if out.code != exitError || !strings.Contains(out.stderr, "run `latch migrate` first") || strings.Contains(out.stderr, "no such table") {
+			t.Errorf("latch %s on an unmigrated database: exit %d\n%s", strings.Join(args, " "), out.code, out.stderr)
+		}
+	}
+}

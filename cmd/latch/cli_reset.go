@@ -39,7 +39,7 @@ func cmdUserResetLink(ctx context.Context, args []string, getenv func(string) st
 	if err := checkEmailArg(pos[0]); err != nil {
 		return err
 	}
-	cfg, db, err := openDB(ctx, getenv)
+	cfg, db, err := openMigratedDB(ctx, getenv)
 	if err != nil {
 		return err
 	}

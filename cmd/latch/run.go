@@ -293,6 +293,22 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 	return cfg, db, err
 }
 
+// openMigratedDB is openDB for the commands that read and write accounts
+// and sessions: it also refuses a database whose schema is not up to date
+// (store.ErrSchemaOutdated: "run `latch migrate` first") rather than fail
+// later on a missing table.
+func openMigratedDB(ctx context.Context, getenv func(string) string) (config.Config, *store.DB, error) {
+	cfg, db, err := openDB(ctx, getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return cfg, nil, err
+	}
+	return cfg, db, nil
+}
+
 // openSessionStore returns the session store the configuration names:
 // Redis when LATCH_REDIS_URL or LATCH_REDIS_SENTINELS is set (a pool from
 // openRedis, then non-nil; the caller closes it), else the embedded store
