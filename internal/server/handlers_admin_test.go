@@ -303,3 +303,13 @@ func TestAdminAuditFilters(t *testing.T) {
 func fixed(path string) func(*client) string {
 	return func(*client) string { return path }
 }
+
+// TestParseIDOneForm: an account number is read only in the form the
+// pages write it (break-it review: "/admin/users/+1" and "01" were user 1).
+func TestParseIDOneForm(t *testing.T) {
+	for raw, want := range map[string]bool{"1": true, "42": true, "+1": false, "01": false, "0": false, "-1": false, " 1": false, "1e3": false, "": false} {
+		if _, ok := parseID(raw); ok != want {
+			t.Errorf("parseID(%q) ok = %v, want %v", raw, ok, want)
+		}
+	}
+}

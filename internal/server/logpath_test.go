@@ -88,3 +88,4 @@ func TestHandlerLogLinesCarryTheRequestID(t *testing.T) {
 		}
 	}
 }
+

@@ -162,10 +162,13 @@ func queryText(q url.Values, key string, n int) string {
 	return text.Truncate(strings.TrimSpace(q.Get(key)), n)
 }
 
-// parseID reads a positive account id from a URL segment.
+// parseID reads a positive account id from a URL segment written in its
+// one form, as the pages link it: decimal digits without a sign or
+// leading zeros ("+1" and "01" name no account, so one account has one
+// address).
 func parseID(raw string) (int64, bool) {
 	id, err := strconv.ParseInt(raw, 10, 64)
-	return id, err == nil && id > 0
+	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == raw
 }
 
 // device names the browser and operating system of a User-Agent:
