@@ -88,4 +88,3 @@ func TestHandlerLogLinesCarryTheRequestID(t *testing.T) {
 		}
 	}
 }
-
