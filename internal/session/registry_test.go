@@ -507,7 +507,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 }
 
 // BenchmarkRegistry100k fills a store with 100,000 active sessions (20,000
-// users × 5) and measures the listing calls the pages make.
+// users × 5; every tenth an app session) and measures the listing and
+// counting calls the pages make.
 func BenchmarkRegistry100k(b *testing.B) {
 	for _, name := range []string{"redis", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
@@ -547,6 +548,14 @@ func BenchmarkRegistry100k(b *testing.B) {
 					}
 				}
 			})
+			b.Run("CountByKind", func(b *testing.B) { // the admin overview
+				for b.Loop() {
+					browser, app, err := f.store.CountByKind(ctx)
+					if err != nil || browser != 90_000 || app != 10_000 {
+						b.Fatal(browser, app, err)
+					}
+				}
+			})
 			b.Run("Sessions by IP", func(b *testing.B) {
 				for b.Loop() {
 					p, err := f.store.Sessions(ctx, Query{IP: "10.0.3.7", Limit: 50})
@@ -564,6 +573,9 @@ func fill(b *testing.B, st Store, n int, now time.Time) {
 	start := time.Now()
 	for i := range n {
 		r := newRecord(i, int64(i%20_000), fmt.Sprintf("10.0.%d.%d", i%7, i%250), now.Add(-time.Duration(i)*time.Millisecond))
+		if i%10 == 0 {
+			r.Kind, r.DeviceName = KindApp, "Pixel 9"
+		}
 		if err := put(b, st, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 			b.Fatal(err)
 		}
