@@ -702,7 +702,10 @@ func (s *RedisStore) Sweep(ctx context.Context) (int, error) {
 // per bucket on a cluster: evalEachBucket). Sessions expired but not yet
 // swept are not counted (their index scores are their expiry times), so
 // the counts are exact at now, as the SQL store's are; Sessions' Total
-// (the size of the last-seen indexes) may still count those.
+// (the size of the last-seen indexes) may still count those. An app
+// session created before the app index existed (a Latch without it) is
+// counted as a browser session until its next recorded activity: every
+// commit with a record adds its session to the app index again.
 func (s *RedisStore) CountByKind(ctx context.Context) (browser, app int, err error) {
 	now := time.Now().UnixMilli()
 	total := 0
