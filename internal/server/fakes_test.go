@@ -192,6 +192,23 @@ func (f *fakeSessions) RevokeUser(_ context.Context, userID int64, except string
 
 func (f *fakeSessions) Sweep(context.Context) (int, error) { return 0, nil }
 
+// CountByKind counts the registry's records by kind.
+func (f *fakeSessions) CountByKind(context.Context) (browser, app int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return 0, 0, f.err
+	}
+	for _, r := range f.records {
+		if r.Kind == session.KindApp {
+			app++
+		} else {
+			browser++
+		}
+	}
+	return browser, app, nil
+}
+
 // Rotate moves the session of oldToken, data and record, to newToken.
 func (f *fakeSessions) Rotate(_ context.Context, oldToken, newToken string) error {
 	f.mu.Lock()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/latch/latch/internal/audit"
-	"github.com/latch/latch/internal/session"
 )
 
 // OverviewStore counts what the admin overview shows from the SQL store
@@ -43,14 +42,12 @@ const (
 // in the audit log or of state in the stores; the words are in the
 // template (admin_overview.html).
 type overviewView struct {
-	// Active sessions by kind. Every session is a browser session today:
-	// sessions are created only by the login form (cookie sessions), and
-	// the registry records no kind (session.Record has none), so
-	// BrowserSessions is the registry's count of active sessions (SQL:
-	// the unexpired rows, exactly; Redis: the size of the last-seen index,
-	// which may still hold a few sessions expired since the last sweep)
-	// and AppSessions is 0. When app sessions arrive (issue 10) and the
-	// registry records each session's kind, this splits by it.
+	// Active sessions (not expired now, swept or not) by kind, as the
+	// registry counts them (session.Registry.CountByKind): browser
+	// sessions (the login form, the session cookie) and app sessions
+	// (POST /api/v1/sessions, a bearer token; issue 10). Sessions is
+	// their sum.
+	Sessions        int
 	BrowserSessions int
 	AppSessions     int
 	// The last 24 hours (the last 24 buckets of Hours).
@@ -99,10 +96,13 @@ type chartSlotView struct {
 // 48 hours (an inline SVG, no script) with the same numbers in a table
 // for screen readers. Without an OverviewStore (Config.Overview nil) it
 // sends /admin to the account list, as before the overview existed.
-// Cost: the registry's count of active sessions (Redis: ZCARD of the
-// last-seen index, O(1); SQL: a count of the unexpired rows, O(active
-// sessions): the expiry index alone on SQLite, a sequential scan on
-// PostgreSQL, whose planner prefers it when nearly every row matches) and
+// Cost: the registry's count of active sessions by kind
+// (session.Registry.CountByKind; Redis: two ZCOUNTs per bucket,
+// O(RedisBuckets · log sessions), pipelined on a single Redis; SQL: a
+// count of the unexpired rows, O(active sessions): the expiry index alone
+// on SQLite, a sequential scan on PostgreSQL, whose planner prefers it
+// when nearly every row matches, and of the app sessions through the
+// index sessions_kind_expiry_idx, O(active app sessions)) and
 // two SQL statements read from indexes (store.DB.LoginActivity: the
 // window's sign-in events; CountDisabledUsers: the disabled accounts),
 // whatever the size of the rest of the log. BenchmarkAdminOverview times
@@ -128,8 +128,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 
 // overviewCounts gathers the overview's numbers at now.
 func (s *Server) overviewCounts(ctx context.Context, now time.Time) (*overviewView, error) {
-	// Limit 1: the page is not shown, only its exact total (CountLimit 0).
-	page, err := s.sessions.Registry().Sessions(ctx, session.Query{Limit: 1})
+	browser, app, err := s.sessions.Registry().CountByKind(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +140,7 @@ func (s *Server) overviewCounts(ctx context.Context, now time.Time) (*overviewVi
 	if err != nil {
 		return nil, err
 	}
-	v := &overviewView{BrowserSessions: page.Total, Disabled: disabled, Hours: hours}
+	v := &overviewView{Sessions: browser + app, BrowserSessions: browser, AppSessions: app, Disabled: disabled, Hours: hours}
 	if len(hours) > 0 {
 		v.Since, v.Until = hours[0].Start, hours[len(hours)-1].Start.Add(time.Hour)
 	}

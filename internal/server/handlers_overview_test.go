@@ -246,6 +246,8 @@ func testAdminOverview(t *testing.T, b overviewBackend) {
 	admin := a.signIn("admin@example.com") // sign-in 1, session 1
 	a.signIn("bob@example.com")            // 2, session 2
 	bob := a.signIn("bob@example.com")     // 3, session 3
+	// An app signs in (POST /api/v1/sessions): sign-in 4, app session 1.
+	apiSignInAs(t, a.testApp, "bob@example.com", "pw-bob")
 	anon := a.newClient(firefoxAgent)
 	for _, try := range []struct {
 		email, pw string
@@ -266,8 +268,8 @@ func testAdminOverview(t *testing.T, b overviewBackend) {
 	res, body := admin.get("/admin")
 	wantStatus(t, res, body, http.StatusOK)
 	for id, want := range map[string]int{
-		"count-sessions": 3, "count-sessions-browser": 3, "count-sessions-app": 0,
-		"count-signins": 3, "count-failed": 5, "count-throttled": 1, "count-disabled": 1,
+		"count-sessions": 4, "count-sessions-browser": 3, "count-sessions-app": 1,
+		"count-signins": 4, "count-failed": 5, "count-throttled": 1, "count-disabled": 1,
 	} {
 		if got := countOf(t, body, id); got != want {
 			t.Errorf("%s = %d, want %d", id, got, want)
@@ -279,7 +281,7 @@ func testAdminOverview(t *testing.T, b overviewBackend) {
 	mustNotContain(t, body, "<script", "style=", "http://", "https://", "ZgotmplZ", "<no value>")
 	ok, failed := chartBars(t, parseChart(t, body))
 	wantOK, wantFailed := make([]int, overviewHours), make([]int, overviewHours)
-	wantOK[47], wantFailed[47] = 3, 5
+	wantOK[47], wantFailed[47] = 4, 5
 	wantOK[47-30] = 1 // 30 hours ago: the hour [t0-30h, t0-29h) ends 29 hours before the window does
 	if !slicesEqual(ok, wantOK) || !slicesEqual(failed, wantFailed) {
 		t.Errorf("chart counts:\n sign-ins %v\n  want    %v\n failures %v\n  want    %v", ok, wantOK, failed, wantFailed)
@@ -309,8 +311,8 @@ func testAdminOverview(t *testing.T, b overviewBackend) {
 		}
 	}
 	ok, failed = chartBars(t, parseChart(t, body))
-	if ok[47-25] != 3 || failed[47-25] != 5 || ok[47] != 1 {
-		t.Errorf("a day later: the hour 25 hours ago has %d sign-ins and %d failures (want 3, 5); the last %d (want 1)",
+	if ok[47-25] != 4 || failed[47-25] != 5 || ok[47] != 1 {
+		t.Errorf("a day later: the hour 25 hours ago has %d sign-ins and %d failures (want 4, 5); the last %d (want 1)",
 			ok[47-25], failed[47-25], ok[47])
 	}
 }

@@ -19,6 +19,13 @@ import (
 // luaLib is shared by the scripts below. A session's hash fields:
 // d data, e expiry ms, h handle, u user id, c created ms, s last seen ms,
 // a absolute deadline ms, ip, ua, r remember (0/1).
+//
+// P{b}:app holds the bucket's app sessions (ua starts with appAgentMark,
+// spelled '\1app\1' in Lua) by expiry, like P{b}:exp: commit adds to it
+// in the same script that writes the record, drop (every delete, revoke,
+// session-limit revocation and sweep) and rotate move or remove the
+// entry, so it always holds exactly the app sessions of P{b}:exp (see
+// CountByKind).
 const luaLib = `
 local function extend(k, exp)
   local t = redis.call('PEXPIRETIME', k)
@@ -42,6 +49,7 @@ local function drop(p, th)
   if f[3] and f[3] ~= '' then redis.call('ZREM', p..'ip:'..f[3], th) end
   redis.call('ZREM', p..'all', th)
   redis.call('ZREM', p..'exp', th)
+  redis.call('ZREM', p..'app', th)
   return n
 end
 `
@@ -78,6 +86,11 @@ if ARGV[6] then
   end
   redis.call('ZADD', p..'all', seen, th)
   redis.call('ZADD', p..'exp', exp, th)
+  if string.sub(ARGV[12], 1, 5) == '\1app\1' then
+    redis.call('ZADD', p..'app', exp, th)
+  else
+    redis.call('ZREM', p..'app', th)
+  end
   if mode == 'create' and ARGV[14] then
     local limit = tonumber(ARGV[15])
     if limit > 0 then
@@ -168,6 +181,14 @@ end
 return out
 `)
 
+// countScript: ARGV bucket prefix, now ms. Returns {sessions, app
+// sessions} of the bucket that expire after now: two ZCOUNTs of indexes
+// scored by expiry, O(log of the bucket's sessions).
+var countScript = redis.NewScript(1, `
+local p, after = ARGV[1], '('..ARGV[2]
+return {redis.call('ZCOUNT', p..'exp', after, '+inf'), redis.call('ZCOUNT', p..'app', after, '+inf')}
+`)
+
 // readScript: ARGV bucket prefix, sha256(token)... Returns the record
 // fields of each session, or false for one that is gone (whose index
 // entries it removes).
@@ -219,6 +240,7 @@ if f[2] then move(p..'u:'..f[2]) end
 if f[3] and f[3] ~= '' then move(p..'ip:'..f[3]) end
 move(p..'all')
 move(p..'exp')
+move(p..'app')
 return 1
 `)
 
@@ -672,4 +694,33 @@ func (s *RedisStore) Sweep(ctx context.Context) (int, error) {
 		}
 	})
 	return int(total.Load()), err
+}
+
+// CountByKind implements Registry: in every bucket, countScript counts
+// the sessions of its expiry index and of its app index that expire
+// after now (pipelined on one connection on a single Redis, one script
+// per bucket on a cluster: evalEachBucket). Sessions expired but not yet
+// swept are not counted (their index scores are their expiry times), so
+// the counts are exact at now, as the SQL store's are; Sessions' Total
+// (the size of the last-seen indexes) may still count those. An app
+// session created before the app index existed (a Latch without it) is
+// counted as a browser session until its next recorded activity: every
+// commit with a record adds its session to the app index again.
+func (s *RedisStore) CountByKind(ctx context.Context) (browser, app int, err error) {
+	now := time.Now().UnixMilli()
+	total := 0
+	err = s.evalEachBucket(ctx, "count by kind", countScript, func(int) []any { return []any{now} },
+		func(_ int, reply any) error {
+			n, err := redis.Ints(reply, nil)
+			if err != nil || len(n) != 2 {
+				return fmt.Errorf("session: redis count by kind: %w: unexpected reply %v", ErrUnavailable, err)
+			}
+			total += n[0]
+			app += n[1]
+			return nil
+		})
+	if err != nil {
+		return 0, 0, err
+	}
+	return total - app, app, nil
 }

@@ -40,6 +40,7 @@ import (
 //	P{b}:ip:<ip>            sorted set of sha256(token) by expiry: the bucket's sessions by client IP
 //	P{b}:all                sorted set of sha256(token) by last seen: the admin view (merged over buckets)
 //	P{b}:exp                sorted set of sha256(token) by expiry: what Sweep removes
+//	P{b}:app                sorted set of sha256(token) by expiry: the bucket's app sessions (CountByKind)
 //	P{b}:us:<user id>       hash: the account's state copy (userstate.go)
 //	P{b}:r:<sha256(token)>  string: the token's rotated sha256, for a minute (Rotate)
 //

@@ -66,6 +66,12 @@ type Registry interface {
 	// Sweep removes index entries of sessions that have expired and returns
 	// how many it removed. Latch runs it periodically; reads also clean up.
 	Sweep(ctx context.Context) (int, error)
+	// CountByKind returns the number of active sessions of each kind
+	// (KindBrowser, KindApp): those not expired at the time of the call,
+	// whether swept yet or not. It reads counts kept per kind in indexes
+	// (Redis: one small script per bucket; SQL: two index counts), never
+	// the sessions themselves.
+	CountByKind(ctx context.Context) (browser, app int, err error)
 }
 
 type recordKey struct{}

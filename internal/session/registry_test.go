@@ -384,6 +384,98 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 	})
 
+	t.Run("count by kind is exact after revoke, logout, rotation, expiry and sweep", func(t *testing.T) {
+		f := newFixture(t)
+		wantCounts := func(when string, browser, app int) {
+			t.Helper()
+			b, a, err := f.store.CountByKind(ctx)
+			if err != nil {
+				t.Fatalf("%s: CountByKind: %v", when, err)
+			}
+			if b != browser || a != app {
+				t.Errorf("%s: CountByKind = %d browser, %d app; want %d, %d", when, b, a, browser, app)
+			}
+		}
+		wantCounts("empty", 0, 0)
+		var browsers, apps []Record
+		for i := range 3 { // users 1, 2, 3: three buckets
+			r := newRecord(i, int64(1+i), "192.0.2.1", now)
+			if err := put(t, f.store, tok(fmt.Sprintf("browser-%d", i), r.UserID), r, true); err != nil {
+				t.Fatal(err)
+			}
+			browsers = append(browsers, r)
+		}
+		for i := range 2 { // users 1 and 2
+			r := newRecord(10+i, int64(1+i), "192.0.2.2", now)
+			r.Kind, r.DeviceName, r.UserAgent = KindApp, "Pixel 9", "latch-app/1.0"
+			if err := put(t, f.store, tok(fmt.Sprintf("app-%d", i), r.UserID), r, true); err != nil {
+				t.Fatal(err)
+			}
+			apps = append(apps, r)
+		}
+		wantCounts("3 browser + 2 app sessions", 3, 2)
+		// An update (a refresh) does not count a session twice.
+		apps[0].LastSeen = now.Add(time.Second).Truncate(time.Millisecond)
+		if err := put(t, f.store, tok("app-0", apps[0].UserID), apps[0], false); err != nil {
+			t.Fatal(err)
+		}
+		// A rotation moves the app session, and its count, to the new token.
+		if err := f.store.Rotate(ctx, tok("app-0", apps[0].UserID), tok("app-0b", apps[0].UserID)); err != nil {
+			t.Fatal(err)
+		}
+		wantCounts("after a refresh and a rotation", 3, 2)
+		if _, found, err := f.store.Revoke(ctx, apps[1].Handle); err != nil || !found {
+			t.Fatalf("Revoke app session: %v %v", found, err)
+		}
+		wantCounts("after revoking an app session", 3, 1)
+		// User 3's browser session expires: not counted as soon as it has
+		// expired, swept or not.
+		short := browsers[2]
+		short.Expiry = time.Now().Add(150 * time.Millisecond)
+		if err := put(t, f.store, tok("browser-2", short.UserID), short, false); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, a, err := f.store.CountByKind(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b == 2 && a == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("5 s after a browser session expired: CountByKind = %d browser, %d app; want 2, 1", b, a)
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		if n, err := f.store.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("Sweep = %d, %v; want 1 removed", n, err)
+		}
+		wantCounts("after the sweep", 2, 1)
+		// Revoking a user's sessions ends the browser and the app session.
+		if ended, err := f.store.RevokeUser(ctx, 1, ""); err != nil || len(ended) != 2 {
+			t.Fatalf("RevokeUser = %v, %v; want 2 ended", handles(ended), err)
+		}
+		wantCounts("after revoking user 1", 1, 0)
+		if err := f.store.DeleteCtx(ctx, tok("browser-1", browsers[1].UserID)); err != nil {
+			t.Fatal(err)
+		}
+		wantCounts("after the last logout", 0, 0)
+		// Reads drop the expired session's entries of the user and IP
+		// indexes, which Sweep cannot find once Redis has expired the
+		// session's hash (they name no live session in the meantime).
+		if _, err := f.store.UserSessions(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.store.Sessions(ctx, Query{IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.indexEntries(t); n != 0 {
+			t.Errorf("%d index entries left", n)
+		}
+	})
+
 	t.Run("expired sessions drop out and the sweep empties the indexes", func(t *testing.T) {
 		f := newFixture(t)
 		r := newRecord(1, 42, "192.0.2.1", now)
@@ -415,7 +507,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 }
 
 // BenchmarkRegistry100k fills a store with 100,000 active sessions (20,000
-// users × 5) and measures the listing calls the pages make.
+// users × 5; every tenth an app session) and measures the listing and
+// counting calls the pages make.
 func BenchmarkRegistry100k(b *testing.B) {
 	for _, name := range []string{"redis", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
@@ -455,6 +548,14 @@ func BenchmarkRegistry100k(b *testing.B) {
 					}
 				}
 			})
+			b.Run("CountByKind", func(b *testing.B) { // the admin overview
+				for b.Loop() {
+					browser, app, err := f.store.CountByKind(ctx)
+					if err != nil || browser != 90_000 || app != 10_000 {
+						b.Fatal(browser, app, err)
+					}
+				}
+			})
 			b.Run("Sessions by IP", func(b *testing.B) {
 				for b.Loop() {
 					p, err := f.store.Sessions(ctx, Query{IP: "10.0.3.7", Limit: 50})
@@ -472,6 +573,9 @@ func fill(b *testing.B, st Store, n int, now time.Time) {
 	start := time.Now()
 	for i := range n {
 		r := newRecord(i, int64(i%20_000), fmt.Sprintf("10.0.%d.%d", i%7, i%250), now.Add(-time.Duration(i)*time.Millisecond))
+		if i%10 == 0 {
+			r.Kind, r.DeviceName = KindApp, "Pixel 9"
+		}
 		if err := put(b, st, tok(fmt.Sprintf("tok-%d", i), r.UserID), r, true); err != nil {
 			b.Fatal(err)
 		}

@@ -137,6 +137,31 @@ func (s *SQLStore) sessionsCountQuery(q Query, now time.Time) (string, []any) {
 	return `SELECT count(*) FROM (` + count + `) AS matching`, args
 }
 
+// countByKindQuery counts the unexpired sessions and, of them, the app
+// sessions (stored User-Agent starting with appAgentMark, 5 bytes): the
+// first from the expiry index, the second from the expression index
+// sessions_kind_expiry_idx on (substr(user_agent, 1, 5), expiry)
+// (migration 00018), whose expression the query repeats exactly so that
+// both databases use it. Arguments: now ms, appAgentMark, now ms.
+// TestSQLCountByKindPlan checks the plans at size.
+const countByKindQuery = `SELECT
+	(SELECT count(*) FROM sessions WHERE expiry > ?),
+	(SELECT count(*) FROM sessions WHERE substr(user_agent, 1, 5) = ? AND expiry > ?)`
+
+// CountByKind implements Registry with one statement (countByKindQuery).
+// A row written without a registry record (none in Latch) counts as a
+// browser session, as it counts in Sessions' total.
+func (s *SQLStore) CountByKind(ctx context.Context) (browser, app int, err error) {
+	ctx, cancel := deadline.Bound(ctx, s.timeout)
+	defer cancel()
+	now := time.Now().UnixMilli()
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.q(countByKindQuery), now, appAgentMark, now).Scan(&total, &app); err != nil {
+		return 0, 0, unavailable("count by kind", err)
+	}
+	return total - app, app, nil
+}
+
 // Revoke implements Registry with one DELETE … RETURNING.
 func (s *SQLStore) Revoke(ctx context.Context, handle string) (Record, bool, error) {
 	recs, err := s.query(ctx, "revoke", `DELETE FROM sessions WHERE handle = ? RETURNING `+recordSelect, handle)

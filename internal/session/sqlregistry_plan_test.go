@@ -81,6 +81,54 @@ func TestSQLSessionsPlans(t *testing.T) {
 	}
 }
 
+// TestSQLCountByKindPlan: on 20,000 sessions, 1,000 of them app sessions,
+// CountByKind's statement reads the app sessions through the index
+// sessions_kind_expiry_idx (SQLite from the index alone; PostgreSQL reads
+// the matching rows through it), never by scanning or sorting the table;
+// the count of all active sessions is SQLite's expiry index or, on
+// PostgreSQL, whose planner prefers it when nearly every row is active,
+// a sequential scan (as Sessions' unbounded total is); and the counts
+// are exact.
+func TestSQLCountByKindPlan(t *testing.T) {
+	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			url := "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
+			if dialect == store.DialectPostgres {
+				url = storetest.PostgresURL(t)
+			}
+			db := OpenTestDB(t, url)
+			seedSessions(t, db, 20000, 2000)
+			pg := dialect == store.DialectPostgres
+			st := NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second)
+			app := storedAgent(Record{Kind: KindApp, DeviceName: "Pixel 9", UserAgent: "latch-app/1.0"})
+			if _, err := db.SQL().ExecContext(t.Context(), st.q("UPDATE sessions SET user_agent = ? WHERE user_id <= 100"), app); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.SQL().ExecContext(t.Context(), "ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UnixMilli()
+			lines := storetest.Plan(t, db.SQL(), pg, st.q(countByKindQuery), now, appAgentMark, now)
+			all := strings.Join(lines, "\n")
+			if !strings.Contains(all, "sessions_kind_expiry_idx") {
+				t.Errorf("the app count does not use sessions_kind_expiry_idx:\n%s", all)
+			}
+			for _, l := range lines {
+				d := strings.TrimSpace(l)
+				if strings.Contains(d, "Sort") || strings.Contains(d, "TEMP B-TREE") ||
+					(strings.HasPrefix(d, "SCAN sessions") && !strings.Contains(d, "INDEX")) {
+					t.Errorf("plan sorts or scans the table (%q):\n%s", d, all)
+				}
+			}
+			browser, apps, err := st.CountByKind(t.Context())
+			if err != nil || browser != 19000 || apps != 1000 {
+				t.Errorf("CountByKind = %d, %d, %v; want 19000 browser, 1000 app", browser, apps, err)
+			}
+		})
+	}
+}
+
 // checkPagePlan fails t when lines scan a table without an index, sort
 // below the top of the plan, or (want != "") do not use index want.
 //
