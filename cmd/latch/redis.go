@@ -27,17 +27,17 @@ var (
 )
 
 // openRedis returns the pool of connections to the Redis the
-// configuration names (config.Redis, parsed once by config.Load): behind
-// Redis Cluster when LATCH_REDIS_CLUSTER is set (redisconn.NewCluster: an
+// configuration names (config.Redis, parsed once by config.Load): a Redis
+// Cluster when LATCH_REDIS_CLUSTER is set (redisconn.NewCluster: an
 // unreachable cluster at start is retried on use, like an unreachable
-// Redis), behind Redis Sentinel when LATCH_REDIS_SENTINELS is set
-// (redisconn.NewSentinelPool, dialing the master the Sentinels name, and
-// telling topo, when not nil, of each change of master), else the one
-// Redis at LATCH_REDIS_URL. Every dial, read and write is bounded by
-// LATCH_REDIS_TIMEOUT. It returns nil, nil when no Redis is configured
-// (the embedded session store). The caller closes the pool. It is the one
-// place a Redis pool is built: the server and every CLI command that
-// touches sessions get theirs here.
+// Redis), the master Redis Sentinel names when LATCH_REDIS_SENTINELS is
+// set (redisconn.NewSentinelPool), else the one Redis at LATCH_REDIS_URL.
+// Every dial, read and write is bounded by LATCH_REDIS_TIMEOUT. topo, when
+// not nil, is told of each change of master (Sentinel) or reload of the
+// slot map (Cluster). It returns nil, nil when no Redis is configured (the
+// embedded session store). The caller closes the pool. It is the one place
+// a Redis pool is built: the server and every CLI command that touches
+// sessions get theirs here.
 func openRedis(cfg config.Config, topo redisconn.TopologyObserver) (redisPool, error) {
 	r := cfg.Redis
 	if r == nil {
@@ -54,6 +54,9 @@ func openRedis(cfg config.Config, topo redisconn.TopologyObserver) (redisPool, e
 		cl, err := redisconn.NewCluster(cfg.RedisCluster, r.Password, cfg.RedisTimeout)
 		if cl == nil {
 			return nil, err
+		}
+		if topo != nil {
+			cl.Observe(topo)
 		}
 		return cl, nil
 	}

@@ -36,6 +36,16 @@ type Cluster struct {
 	mu          sync.Mutex
 	lastRefresh time.Time
 	refreshing  bool
+	observer    TopologyObserver // nil: nobody is told
+}
+
+// Observe makes cl tell o (latch_redis_topology_changes_total) of every
+// reload of the slot map it starts after a node failed or the cluster
+// answered CLUSTERDOWN (TopologySlotsRefreshed). Call it before use.
+func (cl *Cluster) Observe(o TopologyObserver) {
+	cl.mu.Lock()
+	cl.observer = o
+	cl.mu.Unlock()
 }
 
 var _ Source = (*Cluster)(nil)
@@ -154,10 +164,14 @@ func (cl *Cluster) refreshSoon() {
 	cl.refreshing = true
 	cl.mu.Unlock()
 	go func() {
-		_ = cl.c.Refresh()
+		err := cl.c.Refresh()
 		cl.mu.Lock()
 		cl.refreshing, cl.lastRefresh = false, time.Now()
+		o := cl.observer
 		cl.mu.Unlock()
+		if err == nil && o != nil {
+			o.RedisTopologyChange(TopologySlotsRefreshed)
+		}
 	}()
 }
 

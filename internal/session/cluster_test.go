@@ -148,7 +148,9 @@ func TestClusterFollowsAskAndMoved(t *testing.T) {
 // before kill -9 rests on the store waiting for a replica (WAIT, issue
 // 9's Sentinel part); here the revocations precede the kill.
 func TestClusterFailoverLosesNoRevocation(t *testing.T) {
-	h, _, rig := clusterHarness(t)
+	h, cl, rig := clusterHarness(t)
+	refreshes := &topologyCounter{}
+	cl.Observe(refreshes)
 	const users = 60
 	clients := make([]*http.Client, users+1)
 	for uid := 1; uid <= users; uid++ {
@@ -260,6 +262,11 @@ func TestClusterFailoverLosesNoRevocation(t *testing.T) {
 	check("after kill -9 of a master", 40)
 	t.Logf("kill -9: replica promoted after %v, every session answered again after %v",
 		promotedAfter.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+	// The dead master's failures made the client reload the slot map, and
+	// the observer (latch_redis_topology_changes_total) was told.
+	if n := refreshes.count(redisconn.TopologySlotsRefreshed); n < 1 {
+		t.Errorf("%d slot map reloads reported after kill -9 of a master, want at least 1", n)
+	}
 
 	// Logins succeed again, without restarting anything.
 	for uid := 5000; uid < 5020; uid++ {
@@ -334,4 +341,25 @@ func redisStrings(v any, err error) ([]string, error) {
 		out = append(out, string(b))
 	}
 	return out, nil
+}
+
+// topologyCounter is a redisconn.TopologyObserver that counts by kind.
+type topologyCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *topologyCounter) RedisTopologyChange(kind string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[kind]++
+}
+
+func (c *topologyCounter) count(kind string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[kind]
 }
