@@ -302,7 +302,8 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *st
 // (store.DB.SetUserStateCache): the server, the CLI and reset links all
 // open their stores here, so none of them can change an account without
 // updating its copy. rec, when set (serve), counts the store's Redis
-// command errors and Sentinel's changes of master.
+// command errors and Sentinel's changes of master. In Sentinel mode the
+// store requires a replica for every revocation (RedisStore.RequireReplica).
 func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool redisPool, err error) {
 	var topo redisconn.TopologyObserver
 	if rec != nil {
@@ -319,7 +320,11 @@ func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (s
 	if rec != nil {
 		src = metrics.CountRedisErrors(pool, rec)
 	}
-	rs := session.NewRedisStore(src, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	// Sentinel mode has replicas by definition: with none connected, a
+	// revocation fails instead of living on the master only. A cluster
+	// master without replicas is a normal small deployment: not required.
+	rs := session.NewRedisStore(src, cfg.RedisKeyPrefix, cfg.RedisTimeout).
+		RequireReplica(cfg.RedisSentinel.Enabled())
 	db.SetUserStateCache(rs)
 	return rs, pool, nil
 }
