@@ -88,8 +88,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "latch %s: %s\n", cmd, errorText(err))
 	return exitStatus(err)
+}
+
+// errorText is what the latch command prints for a command's error: its
+// text, after a plain sentence when it is a revocation (or the hold of an
+// account change) that no Redis replica confirmed (session.ErrNotReplicated),
+// whose error chain reads as Redis internals.
+func errorText(err error) string {
+	if errors.Is(err, session.ErrNotReplicated) {
+		return "could not confirm that a second Redis server has this change, so it may not have taken effect; try again in a few seconds (" + err.Error() + ")"
+	}
+	return err.Error()
 }
 
 // exitStatus is the exit status for a command's error, by its kind
