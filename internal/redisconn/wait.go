@@ -31,8 +31,8 @@ var ErrNoReplica = fmt.Errorf("%w: the master has no connected replica", ErrNotR
 // promote, and a replica that connects later is synchronised from this
 // master first. When true (Redis Sentinel: the deployment has replicas,
 // so none connected means they are down or cut off, and one of them may
-// be promoted later without the writes) it returns ErrNoReplica (wrapped)
-// and sends no WAIT.
+// be promoted later without the writes) it returns ErrNoReplica and
+// sends no WAIT.
 //
 // ROLE lists connected replicas only: a replica that is cut off but alive
 // could still be promoted by Sentinels on its side of a partition. Redis's

@@ -16,9 +16,8 @@ import (
 // revocation that Redis ran on the master but that no replica acknowledged
 // in time, or, when the store requires a replica (RequireReplica), that
 // found no replica connected: a failover now could bring the ended
-// sessions back, so the
-// revocation is reported as failed (HTTP 503, CLI non-zero exit), never as
-// done (issue 9, "Killed sessions stay dead across a failover").
+// sessions back, so the revocation is reported as failed (HTTP 503, CLI
+// non-zero exit), never as done (issue 9, "Killed sessions stay dead across a failover").
 var ErrNotReplicated = fail.New(fail.Unavailable, "session: revocation not acknowledged by a Redis replica")
 
 // MinReplicaWait is the least time a revocation waits for a replica
