@@ -88,8 +88,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "latch %s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "latch %s: %s\n", cmd, errorText(err))
 	return exitStatus(err)
+}
+
+// errorText is what the latch command prints for a command's error: its
+// text, after a plain sentence when it is a revocation (or the hold of an
+// account change) that no Redis replica confirmed (session.ErrNotReplicated),
+// whose error chain reads as Redis internals.
+func errorText(err error) string {
+	if errors.Is(err, session.ErrNotReplicated) {
+		return "could not confirm that a second Redis server has this change, so it may not have taken effect; try again in a few seconds (" + err.Error() + ")"
+	}
+	return err.Error()
 }
 
 // exitStatus is the exit status for a command's error, by its kind
@@ -318,7 +329,8 @@ func openMigratedDB(ctx context.Context, getenv func(string) string) (config.Con
 // (store.DB.SetUserStateCache): the server, the CLI and reset links all
 // open their stores here, so none of them can change an account without
 // updating its copy. rec, when set (serve), counts the store's Redis
-// command errors and Sentinel's changes of master.
+// command errors and Sentinel's changes of master. In Sentinel mode the
+// store requires a replica for every revocation (RedisStore.RequireReplica).
 func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (st session.Store, pool redisPool, err error) {
 	var topo redisconn.TopologyObserver
 	if rec != nil {
@@ -335,7 +347,11 @@ func openSessionStore(cfg config.Config, db *store.DB, rec *metrics.Recorder) (s
 	if rec != nil {
 		src = metrics.CountRedisErrors(pool, rec)
 	}
-	rs := session.NewRedisStore(src, cfg.RedisKeyPrefix, cfg.RedisTimeout)
+	// Sentinel mode has replicas by definition: with none connected, a
+	// revocation fails instead of living on the master only. A cluster
+	// master without replicas is a normal small deployment: not required.
+	rs := session.NewRedisStore(src, cfg.RedisKeyPrefix, cfg.RedisTimeout).
+		RequireReplica(cfg.RedisSentinel.Enabled())
 	db.SetUserStateCache(rs)
 	return rs, pool, nil
 }

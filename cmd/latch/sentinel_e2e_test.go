@@ -428,3 +428,92 @@ func TestSentinelServeProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestSentinelReplicasKilledRefusesRevocations: with both replicas killed
+// (kill -9: the master lists no connected replica, so there is nothing to
+// WAIT for) a revocation in Sentinel mode is refused, never reported as
+// done, since a replica promoted later would not have it: a logout and a
+// revoke on the web answer 503 with Retry-After and words that say the
+// change may not have taken effect, a password change (its account-state
+// hold) is refused with 503, and `latch sessions revoke` and `latch user
+// disable` exit non-zero saying the same in plain words.
+func TestSentinelReplicasKilledRefusesRevocations(t *testing.T) {
+	rig, ta := startSentinelApp(t)
+	cli := sentinelCLI(ta)
+	email, pw := ta.newUser("SentinelOwner")
+	// login signs a new browser in and returns it with its session's handle.
+	known := map[string]bool{}
+	login := func() (*browser, string) {
+		t.Helper()
+		b := ta.newBrowser()
+		b.login(email, pw, false)
+		var list []sessionJSON
+		out := cli.ok(t, "sessions", "list", "--json", "--user", email)
+		if err := json.Unmarshal([]byte(out.stdout), &list); err != nil {
+			t.Fatalf("sessions list --json: %v\n%s", err, out.stdout)
+		}
+		handle := ""
+		for _, s := range list {
+			if !known[s.Handle] {
+				known[s.Handle], handle = true, s.Handle
+			}
+		}
+		if handle == "" {
+			t.Fatal("a login added no session to the list")
+		}
+		return b, handle
+	}
+	owner, _ := login()
+	victim, victimHandle := login()
+	byCLI, cliHandle := login()
+	other, otherPW := ta.newUser("SentinelOther")
+	ta.newBrowser().login(other, otherPW, false)
+	token := owner.csrfToken()
+
+	for _, r := range rig.Replicas() {
+		r.Kill()
+	}
+	deadline := time.Now().Add(redistest.RigTimeout)
+	for {
+		info, err := redis.String(rig.Master().Do("INFO", "replication"))
+		if err == nil && strings.Contains(info, "connected_slaves:0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the master still lists replicas %v after both were killed:\n%s", redistest.RigTimeout, info)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	const words = "Latch could not confirm that a second Redis server has this change, so it may not have taken effect."
+	refused := func(what string, p page) {
+		t.Helper()
+		if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" {
+			t.Errorf("%s with both replicas killed: %d (Retry-After %q), want 503 with Retry-After", what, p.status, p.header.Get("Retry-After"))
+		}
+		if !strings.Contains(p.body, words) {
+			t.Errorf("%s with both replicas killed: the page lacks %q:\n%s", what, words, p.body)
+		}
+	}
+	// The password change first: it would end the other sessions, and
+	// its account-state hold is refused before anything changes.
+	refused("password change", owner.post("/account/password", url.Values{"csrf_token": {token},
+		"current_password": {pw}, "password": {"a different long pass phrase"}}))
+	refused("web revoke", owner.post("/sessions/"+victimHandle+"/revoke", url.Values{"csrf_token": {token}}))
+	refused("logout", owner.post("/logout", url.Values{"csrf_token": {token}}))
+
+	const cliWords = "could not confirm that a second Redis server has this change, so it may not have taken effect"
+	for _, args := range [][]string{{"sessions", "revoke", "--", cliHandle}, {"user", "disable", other}} {
+		out := cli.run(t, "", args...)
+		if out.code == exitOK || strings.Contains(out.stdout, "ended") || strings.Contains(out.stdout, "disabled") {
+			t.Errorf("latch %s with both replicas killed: exit %d, stdout %q; want a failure", strings.Join(args, " "), out.code, out.stdout)
+		}
+		if !strings.Contains(out.stderr, cliWords) {
+			t.Errorf("latch %s: stderr %q lacks %q", strings.Join(args, " "), out.stderr, cliWords)
+		}
+	}
+	// The master may have ended sessions before the WAIT was found
+	// impossible; whatever it did, nothing above claimed it: record it.
+	t.Logf("after the refused revocations: owner signed in %v, victim %v, CLI's target %v",
+		owner.signedIn(), victim.signedIn(), byCLI.signedIn())
+}

@@ -81,11 +81,25 @@ func TestWaitReplicas(t *testing.T) {
 		if _, err := c.Do("SET", "k", "v"); err != nil {
 			t.Fatal(err)
 		}
-		if err := WaitReplicas(t.Context(), c, 200*time.Millisecond); err != nil {
+		if err := WaitReplicas(t.Context(), c, 200*time.Millisecond, false); err != nil {
 			t.Fatalf("WaitReplicas without replicas: %v", err)
 		}
 		if n := waitCalls(t, m); n != 0 {
 			t.Errorf("%d WAIT commands sent to a Redis without replicas, want 0", n)
+		}
+	})
+	t.Run("replica required, none connected: ErrNoReplica", func(t *testing.T) {
+		m := redistest.StartServer(t)
+		c := dial(t, m)
+		if _, err := c.Do("SET", "k", "v"); err != nil {
+			t.Fatal(err)
+		}
+		err := WaitReplicas(t.Context(), c, 200*time.Millisecond, true)
+		if !errors.Is(err, ErrNoReplica) || !errors.Is(err, ErrNotReplicated) {
+			t.Fatalf("WaitReplicas requiring a replica, none connected = %v, want ErrNoReplica (an ErrNotReplicated)", err)
+		}
+		if n := waitCalls(t, m); n != 0 {
+			t.Errorf("%d WAIT commands sent to a master without replicas, want 0", n)
 		}
 	})
 	t.Run("replica acknowledges", func(t *testing.T) {
@@ -94,7 +108,7 @@ func TestWaitReplicas(t *testing.T) {
 		if _, err := c.Do("SET", "k", "v"); err != nil {
 			t.Fatal(err)
 		}
-		if err := WaitReplicas(t.Context(), c, 5*time.Second); err != nil {
+		if err := WaitReplicas(t.Context(), c, 5*time.Second, true); err != nil {
 			t.Fatalf("WaitReplicas with 2 replicas: %v", err)
 		}
 		if n := waitCalls(t, m); n != 1 {
@@ -114,7 +128,7 @@ func TestWaitReplicas(t *testing.T) {
 		if _, err := c.Do("SET", "k", "v"); err != nil {
 			t.Fatal(err)
 		}
-		err := WaitReplicas(t.Context(), c, 100*time.Millisecond)
+		err := WaitReplicas(t.Context(), c, 100*time.Millisecond, true)
 		if !errors.Is(err, ErrNotReplicated) {
 			t.Fatalf("WaitReplicas with frozen replicas = %v, want ErrNotReplicated", err)
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -280,8 +281,9 @@ func TestAPIOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// TestAPIUnavailableIs503Problem: a store that cannot be reached, or a
-// full hashing pool, is a 503 problem with Retry-After, as on the pages.
+// TestAPIUnavailableIs503Problem: a store that cannot be reached, a
+// revocation no Redis replica confirmed, or a full hashing pool, is a 503
+// problem with Retry-After and the pages' words, as on the pages.
 func TestAPIUnavailableIs503Problem(t *testing.T) {
 	a := newTestApp(t)
 	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
@@ -293,6 +295,25 @@ func TestAPIUnavailableIs503Problem(t *testing.T) {
 	if res.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
+	if want := "Latch cannot reach its session store right now, so what you asked may not have been done."; !strings.Contains(body, want) {
+		t.Errorf("list with the registry down: detail lacks %q: %s", want, body)
+	}
+
+	a.sessions.mu.Lock()
+	a.sessions.err = nil
+	a.sessions.mu.Unlock()
+	other := a.login("bob@example.com", false)
+	a.sessions.mu.Lock()
+	a.sessions.err = fmt.Errorf("session: redis revoke: %w: %w", session.ErrUnavailable, session.ErrNotReplicated)
+	a.sessions.mu.Unlock()
+	res, body = apiCall(t, a, "DELETE", "/api/v1/sessions/"+other.handle, token, "", "")
+	wantProblem(t, "revoke that no replica confirmed", res, body, http.StatusServiceUnavailable)
+	if want := "Latch could not confirm that a second Redis server has this change, so it may not have taken effect."; !strings.Contains(body, want) {
+		t.Errorf("revoke that no replica confirmed: detail lacks %q: %s", want, body)
+	}
+	a.sessions.mu.Lock()
+	a.sessions.err = nil
+	a.sessions.mu.Unlock()
 
 	a.hasher.mu.Lock()
 	a.hasher.dummyErr = password.ErrBusy

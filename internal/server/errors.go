@@ -139,6 +139,11 @@ func (s *Server) kindAnswer(err error) answer {
 		return a
 	case fail.Unavailable:
 		switch {
+		case errors.Is(err, session.ErrNotReplicated): // before ErrUnavailable, which it comes with
+			// A revocation (or the hold of an account change) that no Redis
+			// replica confirmed: it may have run on the master only.
+			return unavailableAnswer(err, slog.LevelError, "revocation not replicated",
+				"error.not_replicated")
 		case errors.Is(err, session.ErrUnavailable), errors.Is(err, user.ErrStateCopyNotWritten):
 			return unavailableAnswer(err, slog.LevelError, "session store unavailable",
 				"error.session_store")

@@ -15,6 +15,7 @@ import (
 	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/redisconn"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/slots"
 	"github.com/latch/latch/internal/throttle"
@@ -90,9 +91,11 @@ func TestErrorTable(t *testing.T) {
 			429, "10", "Try again in 10 seconds.", "", slog.LevelDebug},
 
 		{"session store down", fmt.Errorf("session: redis get: %w: %w", session.ErrUnavailable, dial), 503, "2",
-			"Latch cannot reach its session store right now.", "", slog.LevelError},
+			"Latch cannot reach its session store right now, so what you asked may not have been done. Please try again in a few seconds.", "", slog.LevelError},
 		{"state copy not written", fmt.Errorf("%w: %w", user.ErrStateCopyNotWritten, dial), 503, "2",
-			"Latch cannot reach its session store right now.", "", slog.LevelError},
+			"Latch cannot reach its session store right now, so what you asked may not have been done. Please try again in a few seconds.", "", slog.LevelError},
+		{"revocation not replicated", fmt.Errorf("session: redis revoke: %w: %w: %v", session.ErrUnavailable, session.ErrNotReplicated, redisconn.ErrNoReplica), 503, "2",
+			"Latch could not confirm that a second Redis server has this change, so it may not have taken effect. Please try again in a few seconds.", "", slog.LevelError},
 		{"throttle counters down", fmt.Errorf("throttle: reserve: %w: %w", throttle.ErrUnavailable, dial), 503, "2",
 			"Latch cannot check sign-in attempts right now.", "", slog.LevelError},
 		{"database down", fail.Wrap(fail.Unavailable, dial, "store: user by email"), 503, "2",

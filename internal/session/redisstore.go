@@ -51,9 +51,10 @@ import (
 // first key (KEYS[1]) is in the bucket it works on, so a cluster client
 // sends it to the right node at once.
 type RedisStore struct {
-	pool    redisconn.Source
-	prefix  string
-	timeout time.Duration
+	pool           redisconn.Source
+	prefix         string
+	timeout        time.Duration
+	requireReplica bool // RequireReplica
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -74,6 +75,22 @@ func NewRedisStore(pool redisconn.Source, prefix string, timeout time.Duration) 
 		panic("session: redis key prefix must not contain { or }")
 	}
 	return &RedisStore{pool: pool, prefix: prefix, timeout: timeout}
+}
+
+// RequireReplica sets whether a revocation (and an account-state hold,
+// HoldUserState) must reach a replica: when on, a master without any
+// connected replica fails it with ErrNotReplicated, as when no replica
+// acknowledged it (redisconn.WaitReplicas with require). cmd/latch turns it
+// on in Redis Sentinel mode, where the deployment has replicas by
+// definition, so none connected means they are down and one may be
+// promoted later without the revocation. Off (the default), a master
+// without replicas (one Redis, or a Redis Cluster deployed without
+// replicas) ends sessions without waiting. Call it before the store is
+// used; it is not safe to call concurrently with the store's operations.
+// It returns s.
+func (s *RedisStore) RequireReplica(on bool) *RedisStore {
+	s.requireReplica = on
+	return s
 }
 
 // key returns the session key of token and its bucket's key prefix.

@@ -14,9 +14,10 @@ import (
 
 // ErrNotReplicated is returned (wrapped, with ErrUnavailable) by a
 // revocation that Redis ran on the master but that no replica acknowledged
-// in time: a failover now could bring the ended sessions back, so the
-// revocation is reported as failed (HTTP 503, CLI non-zero exit), never as
-// done (issue 9, "Killed sessions stay dead across a failover").
+// in time, or, when the store requires a replica (RequireReplica), that
+// found no replica connected: a failover now could bring the ended
+// sessions back, so the revocation is reported as failed (HTTP 503, CLI
+// non-zero exit), never as done (issue 9, "Killed sessions stay dead across a failover").
 var ErrNotReplicated = fail.New(fail.Unavailable, "session: revocation not acknowledged by a Redis replica")
 
 // MinReplicaWait is the least time a revocation waits for a replica
@@ -32,7 +33,8 @@ const MinReplicaWait = 1500 * time.Millisecond
 // the script ended at least one session, it waits on the same
 // connection for a replica to acknowledge the write (redisconn.WaitReplicas:
 // ROLE, and WAIT 1 <max(store timeout, MinReplicaWait)> when the master
-// has replicas; without replicas no WAIT is sent). A script that ended
+// has replicas; without replicas no WAIT is sent, and the call fails when
+// the store requires a replica, RequireReplica). A script that ended
 // nothing costs nothing more. The whole call is bounded by twice the
 // store's timeout (the script, ROLE) plus twice WAIT's (WaitReplicas's
 // read bound); with no store timeout, only by ctx and WAIT's.
@@ -53,7 +55,7 @@ func (s *RedisStore) evalDurable(ctx context.Context, op string, script *redis.S
 		if err != nil || !ended(reply) {
 			return reply, err
 		}
-		if err := redisconn.WaitReplicas(ctx, conn, wait); err != nil {
+		if err := redisconn.WaitReplicas(ctx, conn, wait, s.requireReplica); err != nil {
 			// %v, not %w: a connection that died now must not make
 			// redisconn.Do run the script again as if it had not run.
 			return nil, fmt.Errorf("%w: %v", ErrNotReplicated, err)

@@ -107,3 +107,55 @@ func TestRevocationsWaitForAReplica(t *testing.T) {
 		t.Errorf("DeleteCtx of a session already ended on the master: %v, want nil", err)
 	}
 }
+
+// TestRevocationsRequireAReplica: a store that requires a replica
+// (RequireReplica, Sentinel mode) on a master with no replica connected
+// fails every revocation (revoke by handle, revoke of a user's sessions,
+// logout's delete) and the account-state hold with ErrNotReplicated (kind
+// fail.Unavailable), sending no WAIT; the same store without the
+// requirement ends sessions there as before.
+func TestRevocationsRequireAReplica(t *testing.T) {
+	m := redistest.StartServer(t)
+	pool := redisconn.NewPool(m.Addr(), time.Second)
+	t.Cleanup(func() { pool.Close() })
+	st := NewRedisStore(pool, "latch:", 200*time.Millisecond).RequireReplica(true)
+	now := time.Now()
+	tokens := make([]string, 3)
+	for i := range tokens {
+		tokens[i] = placed("token-"+strconv.Itoa(i), int64(1+i))
+		if err := put(t, st, tokens[i], newRecord(i, int64(1+i), "192.0.2.1", now), true); err != nil {
+			t.Fatalf("a login (no revocation) without replicas: %v", err)
+		}
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, ErrUnavailable) || !errors.Is(err, fail.Unavailable) {
+			t.Errorf("%s requiring a replica, none connected: %v; want ErrNotReplicated, ErrUnavailable, fail.Unavailable", what, err)
+		}
+	}
+	ctx := t.Context()
+	_, found, err := st.Revoke(ctx, newRecord(0, 1, "", now).Handle)
+	check("Revoke", err)
+	if found {
+		t.Error("Revoke requiring a replica, none connected, reports the session found (done)")
+	}
+	_, err = st.RevokeUser(ctx, 2, "")
+	check("RevokeUser", err)
+	check("DeleteCtx", st.DeleteCtx(ctx, tokens[2]))
+	check("HoldUserState", st.HoldUserState(ctx, 3))
+	if n := waitsOn(t, m); n != 0 {
+		t.Errorf("%d WAIT commands sent to a master without replicas, want 0", n)
+	}
+
+	plain := NewRedisStore(pool, "latch:", 200*time.Millisecond)
+	token := placed("token-plain", 4)
+	if err := put(t, plain, token, newRecord(4, 4, "192.0.2.1", now), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.DeleteCtx(ctx, token); err != nil {
+		t.Errorf("DeleteCtx on one Redis without replicas, not required: %v, want nil", err)
+	}
+	if err := plain.HoldUserState(ctx, 4); err != nil {
+		t.Errorf("HoldUserState on one Redis without replicas, not required: %v, want nil", err)
+	}
+}
