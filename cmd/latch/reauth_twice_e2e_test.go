@@ -19,9 +19,9 @@ import (
 // TestDoubleSubmittedConfirmationAfterTheAnswer is the sudo-mode
 // confirmation (re-authentication) sent twice where the second copy, with
 // the old cookie, arrives after the first one's answer rotated the session
-// token: it must not sign the person out (README, "Sudo mode"). Then
-// three at once, one of them sent after the winner rotated the token. On
-// Redis and on the embedded store.
+// token: it must not sign the person out (README, "Sudo mode"); the same
+// for a password change. Then three at once, one of them sent after the
+// winner rotated the token. On Redis and on the embedded store.
 func TestDoubleSubmittedConfirmationAfterTheAnswer(t *testing.T) {
 	for _, b := range []backend{backends[0], backends[2]} {
 		t.Run(b.name, func(t *testing.T) { testDoubleSubmittedAfterTheAnswer(t, b) })
@@ -113,6 +113,35 @@ func testDoubleSubmittedAfterTheAnswer(t *testing.T, b backend) {
 		}
 		if !br.signedIn() {
 			t.Error("the new session token stopped working")
+		}
+	})
+
+	t.Run("password change sent again after the first answer", func(t *testing.T) {
+		email, pw := ta.newUser("PasswordTwice")
+		br := ta.newBrowser().as(t)
+		br.login(email, pw, false)
+		form := url.Values{"csrf_token": {br.csrfToken()}, "current_password": {pw},
+			"password": {"another correct horse battery staple"}}
+		old := br.sessionCookie()
+		if p := br.post("/account/password", form); p.status != http.StatusOK {
+			t.Fatalf("first password change: %d, want 200", p.status)
+		}
+		if c := br.sessionCookie(); c == nil || c.Value == old.Value {
+			t.Fatal("the password change issued no new session token")
+		}
+		rb := ta.newBrowser().as(t)
+		rb.client.Jar.SetCookies(mustParseURL(t, ta.srv.URL), []*http.Cookie{old})
+		p := rb.post("/account/password", form)
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/account" {
+			t.Errorf("second copy: %d → %q, want 303 → /account", p.status, p.header.Get("Location"))
+		}
+		for _, c := range p.resp.Cookies() {
+			if c.Name == "__Host-latch_session" {
+				t.Errorf("second copy: Set-Cookie %s (the browser would lose the new session token)", c)
+			}
+		}
+		if !br.signedIn() {
+			t.Error("signed out after the second copy of the password change")
 		}
 	})
 
