@@ -267,23 +267,22 @@ func epochOf(u *user.User) int64 {
 // rotatedAway answers a request whose cookie names a session token that a
 // re-authentication replaced less than a minute ago, the session living on
 // under the new token (session.Manager.RotatedAway): the same form sent
-// twice, this copy arriving after the first one's answer (or a page
-// loaded with the old cookie meanwhile). Nothing is done, the cookie is
-// left alone (the browser holds the new one) and nobody is signed out: a
-// form is answered like the in-flight loser (sentTwice: 303 to the page it
-// came from, with the "sent twice" note); any other request is sent to
-// /login with the page to return to, which passes a browser holding the
-// new cookie straight back (loginShow), without the "session ended" note.
+// twice, this copy arriving after the first one's answer (or another
+// request sent with the old cookie meanwhile). Nothing is done, the cookie
+// is left alone (the browser holds the new one) and nobody is signed out.
+// A form that rotates the token (a sudo-mode confirmation, carrying
+// reauth_password, or the password change) is answered like the in-flight
+// loser (sentTwice: 303 to the page it came from, with the "sent twice"
+// note); any other request is sent to /login (with the page to return to,
+// for a GET), which passes a browser holding the new cookie straight back
+// (loginShow), without the "session ended" note.
 func (s *Server) rotatedAway(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		s.redirectToLogin(w, r) // Expired is false: no "session ended" note
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && parseForm(r) == nil &&
+		(r.URL.Path == "/account/password" || r.PostForm.Has(reauthField)) {
+		s.sentTwice(w, r, sentTwiceTarget(r))
 		return
 	}
-	target := "/sessions"
-	if err := parseForm(r); err == nil {
-		target = sentTwiceTarget(r)
-	}
-	s.sentTwice(w, r, target)
+	s.redirectToLogin(w, r) // Expired is false: no "session ended" note, no cookie cleared
 }
 
 // sentTwiceTarget is where the loser of a double-submitted form is sent:

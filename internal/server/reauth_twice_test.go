@@ -125,7 +125,8 @@ func (a *twiceApp) expireRotationMarkers() {
 // says it was rotated a moment ago: it does nothing, leaves the cookie
 // alone and says it was sent twice, and the new cookie works. A page
 // loaded with the old cookie meanwhile goes to /login (which sends a
-// browser with the new cookie back) without clearing the cookie. Once
+// browser with the new cookie back) without clearing the cookie, and so
+// does a form that rotates nothing (sign out). Once
 // the marker is gone the old cookie signs out as any revoked one.
 func TestConfirmationSentTwiceInARow(t *testing.T) {
 	a := newTwiceApp(t)
@@ -153,6 +154,20 @@ func TestConfirmationSentTwiceInARow(t *testing.T) {
 	if flash, sets := setCookie(page, a.srv.flashCookieName()); sets {
 		t.Errorf("GET with the old cookie sets flash %q, want none", flash)
 	}
+
+	// A form that does not rotate the token (here: sign out) is no
+	// double submission: sent to /login, the cookie and session left alone.
+	out := a.post("/logout", a.token, url.Values{"csrf_token": {a.c.csrf}})
+	if out.StatusCode != http.StatusSeeOther || out.Header.Get("Location") != "/login" {
+		t.Errorf("POST /logout with the old cookie: %d → %q, want 303 → /login", out.StatusCode, out.Header.Get("Location"))
+	}
+	if v, sets := setCookie(out, a.srv.sessions.CookieName()); sets {
+		t.Errorf("POST /logout with the old cookie sets the session cookie to %q", v)
+	}
+	if flash, sets := setCookie(out, a.srv.flashCookieName()); sets {
+		t.Errorf("POST /logout with the old cookie sets flash %q, want none", flash)
+	}
+	a.wantSignedIn(newToken, "the new cookie after requests with the old one")
 
 	events, _, err := a.db.AuditEvents(t.Context(), audit.Filter{Type: audit.SessionsRevoked, Limit: 10})
 	if err != nil {
