@@ -270,7 +270,12 @@ func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 //   - a live session whose activity was recorded less than RefreshInterval
 //     ago: one store read, no write, no Set-Cookie (on Redis one script that
 //     also reads the account's state copy: see Principal);
-//   - otherwise one read and one update-only write, plus a Set-Cookie.
+//   - otherwise one read and one update-only write, plus a Set-Cookie;
+//   - a cookie whose session is not found: one read (on Redis the same
+//     script also reads the token's rotation marker; the SQL store one more
+//     indexed read) and a Set-Cookie that clears it, except for a token
+//     rotated within the marker's minute into a session that lives
+//     (RotatedAway): then no Set-Cookie.
 //
 // A store failure is passed to OnError (503) before next runs, or instead of
 // the handler's response when the commit fails; a commit refused with
