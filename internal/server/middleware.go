@@ -176,6 +176,10 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id := s.sessions.UserID(ctx)
+		if id == 0 && s.sessions.RotatedAway(ctx) {
+			s.rotatedAway(w, r)
+			return
+		}
 		if id == 0 {
 			s.redirectToLogin(w, r)
 			return
@@ -258,6 +262,37 @@ func epochOf(u *user.User) int64 {
 		return 0
 	}
 	return u.SessionsValidAfter.Unix()
+}
+
+// rotatedAway answers a request whose cookie names a session token that a
+// re-authentication replaced less than a minute ago, the session living on
+// under the new token (session.Manager.RotatedAway): the same form sent
+// twice, this copy arriving after the first one's answer (or another
+// request sent with the old cookie meanwhile). Nothing is done, the cookie
+// is left alone (the browser holds the new one) and nobody is signed out.
+// A form that rotates the token (a sudo-mode confirmation, carrying
+// reauth_password, or the password change) is answered like the in-flight
+// loser (sentTwice: 303 to the page it came from, with the "sent twice"
+// note); any other request is sent to /login (with the page to return to,
+// for a GET), which passes a browser holding the new cookie straight back
+// (loginShow), without the "session ended" note.
+func (s *Server) rotatedAway(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && parseForm(r) == nil &&
+		(r.URL.Path == "/account/password" || r.PostForm.Has(reauthField)) {
+		s.sentTwice(w, r, sentTwiceTarget(r))
+		return
+	}
+	s.redirectToLogin(w, r) // Expired is false: no "session ended" note, no cookie cleared
+}
+
+// sentTwiceTarget is where the loser of a double-submitted form is sent:
+// the account page after a password change (as passwordChange's ErrRotated
+// answer), else where the confirmation page's Cancel leads (reauthCancel).
+func sentTwiceTarget(r *http.Request) string {
+	if r.URL.Path == "/account/password" {
+		return "/account"
+	}
+	return reauthCancel(r)
 }
 
 func (s *Server) redirectToLogin(w http.ResponseWriter, r *http.Request) {

@@ -42,6 +42,7 @@ func sessionStores() map[string]func(t *testing.T) session.Store {
 //	                    "ok", "rotated" or "gone"
 //	GET  /principal     "v<version> <role>" of Manager.Principal, or "none"
 //	GET  /whoami        the user ID
+//	GET  /rotated       "<user ID> rotated=<RotatedAway> expired=<Expired>"
 type raceApp struct {
 	mgr     *session.Manager
 	srv     *httptest.Server
@@ -105,6 +106,9 @@ func newRaceApp(t *testing.T, st session.Store, limit, parties int) *raceApp {
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, a.mgr.UserID(r.Context()))
+	})
+	mux.HandleFunc("GET /rotated", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d rotated=%v expired=%v", a.mgr.UserID(r.Context()), a.mgr.RotatedAway(r.Context()), a.mgr.Expired(r.Context()))
 	})
 	a.srv = httptest.NewServer(a.mgr.Middleware(mux))
 	t.Cleanup(a.srv.Close)

@@ -230,6 +230,7 @@ type requestState struct {
 	created     bool   // Login issued a new session in this request: the commit may create it
 	expired     bool   // a session was presented but had timed out
 	rotated     bool   // a parallel re-authentication rotated the token (ErrRotated): commit nothing
+	rotatedAway bool   // the cookie's session was not found because it was just rotated (RotatedAway)
 	ip, ua      string // client IP and User-Agent of this request
 	loaded      *loadedUser
 	loginUser   *user.User // LoginUser's account: its state copy is written with the new session
@@ -269,7 +270,12 @@ func ValidHandle(h string) bool { return randtoken.Valid(h, handleBytes) }
 //   - a live session whose activity was recorded less than RefreshInterval
 //     ago: one store read, no write, no Set-Cookie (on Redis one script that
 //     also reads the account's state copy: see Principal);
-//   - otherwise one read and one update-only write, plus a Set-Cookie.
+//   - otherwise one read and one update-only write, plus a Set-Cookie;
+//   - a cookie whose session is not found: one read (on Redis the same
+//     script also reads the token's rotation marker; the SQL store one more
+//     indexed read) and a Set-Cookie that clears it, except for a token
+//     rotated within the marker's minute into a session that lives
+//     (RotatedAway): then no Set-Cookie.
 //
 // A store failure is passed to OnError (503) before next runs, or instead of
 // the handler's response when the commit fails; a commit refused with
@@ -293,7 +299,14 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.opt.OnError(w, r, err)
 			return
 		}
-		if token != "" && st.loadedToken == "" {
+		switch {
+		case token != "" && st.loadedToken == "" && st.loaded.rotated:
+			// A re-authentication rotated this token moments ago and the
+			// rotated session lives: a request sent twice that arrived
+			// after the first one's answer. The browser holds (or is about
+			// to hold) the new token: leave the cookie alone.
+			st.rotatedAway = true
+		case token != "" && st.loadedToken == "":
 			// Unknown, expired, revoked or an app session's token: forget it
 			// in the browser too, and let the page say why the person is
 			// signed out.
@@ -555,6 +568,17 @@ func (m *Manager) UserID(ctx context.Context) int64 {
 // longer works: the session passed its idle or absolute deadline (and was
 // ended now), or it had already ended or been revoked.
 func (m *Manager) Expired(ctx context.Context) bool { return stateFrom(ctx).expired }
+
+// RotatedAway reports whether the request's session cookie named no
+// session because a re-authentication of that session (Reauthenticate)
+// gave it a new token less than a minute ago (the store's rotation
+// marker) and the session under the new token still exists: the same
+// request sent twice, this copy arriving after the first one rotated the
+// token (issue 12.10). The request is anonymous, but its cookie was left
+// alone, Expired is false, and nothing was signed out; the caller should
+// say it was sent twice rather than send the person to sign in. Found on
+// the not-found path only: a live session's load costs nothing more.
+func (m *Manager) RotatedAway(ctx context.Context) bool { return stateFrom(ctx).rotatedAway }
 
 // Info describes the current session for display; times are absolute.
 type Info struct {

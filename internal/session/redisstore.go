@@ -122,14 +122,22 @@ func (s *RedisStore) eval(ctx context.Context, op string, script *redis.Script, 
 // EVALSHA) that also reads the copy of the session's account state (see
 // userstate.go) and leaves it in the Manager's slot in ctx, if any. found
 // is false when the session does not exist (never created, expired, or
-// deleted).
+// deleted); then the same script also reads the token's rotation marker
+// and tells the slot whether the token was rotated within
+// rotatedMarkerTTL into a session that still exists.
 func (s *RedisStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	key, base := s.key(token)
-	reply, err := s.eval(ctx, "find", findScript, key, base)
+	reply, err := s.eval(ctx, "find", findScript, key, base, HashToken(token))
 	if err != nil {
 		return nil, false, err
 	}
 	if reply == nil {
+		return nil, false, nil
+	}
+	if n, ok := reply.(int64); ok {
+		if slot := loadedUserFrom(ctx); slot != nil && n == 2 {
+			slot.rotated = true
+		}
 		return nil, false, nil
 	}
 	items, err := redis.ByteSlices(reply, nil)

@@ -55,14 +55,25 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("session: sql %s: %w: %w", op, ErrUnavailable, err)
 }
 
-// FindCtx returns the data of an unexpired session.
+// FindCtx returns the data of an unexpired session. When there is none and
+// the Manager is loading (its slot is in ctx), one more indexed read tells
+// the slot whether the token was rotated within rotatedMarkerTTL into a
+// session that still exists (rotated); a live session costs one read.
 func (s *SQLStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	ctx, cancel := deadline.Bound(ctx, s.timeout)
 	defer cancel()
 	var b []byte
+	now := time.Now().UnixMilli()
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM sessions WHERE token_hash = ? AND expiry > ?`),
-		HashToken(token), time.Now().UnixMilli()).Scan(&b)
+		HashToken(token), now).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
+		if slot := loadedUserFrom(ctx); slot != nil {
+			rotated, err := s.rotatedAway(ctx, token, now)
+			if err != nil {
+				return nil, false, unavailable("find", err)
+			}
+			slot.rotated = rotated
+		}
 		return nil, false, nil
 	}
 	if err != nil {
@@ -195,16 +206,28 @@ func (s *SQLStore) Rotate(ctx context.Context, oldToken, newToken string) error 
 	} else if n > 0 {
 		return nil
 	}
-	var one int
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM sessions WHERE rotated_from = ? AND rotated_at > ? AND expiry > ?`),
-		HashToken(oldToken), now-rotatedMarkerTTL.Milliseconds(), now).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrGone
-	}
+	rotated, err := s.rotatedAway(ctx, oldToken, now)
 	if err != nil {
 		return unavailable("rotate", err)
 	}
+	if !rotated {
+		return ErrGone
+	}
 	return ErrRotated
+}
+
+// rotatedAway reports whether a live session (expiry after now, unix ms)
+// was rotated from token within rotatedMarkerTTL before now: the SQL
+// store's rotation marker (rotated_from, rotated_at), in one indexed read.
+// Errors are the database's, unwrapped.
+func (s *SQLStore) rotatedAway(ctx context.Context, token string, now int64) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM sessions WHERE rotated_from = ? AND rotated_at > ? AND expiry > ?`),
+		HashToken(token), now-rotatedMarkerTTL.Milliseconds(), now).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Find implements scs.Store without a context (unused by Latch).

@@ -57,6 +57,9 @@ type Store interface {
 	// rotatedMarkerTTL that oldToken was rotated. When the old session no
 	// longer exists it returns ErrRotated if it was rotated meanwhile and
 	// the rotated session lives, else ErrGone. Used for re-authentication.
+	// The same marker is read by FindCtx when the Manager loads a token
+	// whose session is not found (Manager.RotatedAway), so a store wrapper
+	// must pass FindCtx's context through unchanged.
 	Rotate(ctx context.Context, oldToken, newToken string) error
 }
 

@@ -92,12 +92,19 @@ end
 `
 
 // findScript: KEYS[1] session key; ARGV its bucket prefix (the session's
-// user has the same bucket, rediskeys.go). Returns nil when the
-// session does not exist, else {data, user id or false, copy fields...}
-// (the copy fields only when the user's copy exists and is not held).
+// user has the same bucket, rediskeys.go) and the token's sha256. Returns
+// {data, user id or false, copy fields...} (the copy fields only when the
+// user's copy exists and is not held). When the session does not exist it
+// returns 2 if the rotation marker P r:<sha256> (rotateScript, same
+// bucket) names a session that still exists, else nil; only that path
+// reads more than the session hash.
 var findScript = redis.NewScript(1, luaUserState+`
 local f = redis.call('HMGET', KEYS[1], 'd', 'u')
-if not f[1] then return nil end
+if not f[1] then
+  local moved = redis.call('GET', ARGV[1]..'r:'..ARGV[2])
+  if moved and redis.call('EXISTS', ARGV[1]..'s:'..moved) == 1 then return 2 end
+  return nil
+end
 if not f[2] then return {f[1]} end
 local s = us_read(ARGV[1], f[2])
 if not s then return {f[1], f[2]} end
@@ -223,6 +230,10 @@ func (s *RedisStore) putUserState(ctx context.Context, mode string, u *user.User
 // the session (a slot the Manager puts in the context of scs.Load).
 type loadedUser struct {
 	u *user.User // nil: no copy (missing, held, or a store without copies)
+	// rotated: FindCtx found no session, but the token was rotated by a
+	// re-authentication within rotatedMarkerTTL and the rotated session
+	// still exists (a request sent twice, arriving after the winner).
+	rotated bool
 }
 
 type loadedUserKey struct{}
