@@ -13,7 +13,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/latch/latch/internal/config"
 	"github.com/latch/latch/internal/password"
+	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/internal/user"
 )
 
@@ -90,7 +92,10 @@ var uiNewDeviceAgents = []string{
 
 func newUIFixture(t *testing.T) *uiFixture {
 	t.Helper()
-	ta := startApp(t, backends[0])
+	// No throttle: every page is visited once per language and colour
+	// scheme, and the failed-login and failed-password pages would use up
+	// the per-account quota (their own tests cover throttling).
+	ta := startApp(t, backends[0], func(c *config.Config) { c.Throttle = throttle.Quotas{} })
 	f := &uiFixture{ta: ta}
 	f.anon, _ = startChromiumFor(t, uiTestTimeout)
 	f.user = newBrowserContext(t, f.anon)
