@@ -242,6 +242,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 	})
 
+	t.Run("cursor pages visit every session once", func(t *testing.T) { testRegistryCursor(t, newFixture(t)) })
+
 	t.Run("logout removes index entries", func(t *testing.T) {
 		f := newFixture(t)
 		if err := put(t, f.store, tok("tok-1", 42), newRecord(1, 42, "192.0.2.1", now), true); err != nil {
