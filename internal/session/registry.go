@@ -38,7 +38,7 @@ type Query struct {
 	// does, at any depth. They apply to the unfiltered view; with UserID or
 	// IP they narrow the (small) filtered list the same way.
 	After, Before *Cursor
-	Limit  int    // rows to return; 0 means 50, capped at 500
+	Limit         int // rows to return; 0 means 50, capped at 500
 	// CountLimit, when above 0, allows the store to stop counting at
 	// Offset+CountLimit+1 matching sessions (the SQL store does; Redis
 	// counts exactly anyway): a Page.Total above Offset+CountLimit then
