@@ -62,3 +62,73 @@ func TestRedisSessionsPagesMergeBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisSessionsCursorTies: cursor pages of the Redis admin view cut
+// through runs of equal last-seen times longer than a page, within one
+// bucket and across buckets (five users' buckets hold every session),
+// and still list each session once in (last seen, token hash) descending
+// order, forward with After and back with Before.
+func TestRedisSessionsCursorTies(t *testing.T) {
+	st := NewRedisStore(sessiontest.RedisPool(t), sessiontest.Prefix(t), 5*time.Second)
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Millisecond)
+	type stored struct {
+		handle, th string
+		seen       time.Time
+	}
+	var all []stored
+	for i := range 300 {
+		uid := int64(1 + i%5)
+		seen := base // 250 sessions at one time
+		if i%6 == 5 {
+			seen = base.Add(-time.Duration(i%4) * time.Millisecond) // and a few runs just older
+		}
+		r := newRecord(i, uid, "", seen)
+		token := tok(fmt.Sprintf("ties-%d", i), uid)
+		if err := put(t, st, token, r, true); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, stored{r.Handle, HashToken(token), r.LastSeen})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if !all[i].seen.Equal(all[j].seen) {
+			return all[i].seen.After(all[j].seen)
+		}
+		return all[i].th > all[j].th
+	})
+	var want []string
+	for _, s := range all {
+		want = append(want, s.handle)
+	}
+	for _, limit := range []int{1, 11, 50} {
+		var pages [][]Record
+		var walked []string
+		q := Query{Limit: limit}
+		for len(pages) <= len(all) {
+			page, err := st.Sessions(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Records) == 0 {
+				break
+			}
+			pages = append(pages, page.Records)
+			walked = append(walked, handles(page.Records)...)
+			c := CursorOf(page.Records[len(page.Records)-1])
+			q = Query{Limit: limit, After: &c}
+		}
+		if diff := cmp.Diff(want, walked); diff != "" {
+			t.Fatalf("limit %d: forward walk (-want +got):\n%s", limit, diff)
+		}
+		for i := len(pages) - 1; i > 0; i-- {
+			c := CursorOf(pages[i][0])
+			page, err := st.Sessions(ctx, Query{Limit: limit, Before: &c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(handles(pages[i-1]), handles(page.Records)); diff != "" {
+				t.Fatalf("limit %d: page %d back (-forward +back):\n%s", limit, i, diff)
+			}
+		}
+	}
+}
