@@ -54,7 +54,17 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	data.Wide = true
 	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
 
+	after, before, err := parseSessionCursor(r)
+	if err != nil {
+		return err
+	}
 	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage, CountLimit: countLimit}
+	if after != nil || before != nil {
+		// From a cursor: no offset; the count reaches as far past the
+		// page's start as by offset (newPager's bound).
+		query.Offset, query.After, query.Before = 0, after, before
+		query.CountLimit = (page-1)*perPage + countLimit
+	}
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
@@ -75,8 +85,17 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if before != nil && len(res.Records) < perPage {
+		// Fewer than a page before the cursor (sessions ended or moved up
+		// since): the previous page is the first.
+		http.Redirect(w, r, cursorURL(r, 1, "", session.Cursor{}), http.StatusSeeOther)
+		return nil
+	}
 	if data.Pager, err = newPager(r, page, res.Total, true); err != nil {
 		return err
+	}
+	if query.UserID == 0 && query.IP == "" {
+		data.Pager = withCursorLinks(r, data.Pager, page, res.Records)
 	}
 	ids := make([]int64, 0, len(res.Records))
 	for _, rec := range res.Records {
