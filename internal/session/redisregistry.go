@@ -473,10 +473,13 @@ func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, err
 
 // Sessions implements Registry. A user filter reads that user's index
 // (one script, O(its sessions)); an IP filter reads that IP's index in
-// every bucket. No filter merges the buckets' last-seen indexes
-// (lastSeenHeads), cuts the page from the merge and reads its records
-// from their buckets (one script per bucket on the page); no script
-// spans two buckets.
+// every bucket; either list is then ordered and cut by pageOf (equal
+// times by descending handle). No filter merges the buckets' last-seen
+// indexes from q's cursor, if any (seekOf, lastSeenHeads: the cost does
+// not grow with the cursor's depth, only with q.Offset), cuts the page
+// from the merge and reads its records from their buckets (one script
+// per bucket on the page, bucketParallelism at a time); no script spans
+// two buckets.
 func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	if q.UserID != 0 || q.IP != "" {
@@ -524,27 +527,38 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 		byBucket[e.b] = append(byBucket[e.b], e.th)
 	}
 	found := map[string]Record{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism) // the page's buckets (up to Limit of them), a few at a time
 	for b, ths := range byBucket {
-		base := s.base(b)
-		args := []any{base, base}
-		for _, th := range ths {
-			args = append(args, th)
-		}
-		items, err := redis.Values(s.eval(ctx, "sessions", readScript, args...))
-		if err != nil {
-			return Page{}, err
-		}
-		for i, it := range items {
-			if it == nil || i >= len(ths) {
-				total-- // gone since the index was read; its entries are removed now
-				continue
+		g.Go(func() error {
+			base := s.base(b)
+			args := []any{base, base}
+			for _, th := range ths {
+				args = append(args, th)
 			}
-			rec, err := parseRecord(it)
+			items, err := redis.Values(s.eval(gctx, "sessions", readScript, args...))
 			if err != nil {
-				return Page{}, err
+				return err
 			}
-			found[ths[i]] = rec
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, it := range items {
+				if it == nil || i >= len(ths) {
+					total-- // gone since the index was read; its entries are removed now
+					continue
+				}
+				rec, err := parseRecord(it)
+				if err != nil {
+					return err
+				}
+				found[ths[i]] = rec
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Page{}, err
 	}
 	page := Page{Total: total}
 	for _, e := range entries {

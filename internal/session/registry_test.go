@@ -417,7 +417,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 }
 
 // BenchmarkRegistry100k fills a store with 100,000 active sessions (20,000
-// users × 5) and measures the listing calls the pages make.
+// users × 5) and measures the listing calls the pages make, page 1,000
+// (50,000 sessions deep) both by offset and from a cursor.
 func BenchmarkRegistry100k(b *testing.B) {
 	for _, name := range []string{"redis", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
@@ -453,6 +454,35 @@ func BenchmarkRegistry100k(b *testing.B) {
 				for b.Loop() {
 					p, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 50_000})
 					if err != nil || len(p.Records) != 50 {
+						b.Fatal(len(p.Records), err)
+					}
+				}
+			})
+			// Page 1,000 from a cursor (Query.After the 50,000th session,
+			// as the admin page's Next link asks; and back, Query.Before
+			// the 50,051st): the same sessions as by offset.
+			deep, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 49_950})
+			if err != nil || len(deep.Records) != 50 {
+				b.Fatal(len(deep.Records), err)
+			}
+			at := CursorOf(deep.Records[len(deep.Records)-1])
+			byOffset, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 50_000})
+			if err != nil || len(byOffset.Records) != 50 {
+				b.Fatal(len(byOffset.Records), err)
+			}
+			b.Run("Sessions page 1000 after a cursor", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, After: &at, CountLimit: 1000})
+					if err != nil || len(p.Records) != 50 || p.Records[0].Handle != byOffset.Records[0].Handle {
+						b.Fatal(len(p.Records), err)
+					}
+				}
+			})
+			after := CursorOf(byOffset.Records[0])
+			b.Run("Sessions page 1000 before a cursor", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, Before: &after, CountLimit: 1000})
+					if err != nil || len(p.Records) != 50 || p.Records[49].Handle != at.Handle {
 						b.Fatal(len(p.Records), err)
 					}
 				}
