@@ -68,9 +68,11 @@ func (s *SQLStore) UserSessions(ctx context.Context, userID int64) ([]Record, er
 
 // Sessions implements Registry with the (seen, handle), (user_id, seen)
 // and (ip, seen) indexes: a page reads O(offset + limit) index entries
-// (O(limit) from a cursor, q.After or q.Before) and only its own rows, and the total is counted only when the page is full, bounded by
-// q.CountLimit (a count of 100,000 sessions on every admin view cost more
-// than the page). TestSQLSessionsPlans checks the plans at size.
+// (O(limit) from a cursor, q.After or q.Before) and only its own rows,
+// and the total is counted only when a page without a cursor is full (or
+// from a cursor, always), bounded by q.CountLimit (a count of 100,000
+// sessions on every admin view cost more than the page).
+// TestSQLSessionsPlans checks the plans at size.
 func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	now := time.Now()
