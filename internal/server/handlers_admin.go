@@ -41,7 +41,11 @@ func (s *Server) filterAccount(ctx context.Context, email string) (int64, error)
 }
 
 // adminSessions lists every active session, newest activity first, 50 a
-// page (?page=N), optionally only one account's (?email=) or one IP's (?ip=).
+// page, optionally only one account's (?email=) or one IP's (?ip=). The
+// whole list pages with cursors (?after= / ?before=, with ?page=N for the
+// page's number: sessions_pager.go), a filtered one by ?page=N alone.
+// Errors: errBadPage, errBadCursor (400), errPastLastPage (404), the
+// registry's and the user store's.
 func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	page, err := parsePage(r)
@@ -59,12 +63,6 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage, CountLimit: countLimit}
-	if after != nil || before != nil {
-		// From a cursor: no offset; the count reaches as far past the
-		// page's start as by offset (newPager's bound).
-		query.Offset, query.After, query.Before = 0, after, before
-		query.CountLimit = (page-1)*perPage + countLimit
-	}
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
 		if err != nil {
@@ -81,11 +79,18 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	cursors := query.UserID == 0 && query.IP == "" // a filtered list is short: it pages by ?page= alone
+	if cursors && (after != nil || before != nil) {
+		// From a cursor: no offset; the count reaches as far past the
+		// page's start as by offset (newPager's bound).
+		query.Offset, query.After, query.Before = 0, after, before
+		query.CountLimit = (page-1)*perPage + countLimit
+	}
 	res, err := s.sessions.Registry().Sessions(ctx, query)
 	if err != nil {
 		return err
 	}
-	if before != nil && len(res.Records) < perPage {
+	if query.Before != nil && len(res.Records) < perPage {
 		// Fewer than a page before the cursor (sessions ended or moved up
 		// since): the previous page is the first.
 		http.Redirect(w, r, cursorURL(r, 1, "", session.Cursor{}), http.StatusSeeOther)
@@ -94,7 +99,7 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	if data.Pager, err = newPager(r, page, res.Total, true); err != nil {
 		return err
 	}
-	if query.UserID == 0 && query.IP == "" {
+	if cursors {
 		data.Pager = withCursorLinks(r, data.Pager, page, res.Records)
 	}
 	ids := make([]int64, 0, len(res.Records))
