@@ -93,6 +93,13 @@ func TestAdminSessionsCursorPages(t *testing.T) {
 	next := pagerLink(body, "next")
 	res, body = admin.get(strings.Replace(next, "?after=", "?before=", 1))
 	wantRedirect(t, res, body, "/admin/sessions")
+
+	// A filtered list pages by ?page= alone (a cursor in its URL is not used).
+	res, body = admin.get("/admin/sessions?ip=192.0.2.1&page=2&" + strings.TrimPrefix(next, "/admin/sessions?"))
+	wantStatus(t, res, body, http.StatusOK)
+	if q := a.sessions.lastQuery; q.After != nil || q.Offset != perPage || q.IP != "192.0.2.1" {
+		t.Errorf("filtered list: query %+v, want by offset", q)
+	}
 }
 
 // pathOfPage follows "Next page" from the first page n-1 times and
