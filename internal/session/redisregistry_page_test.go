@@ -132,3 +132,64 @@ func TestRedisSessionsCursorTies(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisSessionsCursorWorkBounded: the index entries a page of the
+// Redis admin view reads from the buckets, counted, do not grow with the
+// depth of its cursor (at most one per bucket plus a few pages' worth),
+// where the same page by offset reads more entries than its offset.
+func TestRedisSessionsCursorWorkBounded(t *testing.T) {
+	st := NewRedisStore(sessiontest.RedisPool(t), sessiontest.Prefix(t), 5*time.Second)
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Millisecond)
+	const n, depth, limit = 3000, 2500, 50
+	for i := range n {
+		uid := int64(1 + i%1500)
+		r := newRecord(i, uid, "", base.Add(-time.Duration(i/2)*time.Millisecond)) // pairs of equal times
+		if err := put(t, st, tok(fmt.Sprintf("work-%d", i), uid), r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries := func(heads map[int][]pageEntry) int {
+		sum := 0
+		for _, h := range heads {
+			sum += len(h)
+		}
+		return sum
+	}
+	prev, err := st.Sessions(ctx, Query{Offset: depth - limit, Limit: limit})
+	if err != nil || len(prev.Records) != limit {
+		t.Fatal(len(prev.Records), err)
+	}
+	c := CursorOf(prev.Records[limit-1])
+	sk, err := st.seekOf(ctx, Query{After: &c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, _, err := st.lastSeenHeads(ctx, limit, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page %d deep from a cursor: %d index entries read", depth, entries(heads))
+	if got, bound := entries(heads), RedisBuckets+4*limit; got > bound {
+		t.Errorf("page %d deep from a cursor read %d index entries, want at most %d", depth, got, bound)
+	}
+	heads, _, err = st.lastSeenHeads(ctx, depth+limit, seek{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page %d deep by offset: %d index entries read", depth, entries(heads))
+	if got := entries(heads); got < depth {
+		t.Errorf("page %d deep by offset read %d index entries, want at least %d (the test's baseline)", depth, got, depth)
+	}
+	byCursor, err := st.Sessions(ctx, Query{Limit: limit, After: &c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOffset, err := st.Sessions(ctx, Query{Offset: depth, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(handles(byOffset.Records), handles(byCursor.Records)); diff != "" {
+		t.Errorf("page from the cursor (-by offset +by cursor):\n%s", diff)
+	}
+}
