@@ -141,9 +141,9 @@ func TestRedisSessionsCursorWorkBounded(t *testing.T) {
 	st := NewRedisStore(sessiontest.RedisPool(t), sessiontest.Prefix(t), 5*time.Second)
 	ctx := context.Background()
 	base := time.Now().Truncate(time.Millisecond)
-	const n, depth, limit = 3000, 2500, 50
+	const n, depth, limit = 6000, 2500, 50
 	for i := range n {
-		uid := int64(1 + i%1500)
+		uid := int64(1 + i%3000)
 		r := newRecord(i, uid, "", base.Add(-time.Duration(i/2)*time.Millisecond)) // pairs of equal times
 		if err := put(t, st, tok(fmt.Sprintf("work-%d", i), uid), r, true); err != nil {
 			t.Fatal(err)
