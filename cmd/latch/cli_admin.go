@@ -158,14 +158,16 @@ func cmdSessionsList(ctx context.Context, args []string, getenv func(string) str
 	return writeSessionsTable(stdout, recs, emails)
 }
 
-// allSessions pages through every active session, 500 at a time, dropping
-// handles already seen.
+// allSessions pages through every active session, 500 at a time, each
+// page from the cursor of the last one (session.Query.After: a page costs
+// the same at any depth), dropping handles already seen.
 func allSessions(ctx context.Context, reg session.Registry) ([]session.Record, error) {
 	const pageSize = 500
 	var recs []session.Record
 	seen := make(map[string]bool)
-	for offset := 0; ; {
-		page, err := reg.Sessions(ctx, session.Query{Offset: offset, Limit: pageSize})
+	q := session.Query{Limit: pageSize}
+	for {
+		page, err := reg.Sessions(ctx, q)
 		if err != nil {
 			return nil, err
 		}
@@ -175,10 +177,11 @@ func allSessions(ctx context.Context, reg session.Registry) ([]session.Record, e
 				recs = append(recs, rec)
 			}
 		}
-		offset += len(page.Records)
-		if len(page.Records) < pageSize || offset >= page.Total {
+		if len(page.Records) < pageSize {
 			return recs, nil
 		}
+		after := session.CursorOf(page.Records[len(page.Records)-1])
+		q.After = &after
 	}
 }
 

@@ -57,6 +57,7 @@ var (
 	errNoAccount      = fail.New(fail.NotFound, "server: malformed account number")
 	errBadPage        = fail.New(fail.Invalid, "server: page number not understood")
 	errPastLastPage   = fail.New(fail.NotFound, "server: page past the last of the list")
+	errBadCursor      = fail.New(fail.Invalid, "server: page cursor not understood")
 	errFilter         = fail.New(fail.Invalid, "server: list filter not understood")
 )
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -151,6 +152,29 @@ func (f *fakeSessions) Sessions(_ context.Context, q session.Query) (session.Pag
 		return (q.UserID == 0 || r.UserID == q.UserID) && (q.IP == "" || r.IP == q.IP)
 	})
 	page := session.Page{Total: len(match)}
+	// Equal times by descending handle, as the SQL store orders them, so
+	// that a cursor (session.Query.After, Before) names one place.
+	slices.SortStableFunc(match, func(a, b session.Record) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Handle, a.Handle)
+	})
+	beyond := func(r session.Record, c session.Cursor) int { // > 0: r after c in that order
+		if x, y := r.LastSeen.UnixMilli(), c.LastSeen.UnixMilli(); x != y {
+			return cmp.Compare(y, x)
+		}
+		return strings.Compare(c.Handle, r.Handle)
+	}
+	switch {
+	case q.After != nil:
+		match = slices.DeleteFunc(match, func(r session.Record) bool { return beyond(r, *q.After) <= 0 })
+	case q.Before != nil:
+		match = slices.DeleteFunc(match, func(r session.Record) bool { return beyond(r, *q.Before) >= 0 })
+		end := max(0, len(match)-q.Offset)
+		page.Records = match[max(0, end-q.Limit):end]
+		return page, nil
+	}
 	if q.Offset < len(match) {
 		page.Records = match[q.Offset:min(len(match), q.Offset+q.Limit)]
 	}

@@ -42,7 +42,11 @@ func (s *Server) filterAccount(ctx context.Context, email string) (int64, error)
 }
 
 // adminSessions lists every active session, newest activity first, 50 a
-// page (?page=N), optionally only one account's (?email=) or one IP's (?ip=).
+// page, optionally only one account's (?email=) or one IP's (?ip=). The
+// whole list pages with cursors (?after= / ?before=, with ?page=N for the
+// page's number: sessions_pager.go), a filtered one by ?page=N alone.
+// Errors: errBadPage, errBadCursor (400), errPastLastPage (404), the
+// registry's and the user store's.
 func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	page, err := parsePage(r)
@@ -55,6 +59,10 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	data.Wide = true
 	data.Filter = filterView{Email: queryText(q, "email", 254), IP: queryText(q, "ip", 64)}
 
+	after, before, err := parseSessionCursor(r)
+	if err != nil {
+		return err
+	}
 	query := session.Query{Offset: (page - 1) * perPage, Limit: perPage, CountLimit: countLimit}
 	if data.Filter.IP != "" {
 		addr, err := netip.ParseAddr(data.Filter.IP)
@@ -72,12 +80,28 @@ func (s *Server) adminSessions(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	cursors := query.UserID == 0 && query.IP == "" // a filtered list is short: it pages by ?page= alone
+	if cursors && (after != nil || before != nil) {
+		// From a cursor: no offset; the count reaches as far past the
+		// page's start as by offset (newPager's bound).
+		query.Offset, query.After, query.Before = 0, after, before
+		query.CountLimit = (page-1)*perPage + countLimit
+	}
 	res, err := s.sessions.Registry().Sessions(ctx, query)
 	if err != nil {
 		return err
 	}
+	if query.Before != nil && len(res.Records) < perPage {
+		// Fewer than a page before the cursor (sessions ended or moved up
+		// since): the previous page is the first.
+		http.Redirect(w, r, cursorURL(r, 1, "", session.Cursor{}), http.StatusSeeOther)
+		return nil
+	}
 	if data.Pager, err = newPager(r, page, res.Total, true); err != nil {
 		return err
+	}
+	if cursors {
+		data.Pager = withCursorLinks(r, data.Pager, page, res.Records)
 	}
 	ids := make([]int64, 0, len(res.Records))
 	for _, rec := range res.Records {

@@ -20,6 +20,7 @@ func TestErrorKinds(t *testing.T) {
 		{session.ErrGone, fail.Unauthorized},
 		{session.ErrRotated, fail.Conflict},
 		{session.ErrMalformedCookie, fail.Invalid},
+		{session.ErrBadCursor, fail.Invalid},
 	}
 	for _, tt := range tests {
 		wrapped := fmt.Errorf("session: redis get: %w: %w", tt.err, errors.New("EOF"))

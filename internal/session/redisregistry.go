@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -169,14 +171,58 @@ end
 return out
 `)
 
-// pageHeadScript: ARGV bucket prefix, count, oldest last seen ms (or
-// "-inf"). Returns {size of the bucket's last-seen index, sha256, last
-// seen ms, ...} for its count newest members not older than that.
-var pageHeadScript = redis.NewScript(1, `
-local p = ARGV[1]
-local out = {redis.call('ZCARD', p..'all')}
-for _, v in ipairs(redis.call('ZREVRANGEBYSCORE', p..'all', '+inf', ARGV[3], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))) do
-  table.insert(out, v)
+// pageSeekScript: ARGV bucket prefix, count, direction ("after" or
+// "before"), cursor last seen ms ("" = no cursor: from the newest), cursor
+// token hash ("~" = unknown: after every member of that time), bound (a
+// last seen ms no older, for "after", or no newer, for "before", than
+// which members are returned; "" = none). Returns {size of the bucket's
+// last-seen index, how many members lie beyond the cursor in the
+// direction, sha256, last seen ms, ...} for the count members nearest the
+// cursor in the direction (nearest first), within the bound.
+//
+// The order is newest first, equal times by descending member (as
+// ZREVRANGE gives them). The cursor's position is found with two ZCOUNTs
+// and a binary search by rank among the members of the cursor's time,
+// comparing bytes as the sorted set does: O(log² n), whatever the depth.
+var pageSeekScript = redis.NewScript(1, `
+local p, count, dir, seen, th, bound = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local z = p..'all'
+local n = redis.call('ZCARD', z)
+local function lt(x, y)
+  for i = 1, math.min(#x, #y) do
+    local a, b = x:byte(i), y:byte(i)
+    if a ~= b then return a < b end
+  end
+  return #x < #y
+end
+local ahead, from = 0, 0 -- members strictly before the cursor; first rank after it
+if seen ~= '' then
+  local newer = redis.call('ZCOUNT', z, '('..seen, '+inf')
+  local ties = redis.call('ZCOUNT', z, seen, seen)
+  local lo, hi = 0, ties
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if lt(th, redis.call('ZREVRANGE', z, newer + mid, newer + mid)[1]) then lo = mid + 1 else hi = mid end
+  end
+  ahead, from = newer + lo, newer + lo
+  if lo < ties and redis.call('ZREVRANGE', z, from, from)[1] == th then from = from + 1 end
+end
+local out, got
+if dir == 'before' then
+  out = {n, ahead}
+  if ahead == 0 then return out end
+  got = redis.call('ZRANGE', z, n - ahead, n - ahead + math.min(count, ahead) - 1, 'WITHSCORES')
+else
+  out = {n, n - from}
+  if count == 0 or from >= n then return out end
+  got = redis.call('ZREVRANGE', z, from, from + count - 1, 'WITHSCORES')
+end
+local b = tonumber(bound)
+for i = 1, #got, 2 do
+  local sc = tonumber(got[i + 1])
+  if b and ((dir == 'before' and sc > b) or (dir ~= 'before' and sc < b)) then break end
+  table.insert(out, got[i])
+  table.insert(out, got[i + 1])
 end
 return out
 `)
@@ -188,6 +234,10 @@ var countScript = redis.NewScript(1, `
 local p, after = ARGV[1], '('..ARGV[2]
 return {redis.call('ZCOUNT', p..'exp', after, '+inf'), redis.call('ZCOUNT', p..'app', after, '+inf')}
 `)
+
+// handleScript: ARGV bucket prefix, handle. Returns the sha256 of the
+// session the handle names, or nil.
+var handleScript = redis.NewScript(1, `return redis.call('GET', ARGV[1]..'h:'..ARGV[2])`)
 
 // readScript: ARGV bucket prefix, sha256(token)... Returns the record
 // fields of each session, or false for one that is gone (whose index
@@ -445,10 +495,13 @@ func (s *RedisStore) sessionsByIP(ctx context.Context, ip string) ([]Record, err
 
 // Sessions implements Registry. A user filter reads that user's index
 // (one script, O(its sessions)); an IP filter reads that IP's index in
-// every bucket. No filter merges the buckets' last-seen indexes
-// (lastSeenHeads), cuts the page from the merge and reads its records
-// from their buckets (one script per bucket on the page); no script
-// spans two buckets.
+// every bucket; either list is then ordered and cut by pageOf (equal
+// times by descending handle). No filter merges the buckets' last-seen
+// indexes from q's cursor, if any (seekOf, lastSeenHeads: the cost does
+// not grow with the cursor's depth, only with q.Offset), cuts the page
+// from the merge and reads its records from their buckets (one script
+// per bucket on the page, bucketParallelism at a time); no script spans
+// two buckets.
 func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	if q.UserID != 0 || q.IP != "" {
@@ -468,14 +521,14 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 				filtered = append(filtered, r)
 			}
 		}
-		page := Page{Total: len(filtered)}
-		if q.Offset < len(filtered) {
-			page.Records = filtered[q.Offset:min(len(filtered), q.Offset+q.Limit)]
-		}
-		return page, nil
+		return pageOf(filtered, q), nil
+	}
+	sk, err := s.seekOf(ctx, q)
+	if err != nil {
+		return Page{}, err
 	}
 	need := q.Offset + q.Limit
-	heads, total, err := s.lastSeenHeads(ctx, need)
+	heads, total, err := s.lastSeenHeads(ctx, need, sk)
 	if err != nil {
 		return Page{}, err
 	}
@@ -483,37 +536,51 @@ func (s *RedisStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	for _, h := range heads {
 		entries = append(entries, h...)
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].before(entries[j]) })
+	sort.Slice(entries, func(i, j int) bool { return sk.nearer(entries[i], entries[j]) })
 	if q.Offset >= len(entries) {
 		return Page{Total: total}, nil
 	}
 	entries = entries[q.Offset:min(len(entries), need)]
+	if sk.before {
+		slices.Reverse(entries) // the page newest first
+	}
 	byBucket := map[int][]string{}
 	for _, e := range entries {
 		byBucket[e.b] = append(byBucket[e.b], e.th)
 	}
 	found := map[string]Record{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(bucketParallelism) // the page's buckets (up to Limit of them), a few at a time
 	for b, ths := range byBucket {
-		base := s.base(b)
-		args := []any{base, base}
-		for _, th := range ths {
-			args = append(args, th)
-		}
-		items, err := redis.Values(s.eval(ctx, "sessions", readScript, args...))
-		if err != nil {
-			return Page{}, err
-		}
-		for i, it := range items {
-			if it == nil || i >= len(ths) {
-				total-- // gone since the index was read; its entries are removed now
-				continue
+		g.Go(func() error {
+			base := s.base(b)
+			args := []any{base, base}
+			for _, th := range ths {
+				args = append(args, th)
 			}
-			rec, err := parseRecord(it)
+			items, err := redis.Values(s.eval(gctx, "sessions", readScript, args...))
 			if err != nil {
-				return Page{}, err
+				return err
 			}
-			found[ths[i]] = rec
-		}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, it := range items {
+				if it == nil || i >= len(ths) {
+					total-- // gone since the index was read; its entries are removed now
+					continue
+				}
+				rec, err := parseRecord(it)
+				if err != nil {
+					return err
+				}
+				found[ths[i]] = rec
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Page{}, err
 	}
 	page := Page{Total: total}
 	for _, e := range entries {
@@ -540,35 +607,91 @@ func (e pageEntry) before(o pageEntry) bool {
 	return e.th > o.th
 }
 
+// seek is where a merged read of the last-seen indexes starts: from the
+// newest (the zero seek), or after or before a cursor (Query.After,
+// Query.Before) given as the cursor session's last seen ms and token
+// hash.
+type seek struct {
+	set, before bool
+	seen        int64
+	th          string // "~" when the cursor's session is gone (above every hash)
+}
+
+// seekOf resolves q's cursor: its handle names the token hash, the
+// tie-break of equal times, with one script in the handle's bucket. A
+// cursor whose session has ended since (no handle) stands above every
+// session of its time: a next page then starts with all of them (one may
+// have been on the previous page too), a previous page ends before them.
+func (s *RedisStore) seekOf(ctx context.Context, q Query) (seek, error) {
+	c, before := q.After, false
+	if c == nil {
+		c, before = q.Before, true
+	}
+	if c == nil {
+		return seek{}, nil
+	}
+	sk := seek{set: true, before: before, seen: c.LastSeen.UnixMilli(), th: "~"}
+	base := s.base(hashBucket(HashToken(c.Handle)))
+	th, err := redis.String(s.eval(ctx, "sessions", handleScript, base, base, c.Handle))
+	switch {
+	case err == nil:
+		sk.th = th
+	case !errors.Is(err, redis.ErrNil):
+		return seek{}, err
+	}
+	return sk, nil
+}
+
+// nearer orders entries by their distance from the seek's start in its
+// direction: newest first (pageEntry.before), or for a previous page
+// oldest first.
+func (sk seek) nearer(a, b pageEntry) bool {
+	if sk.before {
+		return b.before(a)
+	}
+	return a.before(b)
+}
+
+// args returns pageSeekScript's ARGV after the bucket prefix for count
+// members within bound ("" = none).
+func (sk seek) args(count int, bound string) []any {
+	dir, seen := "after", ""
+	if sk.before {
+		dir = "before"
+	}
+	if sk.set {
+		seen = strconv.FormatInt(sk.seen, 10)
+	}
+	th := sk.th
+	if th == "" {
+		th = "~"
+	}
+	return []any{count, dir, seen, th, bound}
+}
+
 // lastSeenHeads returns, per bucket, a prefix of its last-seen index
-// (newest first) that holds every member of the need newest sessions
-// overall, and the total of all the indexes' sizes. It works in two
-// rounds, as the threshold algorithm of top-k queries over distributed
-// lists does (Cao and Wang, "Efficient top-K query calculation in
-// distributed networks", PODC 2004): every bucket gives its k newest
-// members, k = 2·need/RedisBuckets rounded up (one for a first page);
-// the need-th newest time among those, τ, is no later than the need-th
-// newest overall, so a member of the overall need newest is either among
-// them or in a bucket whose k-th member is not older than τ, and only
-// those buckets are read again for everything not older than τ (at most
-// need members each). Cost: RedisBuckets small scripts plus a few,
-// bucketParallelism at a time.
-func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pageEntry, int, error) {
+// from sk in sk's direction (nearest first) that holds every member of
+// the need sessions nearest to sk overall, and the total of all the
+// indexes' sizes. It works in two rounds, as the threshold algorithm of
+// top-k queries over distributed lists does (Cao and Wang, "Efficient
+// top-K query calculation in distributed networks", PODC 2004): every
+// bucket gives its k nearest members, k = 2·need/RedisBuckets rounded up
+// (one for a first page); the need-th nearest time among those, τ, is no
+// farther than the need-th nearest overall, so a member of the overall
+// need nearest is either among them or in a bucket whose k-th member is
+// not farther than τ, and only those buckets are read again for
+// everything not farther than τ (at most need members each). Each read
+// finds sk in its bucket in O(log² n) (pageSeekScript), so the cost does
+// not grow with the depth of the cursor: RedisBuckets small scripts plus
+// a few, bucketParallelism at a time.
+func (s *RedisStore) lastSeenHeads(ctx context.Context, need int, sk seek) (map[int][]pageEntry, int, error) {
 	k := max(1, (2*need+RedisBuckets-1)/RedisBuckets)
 	var mu sync.Mutex
 	heads := map[int][]pageEntry{}
 	more := map[int]bool{} // buckets with members beyond the k returned
 	total := 0
-	read := func(ctx context.Context, b int, args ...any) ([]pageEntry, int, error) {
-		base := s.base(b)
-		reply, err := s.eval(ctx, "sessions", pageHeadScript, append([]any{base, base}, args...)...)
-		if err != nil {
-			return nil, 0, err
-		}
-		return parseHead(b, reply)
-	}
-	err := s.evalEachBucket(ctx, "sessions", pageHeadScript, func(int) []any { return []any{k, "-inf"} }, func(b int, reply any) error {
-		got, n, err := parseHead(b, reply)
+	err := s.evalEachBucket(ctx, "sessions", pageSeekScript, func(int) []any { return sk.args(k, "") }, func(b int, reply any) error {
+		got, n, beyond, err := parseHead(b, reply)
 		if err != nil {
 			return err
 		}
@@ -576,7 +699,7 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 		if len(got) > 0 {
 			heads[b] = got
 		}
-		if n > len(got) {
+		if beyond > len(got) {
 			more[b] = true
 		}
 		return nil
@@ -588,17 +711,19 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 	for _, h := range heads {
 		all = append(all, h...)
 	}
-	tau, bounded := "-inf", len(all) >= need
+	tau, bounded := "", len(all) >= need
 	var tauSeen int64
 	if bounded {
-		sort.Slice(all, func(i, j int) bool { return all[i].before(all[j]) })
+		sort.Slice(all, func(i, j int) bool { return sk.nearer(all[i], all[j]) })
 		tauSeen = all[need-1].seen
 		tau = strconv.FormatInt(tauSeen, 10)
 	}
 	var again []int
 	for b := range more {
-		if h := heads[b]; !bounded || h[len(h)-1].seen >= tauSeen {
-			again = append(again, b) // else its k-th member is older than τ: nothing more of it is on the page
+		h := heads[b]
+		last := h[len(h)-1].seen
+		if !bounded || (!sk.before && last >= tauSeen) || (sk.before && last <= tauSeen) {
+			again = append(again, b) // else its k-th member is farther than τ: nothing more of it is on the page
 		}
 	}
 	reread := map[int][]pageEntry{}
@@ -606,7 +731,12 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 	g.SetLimit(bucketParallelism)
 	for _, b := range again {
 		g.Go(func() error {
-			got, _, err := read(gctx, b, need, tau)
+			base := s.base(b)
+			reply, err := s.eval(gctx, "sessions", pageSeekScript, append([]any{base, base}, sk.args(need, tau)...)...)
+			if err != nil {
+				return err
+			}
+			got, _, _, err := parseHead(b, reply)
 			if err != nil {
 				return err
 			}
@@ -623,20 +753,22 @@ func (s *RedisStore) lastSeenHeads(ctx context.Context, need int) (map[int][]pag
 	return heads, total, nil
 }
 
-// parseHead parses pageHeadScript's reply for bucket b.
-func parseHead(b int, reply any) ([]pageEntry, int, error) {
+// parseHead parses pageSeekScript's reply for bucket b: the members, the
+// bucket's index size and how many members lie beyond the cursor.
+func parseHead(b int, reply any) ([]pageEntry, int, int, error) {
 	items, err := redis.Values(reply, nil)
-	if err != nil || len(items) == 0 || len(items)%2 != 1 {
-		return nil, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply %v", ErrUnavailable, err)
+	if err != nil || len(items) < 2 || len(items)%2 != 0 {
+		return nil, 0, 0, fmt.Errorf("session: redis sessions: %w: unexpected reply %v", ErrUnavailable, err)
 	}
 	n, _ := redis.Int(items[0], nil)
+	beyond, _ := redis.Int(items[1], nil)
 	var got []pageEntry
-	for i := 1; i+1 < len(items); i += 2 {
+	for i := 2; i+1 < len(items); i += 2 {
 		th, _ := redis.String(items[i], nil)
 		seen, _ := redis.Int64(items[i+1], nil)
 		got = append(got, pageEntry{b, th, seen})
 	}
-	return got, n, nil
+	return got, n, beyond, nil
 }
 
 // Revoke implements Registry in one script, in the handle's bucket, made

@@ -29,13 +29,22 @@ type Record struct {
 type Query struct {
 	UserID int64  // only this user's sessions
 	IP     string // only sessions from this client IP
-	Offset int    // rows to skip (pagination)
+	Offset int    // rows to skip (pagination), counted from After or Before when set
 	Limit  int    // rows to return; 0 means 50, capped at 500
 	// CountLimit, when above 0, allows the store to stop counting at
 	// Offset+CountLimit+1 matching sessions (the SQL store does; Redis
 	// counts exactly anyway): a Page.Total above Offset+CountLimit then
-	// means "more than that". 0 asks for the exact count.
+	// means "more than that". 0 asks for the exact count. Total always
+	// counts from the newest session, cursor or not.
 	CountLimit int
+	// After, when set, selects the sessions strictly after this one in the
+	// order of the list (keyset pagination: the next page after one whose
+	// last record gave the cursor, CursorOf); Before, when set and After is
+	// not, the Limit sessions strictly before it, still returned newest
+	// first (the previous page). Unlike Offset, neither makes a page cost
+	// more the deeper it is. With UserID or IP they cut that (small) list
+	// the same way, equal times then ordered by descending handle.
+	After, Before *Cursor
 }
 
 // Page is one page of sessions, newest activity first.

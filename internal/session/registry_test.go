@@ -242,6 +242,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 		}
 	})
 
+	t.Run("cursor pages visit every session once", func(t *testing.T) { testRegistryCursor(t, newFixture(t)) })
+
 	t.Run("logout removes index entries", func(t *testing.T) {
 		f := newFixture(t)
 		if err := put(t, f.store, tok("tok-1", 42), newRecord(1, 42, "192.0.2.1", now), true); err != nil {
@@ -508,7 +510,8 @@ func testRegistry(t *testing.T, newFixture func(testing.TB) registryFixture) {
 
 // BenchmarkRegistry100k fills a store with 100,000 active sessions (20,000
 // users × 5; every tenth an app session) and measures the listing and
-// counting calls the pages make.
+// counting calls the pages make, page 1,000 (50,000 sessions deep) both
+// by offset and from a cursor.
 func BenchmarkRegistry100k(b *testing.B) {
 	for _, name := range []string{"redis", "sqlite"} {
 		b.Run(name, func(b *testing.B) {
@@ -553,6 +556,35 @@ func BenchmarkRegistry100k(b *testing.B) {
 					browser, app, err := f.store.CountByKind(ctx)
 					if err != nil || browser != 90_000 || app != 10_000 {
 						b.Fatal(browser, app, err)
+					}
+				}
+			})
+			// Page 1,000 from a cursor (Query.After the 50,000th session,
+			// as the admin page's Next link asks; and back, Query.Before
+			// the 50,051st): the same sessions as by offset.
+			deep, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 49_950})
+			if err != nil || len(deep.Records) != 50 {
+				b.Fatal(len(deep.Records), err)
+			}
+			at := CursorOf(deep.Records[len(deep.Records)-1])
+			byOffset, err := f.store.Sessions(ctx, Query{Limit: 50, Offset: 50_000})
+			if err != nil || len(byOffset.Records) != 50 {
+				b.Fatal(len(byOffset.Records), err)
+			}
+			b.Run("Sessions page 1000 after a cursor", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, After: &at, CountLimit: 1000})
+					if err != nil || len(p.Records) != 50 || p.Records[0].Handle != byOffset.Records[0].Handle {
+						b.Fatal(len(p.Records), err)
+					}
+				}
+			})
+			after := CursorOf(byOffset.Records[0])
+			b.Run("Sessions page 1000 before a cursor", func(b *testing.B) {
+				for b.Loop() {
+					p, err := f.store.Sessions(ctx, Query{Limit: 50, Before: &after, CountLimit: 1000})
+					if err != nil || len(p.Records) != 50 || p.Records[49].Handle != at.Handle {
+						b.Fatal(len(p.Records), err)
 					}
 				}
 			})

@@ -66,11 +66,13 @@ func (s *SQLStore) UserSessions(ctx context.Context, userID int64) ([]Record, er
 		WHERE user_id = ? AND expiry > ? AND handle IS NOT NULL ORDER BY seen DESC`, userID, time.Now().UnixMilli())
 }
 
-// Sessions implements Registry with the seen, (user_id, seen) and (ip, seen)
-// indexes: a page reads O(offset + limit) index entries and only its own
-// rows, and the total is counted only when the page is full, bounded by
-// q.CountLimit (a count of 100,000 sessions on every admin view cost more
-// than the page). TestSQLSessionsPlans checks the plans at size.
+// Sessions implements Registry with the (seen, handle), (user_id, seen)
+// and (ip, seen) indexes: a page reads O(offset + limit) index entries
+// (O(limit) from a cursor, q.After or q.Before) and only its own rows,
+// and the total is counted only when a page without a cursor is full (or
+// from a cursor, always), bounded by q.CountLimit (a count of 100,000
+// sessions on every admin view cost more than the page).
+// TestSQLSessionsPlans checks the plans at size.
 func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	q = normalizeQuery(q)
 	now := time.Now()
@@ -79,7 +81,7 @@ func (s *SQLStore) Sessions(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	if len(recs) < q.Limit && (len(recs) > 0 || q.Offset == 0) {
+	if q.After == nil && q.Before == nil && len(recs) < q.Limit && (len(recs) > 0 || q.Offset == 0) {
 		return Page{Records: recs, Total: q.Offset + len(recs)}, nil // a short page is the last: no count needed
 	}
 	ctx, cancel := deadline.Bound(ctx, s.timeout)
@@ -110,15 +112,30 @@ func sessionsWhere(q Query, now time.Time) (string, []any) {
 }
 
 // sessionsPageQuery is the statement (with ? placeholders) that reads
-// q's page. The inner query pages through the (seen, expiry, handle)
-// index alone (its entries carry token_hash, the primary key); only the
-// rows of the page are then read from the table, and sorted again (at
-// most q.Limit rows).
+// q's page. The inner query pages through the (seen, handle, expiry)
+// index alone (its entries carry token_hash, the primary key), from
+// q.After or q.Before when set (a row-value range of the index: the cost
+// of a page does not grow with its depth); only the rows of the page are
+// then read from the table, and sorted again (at most q.Limit rows). Equal
+// times are ordered by handle, unique, so that a cursor names one place.
 func (s *SQLStore) sessionsPageQuery(q Query, now time.Time) (string, []any) {
 	where, args := sessionsWhere(q, now)
+	order := `seen DESC, handle DESC`
+	if (q.UserID != 0 || q.IP != "") && q.After == nil && q.Before == nil {
+		order = `seen DESC` // what the (user_id, seen) and (ip, seen) indexes give
+	}
+	switch {
+	case q.After != nil:
+		where += ` AND (seen, handle) < (?, ?)`
+		args = append(args, q.After.LastSeen.UnixMilli(), q.After.Handle)
+	case q.Before != nil:
+		where += ` AND (seen, handle) > (?, ?)`
+		args = append(args, q.Before.LastSeen.UnixMilli(), q.Before.Handle)
+		order = `seen ASC, handle ASC` // the nearest first; the outer query turns them newest first
+	}
 	return `SELECT ` + recordSelect + ` FROM sessions WHERE token_hash IN (
-		SELECT token_hash FROM sessions WHERE ` + where + ` ORDER BY seen DESC LIMIT ? OFFSET ?)
-		ORDER BY seen DESC`, append(args, q.Limit, q.Offset)
+		SELECT token_hash FROM sessions WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?)
+		ORDER BY seen DESC, handle DESC`, append(args, q.Limit, q.Offset)
 }
 
 // sessionsCountQuery is the statement (with ? placeholders) that counts

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,9 @@ func seedSessions(t testing.TB, db *store.DB, n, users int) {
 
 // TestSQLSessionsPlans: on 20,000 sessions, every admin listing of the SQL
 // registry pages through an index in last-activity order (no full scan; the
-// only sort is of the page's own rows, at the top of the plan), and the
+// only sort is of the page's own rows, at the top of the plan), a page from
+// a cursor 15,000 sessions deep reads one range of that index (no OFFSET
+// walk: checkSeekPlan), and the
 // bounded count reads an index, on both databases.
 func TestSQLSessionsPlans(t *testing.T) {
 	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
@@ -53,6 +56,7 @@ func TestSQLSessionsPlans(t *testing.T) {
 			st := NewSQLStore(db.SQL(), db.Dialect(), 5*time.Second)
 			pg := dialect == store.DialectPostgres
 			now := time.Now()
+			deep := &Cursor{LastSeen: now.Add(-15000 * time.Second), Handle: "hd15000"} // 15,000 sessions deep
 			tests := []struct {
 				name string
 				q    Query
@@ -60,6 +64,8 @@ func TestSQLSessionsPlans(t *testing.T) {
 			}{
 				{"first page", Query{Limit: 50}, "sessions_seen_idx"},
 				{"page 20", Query{Offset: 950, Limit: 50}, "sessions_seen_idx"},
+				{"page after a deep cursor", Query{Limit: 50, After: deep}, "sessions_seen_idx"},
+				{"page before a deep cursor", Query{Limit: 50, Before: deep}, "sessions_seen_idx"},
 				{"one account", Query{UserID: 17, Limit: 50}, "sessions_user_idx"},
 				{"one IP", Query{IP: "192.0.2.7", Limit: 50}, "sessions_ip_idx"},
 			}
@@ -69,6 +75,9 @@ func TestSQLSessionsPlans(t *testing.T) {
 					lines := storetest.Plan(t, db.SQL(), pg, st.q(query), args...)
 					filtered := pg && (tt.q.UserID != 0 || tt.q.IP != "")
 					checkPagePlan(t, lines, tt.want, filtered)
+					if tt.q.After != nil || tt.q.Before != nil {
+						checkSeekPlan(t, db, pg, st.q(query), args, lines)
+					}
 
 					q := normalizeQuery(tt.q)
 					q.CountLimit = 1000
@@ -156,5 +165,54 @@ func checkPagePlan(t *testing.T, lines []string, want string, filtered bool) {
 	}
 	if want != "" && !strings.Contains(all, want) {
 		t.Errorf("plan does not use %s:\n%s", want, all)
+	}
+}
+
+// checkSeekPlan fails t unless the page query from a cursor reads the
+// (seen, handle) index from the cursor on (a range on the row value, not a
+// walk from the newest entry): on SQLite the plan's search names the
+// range; on PostgreSQL the index condition does, and the index scan,
+// executed (EXPLAIN ANALYZE counts rows, no clock involved), returned no
+// more entries than a page.
+func checkSeekPlan(t *testing.T, db *store.DB, pg bool, query string, args []any, lines []string) {
+	t.Helper()
+	all := strings.Join(lines, "\n")
+	if !pg {
+		if !strings.Contains(all, "sessions_seen_idx ((seen,handle)<(?,?))") && !strings.Contains(all, "sessions_seen_idx ((seen,handle)>(?,?))") {
+			t.Errorf("plan does not search sessions_seen_idx from the cursor:\n%s", all)
+		}
+		return
+	}
+	var raw []byte
+	if err := db.SQL().QueryRowContext(t.Context(), "EXPLAIN (ANALYZE, FORMAT JSON) "+query, args...).Scan(&raw); err != nil {
+		t.Fatalf("explain analyze: %v", err)
+	}
+	type node struct {
+		NodeType  string  `json:"Node Type"`
+		IndexName string  `json:"Index Name"`
+		IndexCond string  `json:"Index Cond"`
+		Rows      float64 `json:"Actual Rows"`
+		Plans     []node  `json:"Plans"`
+	}
+	var doc []struct{ Plan node }
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc) != 1 {
+		t.Fatalf("explain output %s: %v", raw, err)
+	}
+	found := false
+	var walk func(n node)
+	walk = func(n node) {
+		if n.IndexName == "sessions_seen_idx" {
+			found = true
+			if !strings.Contains(n.IndexCond, "ROW(seen, handle)") || n.Rows > 50 {
+				t.Errorf("%s on sessions_seen_idx: condition %q, %v rows; want a range from the cursor of at most a page", n.NodeType, n.IndexCond, n.Rows)
+			}
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(doc[0].Plan)
+	if !found {
+		t.Errorf("plan does not use sessions_seen_idx:\n%s", raw)
 	}
 }
