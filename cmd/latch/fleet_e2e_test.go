@@ -130,9 +130,16 @@ func TestFleetBehindHAProxy(t *testing.T) {
 				t.Errorf("X-Request-ID %q through HAProxy, want HAProxy's uuid()", id)
 				continue
 			}
+			// The request line is written once the handler has returned,
+			// which may be just after the client has the answer: poll.
 			logged := false
-			for _, inst := range fleet {
-				logged = logged || strings.Contains(inst.logs.String(), `"request_id":"`+id+`"`)
+			for deadline := time.Now().Add(10 * time.Second); !logged && time.Now().Before(deadline); {
+				for _, inst := range fleet {
+					logged = logged || strings.Contains(inst.logs.String(), `"request_id":"`+id+`"`)
+				}
+				if !logged {
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
 			if !logged {
 				t.Errorf("no instance logged a request line with request_id %s", id)
