@@ -9,7 +9,8 @@
 # What it does, in order (each step prints a "[test-env]" line):
 #   1. installs missing Debian packages with apt-get (redis-server, redis-tools,
 #      redis-sentinel, postgresql, postgresql-client, chromium, hydra (scripts/hydra.sh),
-#      curl, haproxy, gcc + libc6-dev for -race);
+#      curl, haproxy, fonts-nanum (Korean glyphs in the browser tests' screenshots),
+#      gcc + libc6-dev for -race);
 #   2. checks that `go test -race` can build here (cgo + a C compiler), else runs without -race;
 #   3. uses Redis at $LATCH_TEST_REDIS_URL if it answers PING, otherwise starts a throwaway
 #      redis-server on a free loopback port (no persistence);
@@ -172,6 +173,7 @@ command -v hydra >/dev/null 2>&1 || missing+=(hydra)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The balancer of the multi-instance and rolling-restart tests (cmd/latch/fleet_e2e_test.go).
 { command -v haproxy || [[ -x /usr/sbin/haproxy ]]; } >/dev/null 2>&1 || missing+=(haproxy)
+[[ -d /usr/share/fonts/truetype/nanum ]] || missing+=(fonts-nanum)
 if [[ $RACE_MODE != 0 ]] && ! c_compiler_present; then
 	missing+=(gcc libc6-dev)
 fi
