@@ -84,7 +84,10 @@ type Config struct {
 
 	// MaxSessionsPerUser limits concurrent sessions per user; when a login
 	// would exceed it, the oldest session is revoked
-	// (LATCH_MAX_SESSIONS_PER_USER, default 0 = unlimited).
+	// (LATCH_MAX_SESSIONS_PER_USER, default 100; 0 = unlimited). The
+	// default bounds what one account can make Latch store: a script that
+	// signs in with the right password in a loop (successful sign-ins are
+	// not throttled) would otherwise fill Redis with app sessions.
 	MaxSessionsPerUser int
 
 	// ReauthWindow is how recently the password must have been entered for
@@ -213,7 +216,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = nets
 	}
-	if raw := get("LATCH_MAX_SESSIONS_PER_USER", "0"); raw != "" {
+	if raw := get("LATCH_MAX_SESSIONS_PER_USER", "100"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 0 || n > 10000 {
 			errs = append(errs, &InvalidError{"LATCH_MAX_SESSIONS_PER_USER", raw, "must be a whole number from 0 (no limit) to 10000"})

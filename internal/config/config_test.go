@@ -25,7 +25,7 @@ func TestLoadDefaults(t *testing.T) {
 		RedisTimeout: 500 * time.Millisecond, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 336 * time.Hour, RememberAbsoluteTimeout: 720 * time.Hour,
 		API:          API{IdleTimeout: 720 * time.Hour, AbsoluteTimeout: 2160 * time.Hour},
-		CookieSecure: true, LogLevel: slog.LevelInfo, ReauthWindow: 5 * time.Minute,
+		CookieSecure: true, LogLevel: slog.LevelInfo, ReauthWindow: 5 * time.Minute, MaxSessionsPerUser: 100,
 		Throttle: quota.Quotas{
 			Account:   quota.Quota{Count: 10, Period: time.Hour},
 			AccountIP: quota.Quota{Count: 5, Period: 15 * time.Minute},

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -167,7 +169,11 @@ func (s *Server) kindAnswer(err error) answer {
 	// The SQL store's driver marks a database that is down, slow or busy as
 	// fail.Unavailable (above); a bare context error is database/sql's own:
 	// the operation's time ran out waiting for a pooled connection.
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	// So are database/sql's own driver.ErrBadConn (all its retries met a
+	// broken connection: "driver: bad connection") and sql.ErrConnDone,
+	// which it returns without going through the store's driver.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
 		return unavailableAnswer(err, slog.LevelError, "database unavailable", msgDatabaseUnavailable)
 	}
 	return answer{status: http.StatusInternalServerError, level: slog.LevelError, log: "internal error",

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"html"
@@ -99,6 +101,12 @@ func TestErrorTable(t *testing.T) {
 		{"throttle counters down", fmt.Errorf("throttle: reserve: %w: %w", throttle.ErrUnavailable, dial), 503, "2",
 			"Latch cannot check sign-in attempts right now.", "", slog.LevelError},
 		{"database down", fail.Wrap(fail.Unavailable, dial, "store: user by email"), 503, "2",
+			"Latch cannot reach its database right now.", "", slog.LevelError},
+		// database/sql's own "driver: bad connection" after its retries (it
+		// was a 500 under 20 parallel admin overviews: second break-it review).
+		{"database/sql bad connection", fmt.Errorf("store: login activity: %w", driver.ErrBadConn), 503, "2",
+			"Latch cannot reach its database right now.", "", slog.LevelError},
+		{"database/sql connection done", fmt.Errorf("store: x: %w", sql.ErrConnDone), 503, "2",
 			"Latch cannot reach its database right now.", "", slog.LevelError},
 		{"unavailable with a hint", &fail.Error{Kind: fail.Unavailable, Msg: "store: test hint", RetryAfter: 5 * time.Second}, 503, "5",
 			"Latch cannot reach its database right now.", "", slog.LevelError},

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"time"
 
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/fail"
 )
 
 // OverviewStore counts what the admin overview shows from the SQL store
@@ -90,6 +92,16 @@ type chartSlotView struct {
 	OKHeight, FailedHeight int
 }
 
+// overviewQueue and overviewWait bound the admin overviews waiting for
+// the one being computed: at most 8 waiting, each at most 5 s.
+const (
+	overviewQueue = 8
+	overviewWait  = 5 * time.Second
+)
+
+// errOverviewBusy: too many overviews asked for at once (503 Busy).
+var errOverviewBusy = fail.New(fail.Busy, "server: admin overview busy")
+
 // adminOverview shows the counts at a glance: active sessions, sign-ins,
 // failed sign-ins and throttle refusals in the last 24 hours, disabled
 // accounts, and a chart of sign-ins and failures per hour over the last
@@ -106,15 +118,25 @@ type chartSlotView struct {
 // two SQL statements read from indexes (store.DB.LoginActivity: the
 // window's sign-in events; CountDisabledUsers: the disabled accounts),
 // whatever the size of the rest of the log. BenchmarkAdminOverview times
-// the page at 100,000 sessions and 1,000,000 events.
+// the page at 100,000 sessions and 1,000,000 events. One overview is
+// computed at a time (overviewRun); more waiting than overviewQueue, or
+// longer than overviewWait, get 503 Busy.
 func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 	if s.overview == nil {
 		http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 		return nil
 	}
 	ctx := r.Context()
+	// One overview at a time: its counts read up to a few hundred
+	// thousand index entries, and parallel ones (a refresh held down, a
+	// few admins) would take every database connection from the rest of
+	// the site. Others wait their turn, or get 503 Busy.
+	if err := s.overviewRun.Acquire(ctx); err != nil {
+		return fmt.Errorf("admin overview: %w", errOverviewBusy)
+	}
 	now := s.clock()
 	view, err := s.overviewCounts(ctx, now)
+	s.overviewRun.Release()
 	if err != nil {
 		return err
 	}

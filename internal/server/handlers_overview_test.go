@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/xml"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -372,4 +374,80 @@ func slicesEqual(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// blockingOverview is an OverviewStore whose LoginActivity waits for
+// release, counting how many run at once.
+type blockingOverview struct {
+	release    chan struct{}
+	mu         sync.Mutex
+	running    int
+	maxRunning int
+	calls      int
+}
+
+func (b *blockingOverview) LoginActivity(ctx context.Context, end time.Time, hours int) ([]audit.LoginHour, error) {
+	b.mu.Lock()
+	b.running++
+	b.calls++
+	b.maxRunning = max(b.maxRunning, b.running)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.running--
+		b.mu.Unlock()
+	}()
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return make([]audit.LoginHour, hours), nil
+}
+
+func (b *blockingOverview) CountDisabledUsers(context.Context) (int, error) { return 0, nil }
+
+func (b *blockingOverview) stats() (calls, maxRunning int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls, b.maxRunning
+}
+
+// TestAdminOverviewOneAtATime: parallel overviews are computed one at a
+// time (each reads many index entries; 20 at once took every database
+// connection and gave 503s and a 500: second break-it review), and the
+// waiting ones are answered when their turn comes.
+func TestAdminOverviewOneAtATime(t *testing.T) {
+	a := newTestApp(t)
+	store := &blockingOverview{release: make(chan struct{})}
+	a.srv.overview = store
+	admin := a.login("admin@example.com", false)
+	const n = 4
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			res, _ := admin.get("/admin")
+			statuses <- res.StatusCode
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		calls, _ := store.stats()
+		if calls == 1 && a.srv.overviewRun.Queued() == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw one overview running and %d waiting (calls %d, queued %d)", n-1, calls, a.srv.overviewRun.Queued())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(store.release)
+	for range n {
+		if st := <-statuses; st != http.StatusOK {
+			t.Errorf("GET /admin: %d, want 200", st)
+		}
+	}
+	if calls, maxRunning := store.stats(); calls != n || maxRunning != 1 {
+		t.Errorf("%d overviews computed, at most %d at once; want %d, 1", calls, maxRunning, n)
+	}
 }

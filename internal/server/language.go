@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/latch/latch/internal/locale"
@@ -96,10 +97,12 @@ func pagePath(r *http.Request) string {
 // "//evil.example/?lang=ko" goes to "/"), so the switch redirects nowhere
 // else. It changes no account state and needs no CSRF token: it is a
 // preference of the browser, like the browser's own language setting.
+// Only pages switch (switchable): not the JSON API, the health checks or
+// the static files.
 func (s *Server) switchLanguage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !q.Has("lang") {
+		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !q.Has("lang") || !switchable(r.URL.Path) {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), browserKey{}, s.browserChoiceOf(r))))
 			return
 		}
@@ -120,4 +123,15 @@ func (s *Server) switchLanguage(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusSeeOther)
 	})
+}
+
+// switchable reports whether ?lang= on path switches the language: on
+// the pages, not under /api/ (the API sets no cookie: a 303 with one
+// would also break a CORS request), /static/, /healthz or /readyz.
+func switchable(path string) bool {
+	switch {
+	case path == "/healthz", path == "/readyz", path == "/api", strings.HasPrefix(path, "/api/"), strings.HasPrefix(path, "/static/"):
+		return false
+	}
+	return true
 }

@@ -534,3 +534,21 @@ func TestFlashAndEventWords(t *testing.T) {
 		}
 	}
 }
+
+// TestLanguageSwitchNotOnAPIOrHealth: ?lang= is ignored on the JSON API
+// (which sets no cookie; a 303 would also break a CORS request) and on
+// the health checks: no redirect, no lang cookie (second reviews).
+func TestLanguageSwitchNotOnAPIOrHealth(t *testing.T) {
+	a := newTestApp(t)
+	for _, path := range []string{"/api/v1/me?lang=ko", "/api/v1/openapi.json?lang=en", "/healthz?lang=ko", "/readyz?lang=ko"} {
+		res, body := a.newClient(firefoxAgent).get(path)
+		if res.StatusCode == http.StatusSeeOther {
+			t.Errorf("GET %s: 303 to %s, want no language switch", path, res.Header.Get("Location"))
+		}
+		for _, c := range res.Cookies() {
+			if c.Name == langCookie {
+				t.Errorf("GET %s set the %s cookie\n%s", path, langCookie, body)
+			}
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/locale"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/slots"
 	"github.com/latch/latch/internal/user"
 	"github.com/latch/latch/web"
 )
@@ -177,6 +178,7 @@ type Server struct {
 	throttle     Throttle              // zero: no throttling
 	resets       PasswordResets        // nil: no reset links
 	overview     OverviewStore         // nil: /admin sends to /admin/users
+	overviewRun  *slots.Pool           // one overview computed at a time (handlers_overview.go)
 	afterLoad    func(r *http.Request)
 	metrics      Metrics          // noMetrics when Config.Metrics is nil
 	accounts     *account.Service // every account operation (internal/account), shared with the CLI
@@ -240,6 +242,7 @@ func New(cfg Config) (*Server, error) {
 	s.throttle = cfg.Throttle
 	s.resets = cfg.Resets
 	s.overview = cfg.Overview
+	s.overviewRun = slots.New(1, overviewQueue, overviewWait)
 	s.metrics = cfg.Metrics
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
