@@ -35,7 +35,7 @@ func loadAPI(get func(name, def string) string, c *Config) []error {
 	c.API.IdleTimeout = duration("LATCH_API_IDLE_TIMEOUT", "720h")
 	c.API.AbsoluteTimeout = duration("LATCH_API_ABSOLUTE_TIMEOUT", "2160h")
 	if c.API.AbsoluteTimeout > 0 && c.API.IdleTimeout > c.API.AbsoluteTimeout {
-		errs = append(errs, &InvalidError{"LATCH_API_IDLE_TIMEOUT", c.API.IdleTimeout.String(), "must not exceed LATCH_API_ABSOLUTE_TIMEOUT"})
+		errs = append(errs, &InvalidError{"LATCH_API_IDLE_TIMEOUT", c.API.IdleTimeout.String(), "must not exceed LATCH_API_ABSOLUTE_TIMEOUT (" + c.API.AbsoluteTimeout.String() + "; the idle timeout's default is 720h: lower LATCH_API_IDLE_TIMEOUT too)"})
 	}
 	if raw := get("LATCH_API_CORS_ORIGINS", ""); raw != "" {
 		for _, o := range splitList(raw) {

@@ -276,7 +276,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	if c.AbsoluteTimeout > 0 && c.IdleTimeout > c.AbsoluteTimeout {
-		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT"})
+		errs = append(errs, &InvalidError{"LATCH_IDLE_TIMEOUT", c.IdleTimeout.String(), "must not exceed LATCH_ABSOLUTE_TIMEOUT (" + c.AbsoluteTimeout.String() + "; the idle timeout's default is 30m: lower LATCH_IDLE_TIMEOUT too)"})
 	}
 	if c.RememberAbsoluteTimeout > 0 && c.RememberIdleTimeout > c.RememberAbsoluteTimeout {
 		errs = append(errs, &InvalidError{"LATCH_REMEMBER_IDLE_TIMEOUT", c.RememberIdleTimeout.String(), "must not exceed LATCH_REMEMBER_ABSOLUTE_TIMEOUT"})
