@@ -116,12 +116,14 @@ type Judge func(password string, hints []string) zxcvbn.Result
 // never sees more than the first MaxJudgedRunes characters of pw.
 func judgeStrength(judge Judge, pw string, hints []string) string {
 	judged := firstRunes(pw, MaxJudgedRunes)
+	truncated := len(judged) < len(pw)
+	personal := madeOfPersonalWords(judged, truncated, hints)
 	res := judge(judged, hints)
-	if res.Score >= MinPasswordScore {
+	if res.Score >= MinPasswordScore && !personal {
 		return ""
 	}
-	msg := msgPasswordGuessable + weaknesses(res.Sequence, len(judged)) + ". " + msgPasswordAdvice
-	if len(judged) < len(pw) {
+	msg := msgPasswordGuessable + weaknesses(res.Sequence, len(judged), personal) + ". " + msgPasswordAdvice
+	if truncated {
 		msg += ". " + msgPasswordPrefix
 	}
 	return msg
@@ -131,6 +133,7 @@ const (
 	msgPasswordGuessable = "This password is too easy to guess: "
 	msgPasswordAdvice    = "Try a longer phrase of words that do not usually go together"
 	msgPasswordPrefix    = "Only the first 24 characters are judged, so make those hard to guess"
+	msgPasswordPersonal  = "it contains your name or email address"
 )
 
 // reason is one thing that makes a password easy to guess.
@@ -143,8 +146,9 @@ type reason struct {
 // weaknesses says why the matches zxcvbn found make the password easy to
 // guess: at most two reasons, most telling first, joined by ", and ".
 // length is the length of the judged password in bytes (match indexes are
-// byte offsets).
-func weaknesses(seq []*match.Match, length int) string {
+// byte offsets). personal means the password is made only of the person's
+// own words (madeOfPersonalWords), which is then the first reason.
+func weaknesses(seq []*match.Match, length int, personal bool) string {
 	var reasons []reason
 	add := func(kind, words string, order int) {
 		i := slices.IndexFunc(reasons, func(r reason) bool { return r.kind == kind })
@@ -155,13 +159,16 @@ func weaknesses(seq []*match.Match, length int) string {
 			reasons[i] = reason{kind, words, order}
 		}
 	}
+	if personal {
+		add("personal", msgPasswordPersonal, 0)
+	}
 	for _, m := range seq {
 		whole := m.I == 0 && m.J == length-1
 		switch m.Pattern {
 		case "dictionary":
 			switch m.DictionaryName {
 			case "user_inputs":
-				add("personal", "it contains your name or email address", 0)
+				add("personal", msgPasswordPersonal, 0)
 			case "passwords":
 				verb := "contains"
 				if whole {
