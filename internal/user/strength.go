@@ -17,8 +17,11 @@ import (
 // expected or compromised values). Latch uses zxcvbn (Dropbox's estimator,
 // github.com/trustelem/zxcvbn: 30,000 common passwords, names, English
 // words, keyboard patterns, sequences, repeats, dates and l33t spellings),
-// fed with the person's email address and name. There are still no
-// composition rules and no expiry.
+// fed with the person's email address and name; and a password made only
+// of the words of that name and address is refused whatever zxcvbn says
+// (madeOfPersonalWords, strength_personal.go: SP 800-63B §3.1.1.2's
+// "context-specific words"). There are still no composition rules and no
+// expiry.
 
 // MinPasswordScore is the lowest zxcvbn score (0 to 4) a new password may
 // have. 3 means zxcvbn estimates at least 10^8 guesses: "safely
@@ -94,12 +97,16 @@ func ValidateNewPassword(pw string, hints ...string) string {
 
 // CheckPasswordStrength returns "" when zxcvbn scores pw at least
 // MinPasswordScore, with hints (the person's email address, name, …)
-// counted as words an attacker tries first; otherwise it returns a message
-// that says in plain words why the password is easy to guess, such as
-// "This password is too easy to guess: it contains your name or email
-// address. …". Only the first MaxJudgedRunes characters are judged, so its
-// cost is bounded (a few milliseconds at most) whatever the input. pw must
-// be valid UTF-8 (ValidatePassword checks it).
+// counted as words an attacker tries first, and pw is not made only of the
+// words of hints (madeOfPersonalWords: "Lovelace lovelace example" for
+// lovelace@example.com, however cased, spaced or repeated; a phrase that
+// merely contains the name among other words is left to zxcvbn).
+// Otherwise it returns a message that says in plain words why the password
+// is easy to guess, such as "This password is too easy to guess: it
+// contains your name or email address. …". Only the first MaxJudgedRunes
+// characters are judged, by both rules, so its cost is bounded (a few
+// milliseconds at most) whatever the input. pw must be valid UTF-8
+// (ValidatePassword checks it).
 //
 // It runs in the caller's goroutine with no limit on concurrency: servers
 // use a StrengthChecker instead, which bounds how many run at once.
