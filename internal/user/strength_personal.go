@@ -72,7 +72,10 @@ func personalWords(hints []string) []string {
 // MaxJudgedRunes characters when truncated is true) is nothing but the
 // words of hints, see the rule above. Its cost is O(len(judged) × total
 // length of the words) byte comparisons: for 24 characters and a name and
-// address of at most a few hundred bytes, microseconds.
+// address of at most a few hundred bytes, microseconds
+// (BenchmarkMadeOfPersonalWords, 2-core development machine, 2026-12-01:
+// 34 µs for 24 characters that NFKC expands to 720 bytes, 4-5 µs for 24
+// letters; zxcvbn takes 0.25-1.3 ms on the same judged characters).
 func madeOfPersonalWords(judged string, truncated bool, hints []string) bool {
 	s := foldPassword(judged)
 	words := personalWords(hints)

@@ -287,3 +287,24 @@ func TestMadeOfPersonalWords(t *testing.T) {
 		t.Errorf("personalWords (-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkMadeOfPersonalWords measures the personal-words rule alone on
+// its costliest inputs: 24 characters that NFKC expands eighteen-fold
+// (U+FDFA), and 24 letters that are all the start of a long name word, with
+// a 100-character name. Run: go test -run '^$' -bench MadeOfPersonalWords ./internal/user/
+func BenchmarkMadeOfPersonalWords(b *testing.B) {
+	name := strings.Repeat("a", 50) + " " + strings.Repeat("ab", 24) + "c"
+	hints := PasswordHints("a.aa.aaa.aaaa+ab@aa.ab.example.com", name)
+	for _, in := range []strengthInput{
+		{"nfkc-expanding", strings.Repeat("\ufdfa", 24)},
+		{"one-letter", strings.Repeat("a", 24)},
+		{"name-prefixes", strings.Repeat("ab", 12)},
+	} {
+		pw := in.pw
+		b.Run(in.name, func(b *testing.B) {
+			for b.Loop() {
+				madeOfPersonalWords(pw, true, hints)
+			}
+		})
+	}
+}
