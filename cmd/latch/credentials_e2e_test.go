@@ -448,6 +448,7 @@ func TestEasilyGuessedPasswordsRefused(t *testing.T) {
 	}{
 		{"common", "password1234", "This password is too easy to guess: it is a commonly used password."},
 		{"the person's name", "Ada Lovelace 1815", "This password is too easy to guess: it contains your name or email address."},
+		{"only the person's name", "Lovelace lovelace Ada", "This password is too easy to guess: it contains your name or email address"},
 	} {
 		t.Run("register: "+tt.name, func(t *testing.T) {
 			p := ta.newBrowser().post("/register", url.Values{"email": {email}, "name": {"Ada Lovelace"}, "password": {tt.pw}})

@@ -74,3 +74,30 @@ func TestRegisterFillsLoginEmail(t *testing.T) {
 	_, body = forged.get("/login")
 	mustContain(t, body, `name="email" value="" autocomplete="username" autofocus required`)
 }
+
+// TestRegisterRefusesPasswordOfOnlyTheName: a password made only of the
+// person's name (and address words), however cased or repeated, is a 422
+// naming that cause, in English and Korean, and no account (zxcvbn alone
+// scored "Grace grace grace" 3 for Grace, and it was accepted).
+func TestRegisterRefusesPasswordOfOnlyTheName(t *testing.T) {
+	a := newTestApp(t)
+	for _, tt := range []struct{ lang, email, pw, why string }{
+		{"en", "grace@example.com", "Grace grace grace", "This password is too easy to guess: it contains your name or email address"},
+		{"ko", "grace@example.com", "GRACE example grace", "이름이나 이메일 주소가 들어 있습니다."},
+	} {
+		c := a.newClient(firefoxAgent)
+		c.chooseLanguage(tt.lang)
+		res, body := c.do("POST", "/register", url.Values{"email": {tt.email}, "name": {"Grace"}, "password": {tt.pw}})
+		wantStatus(t, res, body, http.StatusUnprocessableEntity)
+		mustContain(t, body, tt.why)
+		if u, err := a.users.UserByEmail(t.Context(), tt.email); err == nil {
+			t.Errorf("%s: account created with %q: %+v", tt.lang, tt.pw, u)
+		}
+	}
+	// A phrase that merely contains the name passes.
+	c := a.newClient(firefoxAgent)
+	res, body := c.do("POST", "/register", url.Values{"email": {"grace@example.com"}, "name": {"Grace"}, "password": {"Grace purple monkey dishwasher"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("Grace purple monkey dishwasher: %d, want 303\n%s", res.StatusCode, body)
+	}
+}

@@ -17,8 +17,11 @@ import (
 // expected or compromised values). Latch uses zxcvbn (Dropbox's estimator,
 // github.com/trustelem/zxcvbn: 30,000 common passwords, names, English
 // words, keyboard patterns, sequences, repeats, dates and l33t spellings),
-// fed with the person's email address and name. There are still no
-// composition rules and no expiry.
+// fed with the person's email address and name; and a password made only
+// of the words of that name and address is refused whatever zxcvbn says
+// (madeOfPersonalWords, strength_personal.go: SP 800-63B §3.1.1.2's
+// "context-specific words"). There are still no composition rules and no
+// expiry.
 
 // MinPasswordScore is the lowest zxcvbn score (0 to 4) a new password may
 // have. 3 means zxcvbn estimates at least 10^8 guesses: "safely
@@ -94,12 +97,16 @@ func ValidateNewPassword(pw string, hints ...string) string {
 
 // CheckPasswordStrength returns "" when zxcvbn scores pw at least
 // MinPasswordScore, with hints (the person's email address, name, …)
-// counted as words an attacker tries first; otherwise it returns a message
-// that says in plain words why the password is easy to guess, such as
-// "This password is too easy to guess: it contains your name or email
-// address. …". Only the first MaxJudgedRunes characters are judged, so its
-// cost is bounded (a few milliseconds at most) whatever the input. pw must
-// be valid UTF-8 (ValidatePassword checks it).
+// counted as words an attacker tries first, and pw is not made only of the
+// words of hints (madeOfPersonalWords: "Lovelace lovelace example" for
+// lovelace@example.com, however cased, spaced or repeated; a phrase that
+// merely contains the name among other words is left to zxcvbn).
+// Otherwise it returns a message that says in plain words why the password
+// is easy to guess, such as "This password is too easy to guess: it
+// contains your name or email address. …". Only the first MaxJudgedRunes
+// characters are judged, by both rules, so its cost is bounded (a few
+// milliseconds at most) whatever the input. pw must be valid UTF-8
+// (ValidatePassword checks it).
 //
 // It runs in the caller's goroutine with no limit on concurrency: servers
 // use a StrengthChecker instead, which bounds how many run at once.
@@ -116,12 +123,14 @@ type Judge func(password string, hints []string) zxcvbn.Result
 // never sees more than the first MaxJudgedRunes characters of pw.
 func judgeStrength(judge Judge, pw string, hints []string) string {
 	judged := firstRunes(pw, MaxJudgedRunes)
+	truncated := len(judged) < len(pw)
+	personal := madeOfPersonalWords(judged, truncated, hints)
 	res := judge(judged, hints)
-	if res.Score >= MinPasswordScore {
+	if res.Score >= MinPasswordScore && !personal {
 		return ""
 	}
-	msg := msgPasswordGuessable + weaknesses(res.Sequence, len(judged)) + ". " + msgPasswordAdvice
-	if len(judged) < len(pw) {
+	msg := msgPasswordGuessable + weaknesses(res.Sequence, len(judged), personal) + ". " + msgPasswordAdvice
+	if truncated {
 		msg += ". " + msgPasswordPrefix
 	}
 	return msg
@@ -131,6 +140,7 @@ const (
 	msgPasswordGuessable = "This password is too easy to guess: "
 	msgPasswordAdvice    = "Try a longer phrase of words that do not usually go together"
 	msgPasswordPrefix    = "Only the first 24 characters are judged, so make those hard to guess"
+	msgPasswordPersonal  = "it contains your name or email address"
 )
 
 // reason is one thing that makes a password easy to guess.
@@ -143,8 +153,9 @@ type reason struct {
 // weaknesses says why the matches zxcvbn found make the password easy to
 // guess: at most two reasons, most telling first, joined by ", and ".
 // length is the length of the judged password in bytes (match indexes are
-// byte offsets).
-func weaknesses(seq []*match.Match, length int) string {
+// byte offsets). personal means the password is made only of the person's
+// own words (madeOfPersonalWords), which is then the first reason.
+func weaknesses(seq []*match.Match, length int, personal bool) string {
 	var reasons []reason
 	add := func(kind, words string, order int) {
 		i := slices.IndexFunc(reasons, func(r reason) bool { return r.kind == kind })
@@ -155,13 +166,16 @@ func weaknesses(seq []*match.Match, length int) string {
 			reasons[i] = reason{kind, words, order}
 		}
 	}
+	if personal {
+		add("personal", msgPasswordPersonal, 0)
+	}
 	for _, m := range seq {
 		whole := m.I == 0 && m.J == length-1
 		switch m.Pattern {
 		case "dictionary":
 			switch m.DictionaryName {
 			case "user_inputs":
-				add("personal", "it contains your name or email address", 0)
+				add("personal", msgPasswordPersonal, 0)
 			case "passwords":
 				verb := "contains"
 				if whole {
