@@ -74,6 +74,10 @@ func testConfig(t testing.TB, b backend) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No per-user session limit unless a test sets one: many tests sign
+	// one account in more than the default 100 times (load loops, 100
+	// revocations across a failover); the limit has tests of its own.
+	cfg.MaxSessionsPerUser = 0
 	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "latch.db")
 	if b.postgres {
 		cfg.DatabaseURL = storetest.PostgresURL(t)
