@@ -160,6 +160,38 @@ func TestReaderTime(t *testing.T) {
 	if got, want := c.Reader("en", nil, nil).Clock(at), "06:09 UTC"; got != want {
 		t.Errorf("en UTC clock: %q, want %q", got, want)
 	}
+	if got, want := c.Reader("ko", seoul, nil).Clock(at), "15:09"; got != want {
+		t.Errorf("ko Seoul clock: %q, want %q", got, want)
+	}
+}
+
+// TestReaderTimeNamesZoneOutsideSeoul: a Korean reader takes an unlabelled
+// time to be KST, so a Korean time in any other zone names its zone (the
+// reviewer saw "2026년 12월 1일 11:55" for 11:55 UTC); English always does.
+func TestReaderTimeNamesZoneOutsideSeoul(t *testing.T) {
+	c := load(t)
+	at := time.Date(2026, 12, 1, 11, 55, 0, 0, time.UTC)
+	tokyo, _ := locale.LoadZone("Asia/Tokyo")
+	for _, tt := range []struct {
+		name        string
+		zone        *time.Location
+		time, clock string
+	}{
+		{"UTC", nil, "2026년 12월 1일 11:55 (UTC)", "11:55 (UTC)"},
+		{"Asia/Tokyo", tokyo, "2026년 12월 1일 20:55 (JST)", "20:55 (JST)"},
+		{"fixed offset", time.FixedZone("", 3*3600), "2026년 12월 1일 14:55 (+0300)", "14:55 (+0300)"},
+	} {
+		rd := c.Reader("ko", tt.zone, nil)
+		if got := rd.Time(at); got != tt.time {
+			t.Errorf("ko %s: Time = %q, want %q", tt.name, got, tt.time)
+		}
+		if got := rd.Clock(at); got != tt.clock {
+			t.Errorf("ko %s: Clock = %q, want %q", tt.name, got, tt.clock)
+		}
+	}
+	if got, want := c.Reader("en", nil, nil).Time(at), "1 Dec 2026, 11:55 UTC"; got != want {
+		t.Errorf("en UTC: %q, want %q", got, want)
+	}
 	if got, want := c.Reader("xx", nil, nil).Lang(), "en"; got != want {
 		t.Errorf("unknown language: %q, want %q", got, want)
 	}
