@@ -68,6 +68,31 @@ func TestKoreanIsKorean(t *testing.T) {
 	}
 }
 
+// TestKoreanPossibleCausesAreHedged: a Korean sentence that lists several
+// possible causes ("만료되었거나 …, 이미 사용되었거나 …, …") ends "수 있습니다":
+// Korean binds the verb of the last item to the whole sentence, so "…복사되지
+// 않았습니다" asserted the last cause as fact.
+func TestKoreanPossibleCausesAreHedged(t *testing.T) {
+	c := load(t)
+	n := 0
+	for _, id := range c.IDs("ko") {
+		for _, src := range c.Sources("ko", id) {
+			for _, sentence := range strings.SplitAfter(src, ". ") {
+				if strings.Count(sentence, "거나") < 2 {
+					continue
+				}
+				n++
+				if !strings.HasSuffix(strings.TrimSpace(sentence), "수 있습니다.") {
+					t.Errorf("ko %s: %q lists possible causes as fact", id, sentence)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Korean sentence lists causes: reset.invalid does")
+	}
+}
+
 // TestNegotiate: the lang cookie wins when it names a language of the
 // catalogue; else Accept-Language is matched (q-values, regions, scripts);
 // anything else, malformed included, is English.
