@@ -47,9 +47,38 @@ func TestNewDeviceNoticeInKorean(t *testing.T) {
 		if err := parsePageFor(t, page, &l).ExecuteTemplate(&buf, "base", data); err != nil {
 			t.Fatalf("%s: %v", page, err)
 		}
+		// The time comes first and the sentence ends the notice's words:
+		// not "…로그인했습니다. 19:31 — …" (English word order).
 		mustContain(t, buf.String(), `<html lang="ko">`,
-			`<p class="notice notice-warn" id="new-device-notice" role="status">Firefox (Windows)에서 새로 로그인했습니다. `+
-				`<time datetime="2026-03-14T10:31:00Z">19:31</time> — 본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
+			`<p class="notice notice-warn" id="new-device-notice" role="status">`+
+				`<time datetime="2026-03-14T10:31:00Z">19:31</time>에 Firefox (Windows)에서 새로 로그인했습니다. `+
+				`본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
+	}
+}
+
+// TestNewDeviceNoticeInKoreanEscaped: in the Korean notice, whose message
+// places the <time> element among its words, the device label is still
+// escaped, and a label holding the stand-in of the time element cannot
+// put markup of its own there.
+func TestNewDeviceNoticeInKoreanEscaped(t *testing.T) {
+	c, err := locale.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l web.Locale = c.Reader("ko", nil, nil)
+	at := time.Date(2026, 3, 14, 10, 31, 0, 0, time.UTC)
+	data := signedIn()
+	data.NewDevice = &deviceNotice{Device: xssName + "\ue0000\ue001 on Windows", Time: at, When: "10:31 (UTC)"}
+	var buf bytes.Buffer
+	if err := parsePageFor(t, "profile", &l).ExecuteTemplate(&buf, "base", data); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	mustContain(t, html, `id="new-device-notice" role="status"><time datetime="2026-03-14T10:31:00Z">10:31 (UTC)</time>에 `+
+		`&lt;script&gt;alert(1)&lt;/script&gt;`+"\ufffd0\ufffd"+` (Windows)에서 새로 로그인했습니다.`)
+	mustNotContain(t, html, "<script")
+	if n := strings.Count(html, "<time datetime=\"2026-03-14T10:31:00Z\">"); n != 1 {
+		t.Errorf("%d time elements of the sign-in, want 1", n)
 	}
 }
 

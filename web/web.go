@@ -16,6 +16,9 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -76,8 +79,14 @@ type Locale interface {
 //	langs                 the languages of the switch (Locale.Langs)
 //	langURL tag           this page in language tag (Locale.SwitchURL)
 //	device label          a device label in the reader's language (Locale.Device)
+//	tHTML id [name value]...  t for a message with HTML in it: values of
+//	                      type template.HTML (a timeTag) are placed as they
+//	                      are, the rest of the text is escaped (messageHTML);
+//	                      for HTML text, not attributes
 //	timeTag t             the <time> element of t: machine-readable RFC
 //	                      3339 in UTC in datetime, Locale.Time as text.
+//	timeTagText t text    the same with text of the caller's (the
+//	                      new-device notice's clock or date and time)
 //	firstError errs field...  the first field with an error (focus.go).
 //
 // timeTag is a function rather than a template of .UTC.Format calls
@@ -87,15 +96,49 @@ type Locale interface {
 // punctuation.
 func Funcs(cur *Locale) template.FuncMap {
 	return template.FuncMap{
-		"t":          func(id string, args ...any) string { return (*cur).T(id, args...) },
-		"lang":       func() string { return (*cur).Lang() },
-		"langs":      func() []string { return (*cur).Langs() },
-		"langURL":    func(tag string) string { return (*cur).SwitchURL(tag) },
-		"device":     func(label string) string { return (*cur).Device(label) },
-		"timeTag":    func(t time.Time) template.HTML { return timeTag(t, (*cur).Time(t)) },
-		"firstError": firstError,
+		"t":           func(id string, args ...any) string { return (*cur).T(id, args...) },
+		"lang":        func() string { return (*cur).Lang() },
+		"langs":       func() []string { return (*cur).Langs() },
+		"langURL":     func(tag string) string { return (*cur).SwitchURL(tag) },
+		"device":      func(label string) string { return (*cur).Device(label) },
+		"tHTML":       func(id string, args ...any) template.HTML { return messageHTML(*cur, id, args...) },
+		"timeTag":     func(t time.Time) template.HTML { return timeTag(t, (*cur).Time(t)) },
+		"timeTagText": timeTag,
+		"firstError":  firstError,
 	}
 }
+
+// messageHTML is l.T(id, args...) escaped for HTML text, except that each
+// value in args of type template.HTML stands in it unescaped where the
+// message places its field: so a message orders a <time> element among its
+// words as its language needs ("{{.When}}에 {{.Device}}에서 …"). Each HTML
+// value goes through T as a marker of private-use characters, which the
+// escaping leaves alone and which are taken out of the other values first,
+// so no value can stand in for a marker.
+func messageHTML(l Locale, id string, args ...any) template.HTML {
+	args = slices.Clone(args)
+	var parts []string
+	for i := 1; i < len(args); i += 2 {
+		switch v := args[i].(type) {
+		case template.HTML:
+			args[i] = htmlMarker(len(parts))
+			parts = append(parts, string(v))
+		case string:
+			args[i] = markerChars.Replace(v)
+		}
+	}
+	s := template.HTMLEscapeString(l.T(id, args...))
+	for i, p := range parts {
+		s = strings.Replace(s, htmlMarker(i), p, 1)
+	}
+	return template.HTML(s)
+}
+
+// htmlMarker is the stand-in of messageHTML's i-th HTML value.
+func htmlMarker(i int) string { return "\ue000" + strconv.Itoa(i) + "\ue001" }
+
+// markerChars replaces the characters of htmlMarker in a text value.
+var markerChars = strings.NewReplacer("\ue000", "\ufffd", "\ue001", "\ufffd")
 
 func timeTag(t time.Time, text string) template.HTML {
 	b := make([]byte, 0, 80)

@@ -42,7 +42,7 @@ type Catalog struct {
 	messages   map[string]map[string]*i18n.Message
 	plain      map[string]map[string]string // per language: the messages with one form and no template field
 	matcher    language.Matcher
-	layouts    map[string][2]string // per language: date and time layout, time-of-day layout
+	layouts    map[string]layouts // per language: the time layouts of format.*
 }
 
 // Load reads the catalogues active.LANG.toml at the root of fsys (LANG
@@ -52,7 +52,7 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	b := i18n.NewBundle(language.English)
 	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
 	c := &Catalog{localizers: map[string]*i18n.Localizer{}, ids: map[string][]string{}, messages: map[string]map[string]*i18n.Message{}, plain: map[string]map[string]string{},
-		matcher: language.NewMatcher(supported), layouts: map[string][2]string{}}
+		matcher: language.NewMatcher(supported), layouts: map[string]layouts{}}
 	for _, tag := range supported {
 		lang := tag.String()
 		name := "active." + lang + ".toml"
@@ -80,11 +80,20 @@ func Load(fsys fs.FS) (*Catalog, error) {
 	}
 	for _, tag := range supported {
 		lang := tag.String()
-		dt, t := c.T(lang, "format.datetime"), c.T(lang, "format.time")
-		if dt == "format.datetime" || t == "format.time" {
-			return nil, fmt.Errorf("locale: %s: no format.datetime or format.time", lang)
+		var l layouts
+		for _, f := range []struct {
+			id  string
+			out *string
+		}{
+			{"format.datetime", &l.datetime}, {"format.time", &l.time},
+			{"format.datetime_zoned", &l.datetimeZoned}, {"format.time_zoned", &l.timeZoned},
+			{"format.home_zone", &l.home},
+		} {
+			if *f.out = c.T(lang, f.id); *f.out == f.id {
+				return nil, fmt.Errorf("locale: %s: no %s", lang, f.id)
+			}
 		}
-		c.layouts[lang] = [2]string{dt, t}
+		c.layouts[lang] = l
 	}
 	return c, nil
 }
@@ -182,6 +191,22 @@ func (c *Catalog) T(lang, id string, args ...any) string {
 	return s
 }
 
+// layouts are a language's Go time layouts: datetime and time for a reader
+// in the language's home zone (format.home_zone, an IANA name), where a
+// reader takes an unlabelled time to be in that zone (a Korean reader reads
+// "15:09" as KST); the zoned ones, which name the zone, for every other zone.
+type layouts struct {
+	datetime, time, datetimeZoned, timeZoned, home string
+}
+
+// pick returns unzoned for a reader in the home zone, else zoned.
+func (l layouts) pick(zone *time.Location, unzoned, zoned string) string {
+	if zone.String() == l.home {
+		return unzoned
+	}
+	return zoned
+}
+
 // Reader is whom a page is rendered for: a language of the catalogue and
 // a time zone. It implements web.Locale.
 type Reader struct {
@@ -215,12 +240,21 @@ func (r *Reader) Zone() *time.Location { return r.zone }
 func (r *Reader) T(id string, args ...any) string { return r.c.T(r.lang, id, args...) }
 
 // Time is t in the reader's zone, as the catalogue's format.datetime lays
-// it out: "1 Dec 2026, 15:09 KST", "2026년 12월 1일 15:09".
-func (r *Reader) Time(t time.Time) string { return t.In(r.zone).Format(r.c.layouts[r.lang][0]) }
+// it out in the language's home zone and format.datetime_zoned elsewhere:
+// "1 Dec 2026, 15:09 KST", "2026년 12월 1일 15:09" (in Asia/Seoul),
+// "2026년 12월 1일 06:09 (UTC)".
+func (r *Reader) Time(t time.Time) string {
+	l := r.c.layouts[r.lang]
+	return t.In(r.zone).Format(l.pick(r.zone, l.datetime, l.datetimeZoned))
+}
 
-// Clock is t's time of day in the reader's zone (format.time): "15:09 KST",
-// "15:09".
-func (r *Reader) Clock(t time.Time) string { return t.In(r.zone).Format(r.c.layouts[r.lang][1]) }
+// Clock is t's time of day in the reader's zone (format.time in the
+// language's home zone, else format.time_zoned): "15:09 KST", "15:09" (ko
+// in Asia/Seoul), "06:09 (UTC)".
+func (r *Reader) Clock(t time.Time) string {
+	l := r.c.layouts[r.lang]
+	return t.In(r.zone).Format(l.pick(r.zone, l.time, l.timeZoned))
+}
 
 // SameDay reports whether a and b fall on the same calendar day in the
 // reader's zone.

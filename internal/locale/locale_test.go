@@ -68,6 +68,31 @@ func TestKoreanIsKorean(t *testing.T) {
 	}
 }
 
+// TestKoreanPossibleCausesAreHedged: a Korean sentence that lists several
+// possible causes ("만료되었거나 …, 이미 사용되었거나 …, …") ends "수 있습니다":
+// Korean binds the verb of the last item to the whole sentence, so "…복사되지
+// 않았습니다" asserted the last cause as fact.
+func TestKoreanPossibleCausesAreHedged(t *testing.T) {
+	c := load(t)
+	n := 0
+	for _, id := range c.IDs("ko") {
+		for _, src := range c.Sources("ko", id) {
+			for _, sentence := range strings.SplitAfter(src, ". ") {
+				if strings.Count(sentence, "거나") < 2 {
+					continue
+				}
+				n++
+				if !strings.HasSuffix(strings.TrimSpace(sentence), "수 있습니다.") {
+					t.Errorf("ko %s: %q lists possible causes as fact", id, sentence)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Korean sentence lists causes: reset.invalid does")
+	}
+}
+
 // TestNegotiate: the lang cookie wins when it names a language of the
 // catalogue; else Accept-Language is matched (q-values, regions, scripts);
 // anything else, malformed included, is English.
@@ -159,6 +184,38 @@ func TestReaderTime(t *testing.T) {
 	}
 	if got, want := c.Reader("en", nil, nil).Clock(at), "06:09 UTC"; got != want {
 		t.Errorf("en UTC clock: %q, want %q", got, want)
+	}
+	if got, want := c.Reader("ko", seoul, nil).Clock(at), "15:09"; got != want {
+		t.Errorf("ko Seoul clock: %q, want %q", got, want)
+	}
+}
+
+// TestReaderTimeNamesZoneOutsideSeoul: a Korean reader takes an unlabelled
+// time to be KST, so a Korean time in any other zone names its zone (the
+// reviewer saw "2026년 12월 1일 11:55" for 11:55 UTC); English always does.
+func TestReaderTimeNamesZoneOutsideSeoul(t *testing.T) {
+	c := load(t)
+	at := time.Date(2026, 12, 1, 11, 55, 0, 0, time.UTC)
+	tokyo, _ := locale.LoadZone("Asia/Tokyo")
+	for _, tt := range []struct {
+		name        string
+		zone        *time.Location
+		time, clock string
+	}{
+		{"UTC", nil, "2026년 12월 1일 11:55 (UTC)", "11:55 (UTC)"},
+		{"Asia/Tokyo", tokyo, "2026년 12월 1일 20:55 (JST)", "20:55 (JST)"},
+		{"fixed offset", time.FixedZone("", 3*3600), "2026년 12월 1일 14:55 (+0300)", "14:55 (+0300)"},
+	} {
+		rd := c.Reader("ko", tt.zone, nil)
+		if got := rd.Time(at); got != tt.time {
+			t.Errorf("ko %s: Time = %q, want %q", tt.name, got, tt.time)
+		}
+		if got := rd.Clock(at); got != tt.clock {
+			t.Errorf("ko %s: Clock = %q, want %q", tt.name, got, tt.clock)
+		}
+	}
+	if got, want := c.Reader("en", nil, nil).Time(at), "1 Dec 2026, 11:55 UTC"; got != want {
+		t.Errorf("en UTC: %q, want %q", got, want)
 	}
 	if got, want := c.Reader("xx", nil, nil).Lang(), "en"; got != want {
 		t.Errorf("unknown language: %q, want %q", got, want)

@@ -43,11 +43,19 @@ func TestProfileHidesActorDetails(t *testing.T) {
 	mustContain(t, activity,
 		`<span class="activity-what">Sessions ended by an administrator</span>`,
 		`Done by an administrator`,
-		`<span class="activity-what">Account enabled by an operator</span>`,
+		`<span class="activity-what">Account enabled from the command line</span>`,
 		`Done from the command line`,
 		`127.0.0.1 · Firefox 128 on Linux`, // bob's own sign-in keeps its details
 	)
 	mustNotContain(t, activity, "10.66.66.66", "10.77.77.77", "on Windows", "adminsession")
+
+	// The CLI is "the command line" in the event's words and in the note
+	// alike, in both languages (as the README says), not "an operator".
+	bob.chooseLanguage("ko")
+	_, body = bob.get("/profile")
+	mustContain(t, body, `<span class="activity-what">계정 활성화 (명령줄에서)</span>`, `명령줄에서 수행함`)
+	mustNotContain(t, body, "운영자")
+	bob.chooseLanguage("en")
 
 	// The actor and the admin pages see every detail.
 	_, body = admin.get("/profile")

@@ -62,10 +62,15 @@ type overviewView struct {
 	// unsampled, in the metric latch_logins_total{outcome="throttled"}.
 	Throttled int
 	Disabled  int // accounts disabled now
-	Since     time.Time
-	Until     time.Time
-	Hours     []audit.LoginHour // overviewHours, oldest first (the screen-reader table)
-	Chart     chartView
+	// Day is the UTC date (YYYY-MM-DD) the last 24 hours start on: the
+	// audit list's from filter is in whole UTC days, so the cards link to
+	// the events from that day on, a superset of the counted ones, and say
+	// so.
+	Day   string
+	Since time.Time
+	Until time.Time
+	Hours []audit.LoginHour // overviewHours, oldest first (the screen-reader table)
+	Chart chartView
 }
 
 // chartView is the geometry of the overview's SVG bar chart, computed
@@ -165,6 +170,9 @@ func (s *Server) overviewCounts(ctx context.Context, now time.Time) (*overviewVi
 	v := &overviewView{Sessions: browser + app, BrowserSessions: browser, AppSessions: app, Disabled: disabled, Hours: hours}
 	if len(hours) > 0 {
 		v.Since, v.Until = hours[0].Start, hours[len(hours)-1].Start.Add(time.Hour)
+	}
+	if len(hours) >= 24 {
+		v.Day = hours[len(hours)-24].Start.UTC().Format(time.DateOnly)
 	}
 	for i, h := range hours {
 		if i >= len(hours)-24 {

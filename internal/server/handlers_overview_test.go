@@ -277,6 +277,20 @@ func testAdminOverview(t *testing.T, b overviewBackend) {
 			t.Errorf("%s = %d, want %d", id, got, want)
 		}
 	}
+	// The cards link to what they open, said so: the audit list filters
+	// by whole UTC days (from the day the 24 hours start on), its failed
+	// sign-ins include the throttled ones, and the account list is all
+	// accounts. Not a bare count linking to every event of all time.
+	day := start.Truncate(time.Hour).Add(-23 * time.Hour).UTC().Format(time.DateOnly)
+	mustContain(t, body,
+		`<a class="cell-note" href="/admin/audit?type=login.succeeded&amp;from=`+day+`" id="link-signins">Sign-in events since `+day+` (UTC)</a>`,
+		`<a class="cell-note" href="/admin/audit?type=login.failed&amp;from=`+day+`" id="link-failed">Failed sign-in events since `+day+` (UTC), throttled ones included</a>`,
+		`<a class="cell-note" href="/admin/users" id="link-disabled">All accounts, with their state</a>`)
+	mustNotContain(t, body, `href="/admin/audit?type=login.succeeded"`, `href="/admin/audit?type=login.failed"`)
+	for _, link := range []string{"/admin/audit?type=login.succeeded&from=" + day, "/admin/audit?type=login.failed&from=" + day} {
+		res, body := admin.get(link)
+		wantStatus(t, res, body, http.StatusOK)
+	}
 	mustContain(t, body, `<a href="/admin" aria-current="page">Overview</a>`, `<a href="/admin">Admin</a>`,
 		`<caption>Sign-ins per hour, last 48 hours</caption>`)
 	// No script, no inline style, nothing fetched from elsewhere.

@@ -322,6 +322,9 @@ func TestLanguageSwitch(t *testing.T) {
 			if lang.Value != tt.cookie || lang.SameSite != http.SameSiteLaxMode || lang.Path != "/" || lang.MaxAge <= 0 {
 				t.Errorf("cookie %+v, want %s, SameSite=Lax, Path=/, a lasting Max-Age", lang, tt.cookie)
 			}
+			if lang.Secure != a.srv.secure {
+				t.Errorf("cookie Secure=%v, want %v: it follows LATCH_COOKIE_SECURE, as the session cookie does", lang.Secure, a.srv.secure)
+			}
 		})
 	}
 

@@ -318,6 +318,7 @@ func TestNewDeviceNoticeInKorean(t *testing.T) {
 	a.clock.Advance(time.Minute)
 	res, body = first.get("/sessions")
 	wantStatus(t, res, body, http.StatusOK)
-	mustContain(t, body, `<p class="notice notice-warn" id="new-device-notice" role="status">Chrome (macOS)에서 새로 로그인했습니다. `+
-		`<time datetime="2026-03-14T10:30:00Z">19:30</time> — 본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
+	mustContain(t, body, `<p class="notice notice-warn" id="new-device-notice" role="status">`+
+		`<time datetime="2026-03-14T10:30:00Z">19:30</time>에 Chrome (macOS)에서 새로 로그인했습니다. `+
+		`본인이 아니신가요? <a href="/sessions">내 기기 확인하기</a></p>`)
 }
