@@ -68,7 +68,9 @@ type signInResponse struct {
 // bearer token; the per-user limit and the account's state copy in the
 // same store step) bound to the credential epoch read with the hash, and
 // audits LoginSucceeded via app. 201 with the token, given this once. An
-// empty email or password, or a bad device name, is 422.
+// empty email or password, or a bad device name (session.ValidDeviceName),
+// is 422 naming the fields in "errors"; text the forms refuse (NUL,
+// invalid UTF-8) is 400 (decodeJSON).
 func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email      string `json:"email"`
