@@ -197,8 +197,10 @@ func TestAPIEndToEnd(t *testing.T) {
 			if a := app.call("DELETE", "/api/v1/sessions/"+other, ""); a.status != http.StatusForbidden {
 				t.Fatalf("revoke after the window: %d, want 403: %s", a.status, a.body)
 			}
-			if a := app.call("POST", "/api/v1/reauth", `{"password":"wrong password"}`); a.status != http.StatusUnauthorized {
-				t.Errorf("reauth with a wrong password: %d, want 401", a.status)
+			// A wrong password with a valid token is 403, without a challenge: the token stays.
+			if a := app.call("POST", "/api/v1/reauth", `{"password":"wrong password"}`); a.status != http.StatusForbidden ||
+				a.header.Get("WWW-Authenticate") != "" {
+				t.Errorf("reauth with a wrong password: %d %q, want 403 without WWW-Authenticate", a.status, a.header.Get("WWW-Authenticate"))
 			}
 			if a := app.call("POST", "/api/v1/reauth", `{"password":"`+pw+`"}`); a.status != http.StatusNoContent {
 				t.Fatalf("reauth: %d %s", a.status, a.body)
@@ -397,7 +399,7 @@ func TestAPIExampleClient(t *testing.T) {
 	}
 	got := string(out)
 	for _, want := range []string{"signed in: session ", "me: " + email + " (Example, user)\n", "sessions: 2\n",
-		" App: Example CLI (app, 127.0.0.1)\n", " (browser, 127.0.0.1)\n", "signed out\n"} {
+		" App: Example CLI (app, 127.0.0.1) ends by ", " (browser, 127.0.0.1) ends by ", "signed out\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("apiclient output lacks %q:\n%s", want, got)
 		}
@@ -405,12 +407,21 @@ func TestAPIExampleClient(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\* \S+ App: Example CLI \(app`).MatchString(got) {
 		t.Errorf("the app's own session is not marked current:\n%s", got)
 	}
+	// The row's deadlines mean what the sign-in response's mean.
+	signedIn := regexp.MustCompile(`(?m)^signed in: session (\S+), (ends by \S+ \(idle: \S+\))$`).FindStringSubmatch(got)
+	if signedIn == nil || !strings.Contains(got, "* "+signedIn[1]+" App: Example CLI (app, 127.0.0.1) "+signedIn[2]+"\n") {
+		t.Errorf("the current row's deadlines differ from the sign-in's (%q):\n%s", signedIn, got)
+	}
 	if strings.Contains(got, session.BearerPrefix) || strings.Contains(got, pw) {
 		t.Errorf("apiclient printed its token or the password:\n%s", got)
 	}
 	recs := userSessions(t, ta, onlySessionOwner(t, ta, email))
 	if len(recs) != 1 || recs[0].Kind != session.KindBrowser {
 		t.Errorf("sessions after the client signed out: %+v, want the browser's only", recs)
+	}
+	// -h lists the flags and succeeds (README "Apps").
+	if out, err := exec.CommandContext(t.Context(), bin, "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "-email") {
+		t.Errorf("apiclient -h: %v\n%s", err, out)
 	}
 }
 

@@ -8,7 +8,8 @@
 //
 // The bearer token is kept in memory only and never printed. Errors are
 // RFC 9457 problem details; the client prints their detail. -ca names a
-// PEM file of extra certificate authorities to trust (a test server's).
+// PEM file of extra certificate authorities to trust (a test server's);
+// -h lists the flags and exits 0.
 package main
 
 import (
@@ -28,7 +29,10 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+	err := run(os.Args[1:], os.Stdin, os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the flags were listed as asked
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "apiclient:", err)
 		os.Exit(1)
 	}
@@ -152,11 +156,13 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 
 	var list struct {
 		Sessions []struct {
-			Handle  string `json:"handle"`
-			Kind    string `json:"kind"`
-			Device  string `json:"device"`
-			IP      string `json:"ip"`
-			Current bool   `json:"current"`
+			Handle        string    `json:"handle"`
+			Kind          string    `json:"kind"`
+			Device        string    `json:"device"`
+			IP            string    `json:"ip"`
+			ExpiresAt     time.Time `json:"expires_at"`      // the absolute deadline
+			IdleExpiresAt time.Time `json:"idle_expires_at"` // the idle one
+			Current       bool      `json:"current"`
 		} `json:"sessions"`
 	}
 	if err := c.do("GET", "/sessions", nil, &list); err != nil {
@@ -168,7 +174,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		if s.Current {
 			mark = "*"
 		}
-		fmt.Fprintf(stdout, "%s %s %s (%s, %s)\n", mark, s.Handle, s.Device, s.Kind, s.IP)
+		fmt.Fprintf(stdout, "%s %s %s (%s, %s) ends by %s (idle: %s)\n", mark, s.Handle, s.Device, s.Kind, s.IP,
+			s.ExpiresAt.UTC().Format(time.RFC3339), s.IdleExpiresAt.UTC().Format(time.RFC3339))
 	}
 
 	if err := c.do("DELETE", "/sessions/current", nil, nil); err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,7 +17,8 @@ type API struct {
 	AbsoluteTimeout time.Duration
 	// CORSOrigins are the web origins allowed to call the API from a
 	// browser (LATCH_API_CORS_ORIGINS: comma-separated origins such as
-	// https://app.example.com, matched exactly; default none: CORS off).
+	// https://app.example.com, matched exactly after normalOrigin lowercased
+	// the scheme and host and dropped a default port; default none: CORS off).
 	CORSOrigins []string
 }
 
@@ -39,21 +41,53 @@ func loadAPI(get func(name, def string) string, c *Config) []error {
 	}
 	if raw := get("LATCH_API_CORS_ORIGINS", ""); raw != "" {
 		for _, o := range splitList(raw) {
-			if !validOrigin(o) {
+			origin, ok := normalOrigin(o)
+			if !ok {
 				errs = append(errs, &InvalidError{"LATCH_API_CORS_ORIGINS", raw,
 					"must be comma-separated origins such as https://app.example.com (scheme, host and optional port; no path)"})
 				break
 			}
-			c.API.CORSOrigins = append(c.API.CORSOrigins, o)
+			c.API.CORSOrigins = append(c.API.CORSOrigins, origin)
 		}
 	}
 	return errs
 }
 
-// validOrigin reports whether o is a serialised web origin (RFC 6454 §6.2):
-// http or https, a host, an optional port, nothing else.
-func validOrigin(o string) bool {
+// normalOrigin returns o as a browser serialises it in the Origin header
+// (RFC 6454 §6.2, the URL standard's origin serialisation), so that an
+// exact match with the header can succeed: the scheme and host lowercased
+// (RFC 3986 §3.1, §3.2.2: case-insensitive) and the scheme's default port
+// (80 for http, 443 for https) dropped. ok is false unless o is http or
+// https, a host, an optional port, and nothing else.
+func normalOrigin(o string) (origin string, ok bool) {
 	u, err := url.Parse(o)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil && !strings.HasSuffix(o, "/")
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		strings.HasSuffix(o, "/") || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" || strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	if strings.Contains(host, ":") { // an IPv6 literal
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+		port = strconv.Itoa(n) // as the Origin header writes it: no leading zeros
+	}
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }

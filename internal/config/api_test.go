@@ -21,3 +21,27 @@ func TestAPIValues(t *testing.T) {
 		t.Errorf("CORS origins %q, want %q", c.API.CORSOrigins, want)
 	}
 }
+
+// TestAPICORSOriginsNormalised: origins that a browser's Origin header
+// would never spell so (uppercase, a default port, leading zeros) are
+// stored as it spells them, so that the exact match can succeed.
+func TestAPICORSOriginsNormalised(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"http://a.com:80", "http://a.com"},
+		{"https://A.com", "https://a.com"},
+		{"HTTPS://App.Example.COM:443", "https://app.example.com"},
+		{"https://a.com:8443", "https://a.com:8443"},
+		{"http://a.com:443", "http://a.com:443"},
+		{"http://localhost:05173", "http://localhost:5173"},
+		{"http://[::1]:80", "http://[::1]"},
+	} {
+		c, err := Load(env(map[string]string{"LATCH_API_CORS_ORIGINS": tc.in}))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if want := []string{tc.want}; !slices.Equal(c.API.CORSOrigins, want) {
+			t.Errorf("%s: CORS origins %q, want %q", tc.in, c.API.CORSOrigins, want)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func (s *Server) apiRequireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if s.sessions.UserID(ctx) == 0 {
-			s.apiError(w, r, withMessage(errNoBearer, noBearerMessage(r)))
+			s.apiError(w, r, withMessage(errNoBearer, s.noBearerMessage(r)))
 			return
 		}
 		u, ended, _, err := s.principal(r)
@@ -116,9 +116,19 @@ func (s *Server) apiRequireUser(next http.Handler) http.Handler {
 }
 
 // noBearerMessage says why an API request is not authenticated.
-func noBearerMessage(r *http.Request) string {
-	if strings.TrimSpace(r.Header.Get("Authorization")) == "" {
+func (s *Server) noBearerMessage(r *http.Request) string {
+	switch {
+	case s.sessions.BearerRefused(r.Context()):
+		return "The bearer token is not valid: it is malformed, or its session has expired or was ended. Sign in again."
+	case strings.TrimSpace(r.Header.Get("Authorization")) == "":
 		return "This request needs a bearer token: sign in with POST /api/v1/sessions and send Authorization: Bearer <token>."
 	}
-	return "The bearer token is not valid: it is malformed, or its session has expired or was ended. Sign in again."
+	return "This API accepts only bearer tokens: send Authorization: Bearer <token> (sign in with POST /api/v1/sessions)."
 }
+
+// API words for the router's 404 and 405 (notFound, methodNotAllowed),
+// which on the pages speak of pages.
+const (
+	apiNotFoundMessage = "No such API endpoint."
+	apiMethodMessage   = "This endpoint does not accept that method."
+)

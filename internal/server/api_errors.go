@@ -31,7 +31,8 @@ var (
 
 // problem is an RFC 9457 problem details object. Type is "about:blank"
 // (RFC 9457 §4.2.1: the status says it all) and Title the status's reason
-// phrase; Errors, an extension member, names the fields of a 422.
+// phrase; Errors, an extension member, names the fields of a 422 (every
+// 422 has it) and of the 403 of a wrong current_password.
 type problem struct {
 	Type   string            `json:"type"`
 	Title  string            `json:"title"`
@@ -50,10 +51,12 @@ func isAPIPath(r *http.Request) bool {
 // apiError answers err on an API route: logged as serverError logs, then
 // the table's status and words as a problem, with Retry-After for 429 and
 // 503. A 401 carries WWW-Authenticate (RFC 6750 §3): `Bearer
-// realm="latch"` when the request presented no token (RFC 6750 §3.1: no
-// error code then), `Bearer realm="latch", error="invalid_token"` when it
-// presented one that authenticates no app session, or the session ended
-// during the request. A session that ended during the request (the table's
+// realm="latch"` when the request offered no bearer token (no
+// Authorization header, another scheme, an empty Bearer: RFC 6750 §3.1
+// gives no error code then), `Bearer realm="latch", error="invalid_token"`
+// when it offered one that authenticates no app session, or the session
+// ended during the request. More than one Authorization header
+// (session.ErrAuthorizationTwice) is 400 with error="invalid_request". A session that ended during the request (the table's
 // "to login" row) is 401, not a redirect.
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	a := s.answerOf(err)
@@ -73,6 +76,10 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	for _, k := range []string{"Location", "Set-Cookie", "Content-Disposition"} {
 		h.Del(k)
 	}
+	if errors.Is(err, session.ErrAuthorizationTwice) { // RFC 6750 §3.1: invalid_request, 400
+		h.Set("WWW-Authenticate", `Bearer realm="latch", error="invalid_request"`)
+		a.message, a.args = "This request has more than one Authorization header; send one.", nil
+	}
 	if a.status == http.StatusUnauthorized {
 		challenge := `Bearer realm="latch"`
 		if s.sessions.BearerRefused(r.Context()) || a.toLogin || errors.Is(err, session.ErrGone) {
@@ -89,7 +96,7 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Type: "about:blank", Title: http.StatusText(a.status), Status: a.status,
 		Detail: s.catalog.T(locale.Default, a.message, a.args...)}
 	var fields account.FieldErrors
-	if errors.As(err, &fields) && a.status == http.StatusUnprocessableEntity {
+	if errors.As(err, &fields) && (a.status == http.StatusUnprocessableEntity || a.status == http.StatusForbidden) {
 		p.Errors = fields
 	}
 	writeJSON(w, a.status, "application/problem+json", p)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latch/latch/internal/account"
 	"github.com/latch/latch/internal/audit"
+	"github.com/latch/latch/internal/fail"
 	"github.com/latch/latch/internal/session"
 	"github.com/latch/latch/internal/user"
 )
@@ -23,9 +24,26 @@ var (
 	errBearerEnded = session.ErrGone
 )
 
-// errDeviceName: a device_name that is too long or holds control characters (422).
-var errDeviceName = withMessage(fmt.Errorf("server: device name invalid: %w", user.ErrInvalid),
-	"device_name must be at most 64 bytes of text without control characters.")
+// errDeviceName: a device_name that is too long or holds control or
+// format characters (422; session.ValidDeviceName).
+var errDeviceName = apiFieldError(fmt.Errorf("server: device name invalid: %w", user.ErrInvalid), "device_name",
+	fmt.Sprintf("device_name must be at most %d characters, without control or format characters (such as U+202E or U+200B).", session.MaxDeviceNameChars))
+
+// errAPIWrongPassword: a wrong password sent with a valid bearer token
+// (POST /api/v1/reauth, current_password of POST /api/v1/account/password).
+// It is 403, not the form's 401 (errWrongPassword): the token was accepted,
+// and a 401 with WWW-Authenticate tells generic clients (RFC 6750 §3.1) to
+// drop it.
+var errAPIWrongPassword = fail.New(fail.Forbidden, "api: wrong password from a valid bearer token")
+
+// wrongPasswordMessage is the detail of errAPIWrongPassword.
+const wrongPasswordMessage = "That password is not correct."
+
+// apiFieldError is err answered with msg as the detail and as field's
+// entry in the problem's "errors" (api_errors.go).
+func apiFieldError(err error, field, msg string) error {
+	return withMessage(fmt.Errorf("%w: %w", err, account.FieldErrors{field: msg}), msg)
+}
 
 // apiSession is a session as the API shows it at sign-in.
 type apiSession struct {
@@ -50,7 +68,9 @@ type signInResponse struct {
 // bearer token; the per-user limit and the account's state copy in the
 // same store step) bound to the credential epoch read with the hash, and
 // audits LoginSucceeded via app. 201 with the token, given this once. An
-// empty email or password, or a bad device name, is 422.
+// empty email or password, or a bad device name (session.ValidDeviceName),
+// is 422 naming the fields in "errors"; text the forms refuse (NUL,
+// invalid UTF-8) is 400 (decodeJSON).
 func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email      string `json:"email"`
@@ -62,7 +82,14 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	email, device := strings.TrimSpace(in.Email), strings.TrimSpace(in.DeviceName)
 	if email == "" || in.Password == "" {
-		return withMessage(errLoginIncomplete, "email and password are required.")
+		missing := account.FieldErrors{}
+		if email == "" {
+			missing["email"] = "email is required."
+		}
+		if in.Password == "" {
+			missing["password"] = "password is required."
+		}
+		return withMessage(fmt.Errorf("%w: %w", errLoginIncomplete, missing), "email and password are required.")
 	}
 	if !session.ValidDeviceName(device) {
 		return errDeviceName
@@ -113,18 +140,20 @@ func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) error {
 }
 
 // apiSessionRow is one session in GET /api/v1/sessions: the fields of a row
-// of "Your devices" (sessionRow).
+// of "Your devices" (sessionRow). Its deadlines mean what the sign-in
+// response's (apiSession) mean.
 type apiSessionRow struct {
-	Handle     string    `json:"handle"`
-	Kind       string    `json:"kind"`                  // "browser" or "app"
-	Device     string    `json:"device"`                // "Firefox 128 on Linux", "App: Alice's phone"
-	DeviceName string    `json:"device_name,omitempty"` // an app session's name, as given at sign-in
-	IP         string    `json:"ip"`
-	CreatedAt  time.Time `json:"created_at"`
-	LastSeenAt time.Time `json:"last_seen_at"`
-	ExpiresAt  time.Time `json:"expires_at"` // when it ends if not used again (≤ its absolute deadline)
-	Remember   bool      `json:"remember"`
-	Current    bool      `json:"current"` // the session of this request
+	Handle        string    `json:"handle"`
+	Kind          string    `json:"kind"`                  // "browser" or "app"
+	Device        string    `json:"device"`                // "Firefox 128 on Linux", "App: Alice's phone"
+	DeviceName    string    `json:"device_name,omitempty"` // an app session's name, as given at sign-in
+	IP            string    `json:"ip"`
+	CreatedAt     time.Time `json:"created_at"`
+	LastSeenAt    time.Time `json:"last_seen_at"`
+	ExpiresAt     time.Time `json:"expires_at"`      // the absolute deadline, fixed at sign-in
+	IdleExpiresAt time.Time `json:"idle_expires_at"` // when it ends if not used again (≤ expires_at)
+	Remember      bool      `json:"remember"`
+	Current       bool      `json:"current"` // the session of this request
 }
 
 // apiSessions lists the signed-in user's active sessions, browser and app,
@@ -146,7 +175,7 @@ func (s *Server) apiSessions(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Sessions = append(out.Sessions, apiSessionRow{Handle: row.Handle, Kind: kind, Device: row.Device,
 			DeviceName: recs[i].DeviceName, IP: row.IP, CreatedAt: row.Created.UTC(), LastSeenAt: row.LastSeen.UTC(),
-			ExpiresAt: recs[i].Expiry.UTC(), Remember: row.Remember, Current: row.Current})
+			ExpiresAt: recs[i].AbsoluteDeadline.UTC(), IdleExpiresAt: recs[i].Expiry.UTC(), Remember: row.Remember, Current: row.Current})
 	}
 	writeJSON(w, http.StatusOK, "application/json", out)
 	return nil
@@ -200,7 +229,7 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) error {
 
 // apiReauth checks the password again (POST /api/v1/reauth {"password"}),
 // as the "Confirm your password" page does (checkOwnPassword: the login
-// throttle, a wrong one audited and 401), and records it in the session
+// throttle, a wrong one audited via app and 403: errAPIWrongPassword), and records it in the session
 // (Manager.Reauthenticate: for an app session without a new token), bound
 // to the credential epoch read with the hash; audited Reauthenticated via
 // app. 204; the window is LATCH_REAUTH_WINDOW.
@@ -212,13 +241,13 @@ func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if in.Password == "" {
-		return withMessage(errPasswordMissing, "password is required.")
+		return apiFieldError(errPasswordMissing, "password", "password is required.")
 	}
 	ctx := r.Context()
 	u := currentUser(ctx)
 	checked, err := s.checkOwnPassword(r, u, in.Password, "confirming an action")
 	if errors.Is(err, errWrongPassword) {
-		return withMessage(err, "That password is not correct.")
+		return withMessage(errAPIWrongPassword, wrongPasswordMessage)
 	}
 	if err == nil {
 		err = s.sessions.Reauthenticate(ctx)
@@ -238,7 +267,8 @@ func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
 // the form does (account.Service.ChangePassword after checkOwnPassword):
 // every other session, browser or app, ends; this one stays, bound to the
 // new credential epoch. 200 {"sessions_ended": n}. A wrong current password
-// is 401, a weak or invalid new one 422 with the field in "errors".
+// is 403 (errAPIWrongPassword, audited via app) with current_password in
+// "errors", a weak or invalid new one 422 with the field in "errors".
 func (s *Server) apiPasswordChange(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Current string `json:"current_password"`
@@ -253,7 +283,7 @@ func (s *Server) apiPasswordChange(w http.ResponseWriter, r *http.Request) error
 	ctx := r.Context()
 	checked, err := s.checkOwnPassword(r, currentUser(ctx), in.Current, "changing the password")
 	if errors.Is(err, errWrongPassword) {
-		return withMessage(err, "current_password is not your current password.")
+		return apiFieldError(errAPIWrongPassword, "current_password", wrongPasswordMessage)
 	} else if err != nil {
 		return err
 	}

@@ -8,12 +8,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/latch/latch/internal/audit"
 	"github.com/latch/latch/internal/password"
 	"github.com/latch/latch/internal/session"
+	"github.com/latch/latch/internal/throttle"
 	"github.com/latch/latch/web"
 )
 
@@ -105,6 +108,21 @@ func TestAPIMalformedInput(t *testing.T) {
 		{"oversized body", "POST", "/api/v1/sessions", "application/json", big, false, 413},
 		{"empty fields", "POST", "/api/v1/sessions", "application/json", `{"email":"","password":""}`, false, 422},
 		{"control character in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"a\u0001b"}`, false, 422},
+		// The form chain's cleanText, for every string field of every body.
+		{"NUL in email", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com\u0000","password":"pw-bob"}`, false, 400},
+		{"NUL in password", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob\u0000"}`, false, 400},
+		{"NUL in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"a\u0000b"}`, false, 400},
+		{"invalid UTF-8 in password", "POST", "/api/v1/sessions", "application/json", "{\"email\":\"bob@example.com\",\"password\":\"pw-bob\xff\"}", false, 400},
+		{"invalid UTF-8 in device name", "POST", "/api/v1/sessions", "application/json", "{\"email\":\"bob@example.com\",\"password\":\"pw-bob\",\"device_name\":\"\xc3\"}", false, 400},
+		{"NUL in reauth password", "POST", "/api/v1/reauth", "application/json", `{"password":"pw-bob\u0000"}`, true, 400},
+		{"NUL in current password", "POST", "/api/v1/account/password", "application/json", `{"current_password":"pw-bob\u0000","new_password":"correct horse battery staple"}`, true, 400},
+		{"NUL in new password", "POST", "/api/v1/account/password", "application/json", `{"current_password":"pw-bob","new_password":"zebra\u0000correct horse battery staple"}`, true, 400},
+		{"invalid UTF-8 in new password", "POST", "/api/v1/account/password", "application/json", "{\"current_password\":\"pw-bob\",\"new_password\":\"zebra\xffcorrect horse battery staple\"}", true, 400},
+		// Unicode format characters (category Cf) spoof names on the devices page.
+		{"RLO in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"phone\u202egnp.exe"}`, false, 422},
+		{"ZWSP in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"Alice\u200b's phone"}`, false, 422},
+		{"BOM in device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"\ufeffphone"}`, false, 422},
+		{"65 characters of device name", "POST", "/api/v1/sessions", "application/json", `{"email":"bob@example.com","password":"pw-bob","device_name":"` + strings.Repeat("한", 65) + `"}`, false, 422},
 		{"NUL in path", "GET", "/api/v1/me%00", "", "", true, 400},
 		{"unknown route", "GET", "/api/v1/nothing", "", "", true, 404},
 		{"wrong method", "PUT", "/api/v1/me", "", "", true, 405},
@@ -400,4 +418,254 @@ func TestAPIUniformFailure(t *testing.T) {
 			t.Errorf("failures answer differently:\n%s\n%s", bodies[0], b)
 		}
 	}
+}
+
+// problemOf decodes body as a problem.
+func problemOf(t *testing.T, body string) problem {
+	t.Helper()
+	var p problem
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatalf("not a problem (%v): %s", err, body)
+	}
+	return p
+}
+
+// TestAPINULPasswordRefusedLikeTheForm: a new password the login form
+// would refuse (NUL) is refused by the API too, and the old one stays.
+func TestAPINULPasswordRefusedLikeTheForm(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	res, body := apiCall(t, a, "POST", "/api/v1/account/password", token, "application/json",
+		`{"current_password":"pw-bob","new_password":"zebra\u0000correct horse battery staple"}`)
+	wantProblem(t, "NUL in new password", res, body, http.StatusBadRequest)
+	if p := problemOf(t, body); !strings.Contains(p.Detail, `"new_password"`) || !strings.Contains(p.Detail, "NUL") {
+		t.Errorf("detail %q does not name the field and the NUL", p.Detail)
+	}
+	apiSignInAs(t, a, "bob@example.com", "pw-bob") // unchanged
+}
+
+// TestAPIDeviceNameCountsCharacters: device_name's bound is 64 characters
+// (the OpenAPI maxLength), not 64 bytes.
+func TestAPIDeviceNameCountsCharacters(t *testing.T) {
+	a := newTestApp(t)
+	for _, tc := range []struct {
+		name, device string
+		want         int
+	}{
+		{"25 Hangul characters (75 bytes)", strings.Repeat("한", 25), http.StatusCreated},
+		{"64 Hangul characters (192 bytes)", strings.Repeat("한", 64), http.StatusCreated},
+		{"64 emoji (256 bytes)", strings.Repeat("📱", 64), http.StatusCreated},
+		{"65 ASCII characters", strings.Repeat("a", 65), http.StatusUnprocessableEntity},
+	} {
+		b, _ := json.Marshal(map[string]string{"email": "bob@example.com", "password": "pw-bob", "device_name": tc.device})
+		res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", string(b))
+		if res.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.name, res.StatusCode, tc.want, body)
+		}
+		if tc.want == http.StatusUnprocessableEntity {
+			if p := problemOf(t, body); p.Errors["device_name"] == "" || !strings.Contains(p.Detail, "64 characters") {
+				t.Errorf("%s: problem %+v", tc.name, p)
+			}
+		}
+	}
+}
+
+// TestAPISessionDeadlines: expires_at is the absolute deadline and
+// idle_expires_at the idle one, in the sign-in response and in the list.
+func TestAPISessionDeadlines(t *testing.T) {
+	a := newTestApp(t)
+	res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"bob@example.com","password":"pw-bob"}`)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("sign in: %d %s", res.StatusCode, body)
+	}
+	var in signInResponse
+	if err := json.Unmarshal([]byte(body), &in); err != nil {
+		t.Fatal(err)
+	}
+	if !in.Session.IdleExpiresAt.Before(in.Session.ExpiresAt) {
+		t.Fatalf("sign-in: idle %v not before absolute %v (the test needs different timeouts)", in.Session.IdleExpiresAt, in.Session.ExpiresAt)
+	}
+	res, body = apiCall(t, a, "GET", "/api/v1/sessions", in.Token, "", "")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("list: %d %s", res.StatusCode, body)
+	}
+	var list struct {
+		Sessions []map[string]any `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, row := range list.Sessions {
+		if row["handle"] != in.Session.Handle {
+			continue
+		}
+		found = true
+		if got, want := row["expires_at"], in.Session.ExpiresAt.Format(time.RFC3339Nano); got != want {
+			t.Errorf("row expires_at %v, want the absolute deadline %v", got, want)
+		}
+		if got, want := row["idle_expires_at"], in.Session.IdleExpiresAt.Format(time.RFC3339Nano); got != want {
+			t.Errorf("row idle_expires_at %v, want the idle deadline %v", got, want)
+		}
+	}
+	if !found {
+		t.Errorf("the session is not listed: %s", body)
+	}
+}
+
+// TestAPIWrongPasswordWithValidToken: a wrong password sent with a valid
+// token is 403 without WWW-Authenticate (the token stays usable), audited
+// via app; the password change names current_password in errors.
+func TestAPIWrongPasswordWithValidToken(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	for _, tc := range []struct {
+		name, path, body, field string
+	}{
+		{"reauth", "/api/v1/reauth", `{"password":"not bob's"}`, ""},
+		{"password change", "/api/v1/account/password", `{"current_password":"not bob's","new_password":"correct horse battery staple"}`, "current_password"},
+	} {
+		res, body := apiCall(t, a, "POST", tc.path, token, "application/json", tc.body)
+		wantProblem(t, tc.name, res, body, http.StatusForbidden)
+		if got := res.Header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("%s: WWW-Authenticate %q, want none (the token is valid)", tc.name, got)
+		}
+		p := problemOf(t, body)
+		if p.Detail != "That password is not correct." {
+			t.Errorf("%s: detail %q", tc.name, p.Detail)
+		}
+		if tc.field != "" && p.Errors[tc.field] != "That password is not correct." {
+			t.Errorf("%s: errors %v, want %s", tc.name, p.Errors, tc.field)
+		}
+		if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp || !strings.HasPrefix(ev.Detail, "wrong password") {
+			t.Errorf("%s: audit event %+v, want a wrong password via app", tc.name, ev)
+		}
+		if res, body := apiCall(t, a, "GET", "/api/v1/me", token, "", ""); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: the token after a wrong password: %d %s", tc.name, res.StatusCode, body)
+		}
+	}
+}
+
+// TestAPI422HasErrors: every 422 names its fields in "errors".
+func TestAPI422HasErrors(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	for _, tc := range []struct {
+		name, path, body string
+		auth             bool
+		fields           []string
+	}{
+		{"sign-in, both empty", "/api/v1/sessions", `{"email":"","password":""}`, false, []string{"email", "password"}},
+		{"sign-in, no email", "/api/v1/sessions", `{"password":"pw-bob"}`, false, []string{"email"}},
+		{"sign-in, no password", "/api/v1/sessions", `{"email":"bob@example.com"}`, false, []string{"password"}},
+		{"sign-in, bad device name", "/api/v1/sessions", `{"email":"bob@example.com","password":"pw-bob","device_name":"a\u0001"}`, false, []string{"device_name"}},
+		{"reauth, empty", "/api/v1/reauth", `{}`, true, []string{"password"}},
+		{"password change, empty", "/api/v1/account/password", `{}`, true, []string{"current_password", "new_password"}},
+	} {
+		tok := ""
+		if tc.auth {
+			tok = token
+		}
+		res, body := apiCall(t, a, "POST", tc.path, tok, "application/json", tc.body)
+		wantProblem(t, tc.name, res, body, http.StatusUnprocessableEntity)
+		p := problemOf(t, body)
+		for _, f := range tc.fields {
+			if p.Errors[f] == "" {
+				t.Errorf("%s: errors %v lack %s", tc.name, p.Errors, f)
+			}
+		}
+		if len(p.Errors) != len(tc.fields) {
+			t.Errorf("%s: errors %v, want exactly %v", tc.name, p.Errors, tc.fields)
+		}
+	}
+}
+
+// TestAPIThrottledSignInAuditedViaApp: a throttled API sign-in is audited
+// via app, as the API's other sign-in events are.
+func TestAPIThrottledSignInAuditedViaApp(t *testing.T) {
+	a, _, _ := newThrottledApp(t, throttle.Quotas{AccountIP: throttle.Quota{Count: 1, Period: 30 * time.Minute}})
+	res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"bob@example.com","password":"wrong"}`)
+	wantProblem(t, "wrong password", res, body, http.StatusUnauthorized)
+	res, body = apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"email":"bob@example.com","password":"wrong"}`)
+	wantProblem(t, "throttled", res, body, http.StatusTooManyRequests)
+	if ev, ok := a.audit.last(audit.LoginFailed); !ok || ev.Via != audit.ViaApp || !strings.HasPrefix(ev.Detail, "throttled") {
+		t.Errorf("throttled sign-in event %+v, want throttled via app", ev)
+	}
+}
+
+// TestAPIChallenges: error="invalid_token" only when a bearer token was
+// offered and refused (RFC 6750 §3.1); two Authorization headers are 400
+// invalid_request.
+func TestAPIChallenges(t *testing.T) {
+	a := newTestApp(t)
+	token := apiSignInAs(t, a, "bob@example.com", "pw-bob")
+	for _, tc := range []struct {
+		name      string
+		auth      []string
+		status    int
+		challenge string
+	}{
+		{"no header", nil, 401, `Bearer realm="latch"`},
+		{"Basic", []string{"Basic Ym9iOnB3LWJvYg=="}, 401, `Bearer realm="latch"`},
+		{"Token scheme", []string{"Token abc"}, 401, `Bearer realm="latch"`},
+		{"empty Bearer", []string{"Bearer"}, 401, `Bearer realm="latch"`},
+		{"Bearer and spaces", []string{"Bearer   "}, 401, `Bearer realm="latch"`},
+		{"malformed token", []string{"Bearer nope"}, 401, `Bearer realm="latch", error="invalid_token"`},
+		{"unknown token", []string{"Bearer latch_at_" + strings.Repeat("A", 43)}, 401, `Bearer realm="latch", error="invalid_token"`},
+		{"two headers", []string{"Bearer " + token, "Bearer " + token}, 400, `Bearer realm="latch", error="invalid_request"`},
+		{"valid token then Basic", []string{"Bearer " + token, "Basic Ym9iOnB3LWJvYg=="}, 400, `Bearer realm="latch", error="invalid_request"`},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", a.ts.URL+"/api/v1/me", nil)
+		for _, v := range tc.auth {
+			req.Header.Add("Authorization", v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		wantProblem(t, tc.name, res, string(b), tc.status)
+		if got := res.Header.Get("WWW-Authenticate"); got != tc.challenge {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", tc.name, got, tc.challenge)
+		}
+	}
+}
+
+// TestAPIUnknownFieldNameTruncated: an unknown field's name is quoted in
+// the problem (and the log) only up to maxQuotedFieldBytes.
+func TestAPIUnknownFieldNameTruncated(t *testing.T) {
+	a := newTestApp(t)
+	for _, name := range []string{strings.Repeat("k", 15000), strings.Repeat("한", 5000)} {
+		logged := len(a.logs.String())
+		res, body := apiCall(t, a, "POST", "/api/v1/sessions", "", "application/json", `{"`+name+`":1}`)
+		wantProblem(t, "long unknown field", res, body, http.StatusBadRequest)
+		p := problemOf(t, body)
+		if len(p.Detail) > 200 || !utf8.ValidString(p.Detail) || !strings.Contains(p.Detail, name[:60]) {
+			t.Errorf("detail of %d bytes: %.300q", len(p.Detail), p.Detail)
+		}
+		if strings.Contains(a.logs.String()[logged:], name[:200]) {
+			t.Errorf("the log quotes the whole field name")
+		}
+	}
+}
+
+// TestAPINotFoundWords: the API's 404 and 405 speak of endpoints; the
+// pages' keep theirs.
+func TestAPINotFoundWords(t *testing.T) {
+	a := newTestApp(t)
+	res, body := apiCall(t, a, "GET", "/api/v1/nothing", "", "", "")
+	wantProblem(t, "404", res, body, http.StatusNotFound)
+	if p := problemOf(t, body); p.Detail != "No such API endpoint." {
+		t.Errorf("404 detail %q", p.Detail)
+	}
+	res, body = apiCall(t, a, "PUT", "/api/v1/sessions", "", "", "")
+	wantProblem(t, "405", res, body, http.StatusMethodNotAllowed)
+	if p := problemOf(t, body); p.Detail != "This endpoint does not accept that method." {
+		t.Errorf("405 detail %q", p.Detail)
+	}
+	c := a.newClient(firefoxAgent)
+	res, page := c.get("/nothing")
+	wantStatus(t, res, page, http.StatusNotFound)
+	mustContain(t, page, "There is no page at this address.")
 }

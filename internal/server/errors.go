@@ -281,13 +281,19 @@ func (s *Server) sessionError(w http.ResponseWriter, r *http.Request, err error)
 	s.serverError(w, r, err)
 }
 
-// notFound answers 404 (the router's NotFound handler).
+// notFound answers 404 (the router's NotFound handler), in the API's
+// words on /api/*.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if isAPIPath(r) {
+		s.serverError(w, r, withMessage(errNoPage, apiNotFoundMessage))
+		return
+	}
 	s.serverError(w, r, errNoPage)
 }
 
 // methodNotAllowed answers 405 with the Allow header RFC 9110 §15.5.6
-// requires, listing the methods routes has for this path.
+// requires, listing the methods routes has for this path; in the API's
+// words on /api/*.
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes chi.Routes) {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -300,6 +306,10 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, routes
 		}
 	}
 	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	if isAPIPath(r) {
+		s.serverError(w, r, withMessage(errMethod, apiMethodMessage))
+		return
+	}
 	s.serverError(w, r, errMethod)
 }
 

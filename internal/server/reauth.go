@@ -109,7 +109,7 @@ var (
 // disabled account, fails closed: an error (500) or a wrong password,
 // never a verification. It writes nothing. Errors: errWrongPassword for a
 // wrong password (the reservation stays counted; logged and audited as
-// login.failed with "wrong password when <doing>"); reserveLogin's
+// login.failed with "wrong password when <doing>", via selfVia); reserveLogin's
 // (fail.Throttled, fail.Unavailable); the store's and the hasher's (then
 // the reservation is refunded: no password was checked).
 func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing string) (checked *user.User, err error) {
@@ -135,7 +135,7 @@ func (s *Server) checkOwnPassword(r *http.Request, u *user.User, pw, doing strin
 	if !ok { // the reservation stays counted
 		s.log.WarnContext(r.Context(), "wrong password from a signed-in session", "doing", doing, "user_id", u.ID, "route", logRoute(r),
 			"client_ip", clientIP(r))
-		s.record(r, audit.Event{Type: audit.LoginFailed, Via: audit.ViaSelf, ActorID: u.ID, SubjectID: u.ID,
+		s.record(r, audit.Event{Type: audit.LoginFailed, Via: selfVia(r), ActorID: u.ID, SubjectID: u.ID,
 			Email: u.Email, SessionHandle: s.sessions.Handle(r.Context()), Detail: "wrong password when " + doing})
 		return nil, errWrongPassword
 	}
@@ -194,4 +194,13 @@ func reauthCancel(r *http.Request) string {
 	default:
 		return "/sessions"
 	}
+}
+
+// selfVia is the Via of an audit event a signed-in person caused: via app
+// for a request of the JSON API, else via self (the pages).
+func selfVia(r *http.Request) audit.Via {
+	if isAPIPath(r) {
+		return audit.ViaApp
+	}
+	return audit.ViaSelf
 }

@@ -171,9 +171,9 @@ func (s *Server) rememberNetwork(r *http.Request, userID int64) {
 // refuseLogin audits a throttled login and returns its error (kind
 // fail.Throttled, with the wait: 429 with Retry-After). The first refusal
 // per account and network in a minute (res.Audit, decided in the same step
-// as the refusal) is audited (login.failed, detail "throttled …") and
-// logged; the rest only get the request log line, so an attack cannot
-// flood the audit log. subject is the account when already looked up.
+// as the refusal) is audited (login.failed, detail "throttled …", via
+// loginVia) and logged; the rest only get the request log line, so an
+// attack cannot flood the audit log. subject is the account when already looked up.
 func (s *Server) refuseLogin(r *http.Request, email string, subject int64, res throttle.Reservation) error {
 	ctx, ip := r.Context(), clientIP(r)
 	if res.Audit {
@@ -185,7 +185,7 @@ func (s *Server) refuseLogin(r *http.Request, email string, subject int64, res t
 		detail := fmt.Sprintf("throttled (%s quota; retry in %d s)", res.Scope, waitSeconds(res.RetryAfter))
 		s.log.WarnContext(r.Context(), "login throttled", "scope", string(res.Scope), "user_id", subject, "client_ip", ip,
 			"retry_after_s", waitSeconds(res.RetryAfter))
-		s.record(r, audit.Event{Type: audit.LoginFailed, SubjectID: subject, Email: auditEmail(email), Detail: detail})
+		s.record(r, audit.Event{Type: audit.LoginFailed, Via: loginVia(r), SubjectID: subject, Email: auditEmail(email), Detail: detail})
 	}
 	return res.Err()
 }
@@ -208,4 +208,14 @@ func (s *Server) countRegistration(r *http.Request) error {
 		s.log.InfoContext(r.Context(), "registration throttled", "client_ip", clientIP(r), "retry_after_s", waitSeconds(v.RetryAfter))
 	}
 	return v.Err()
+}
+
+// loginVia is the Via of a sign-in's audit event: via app for the JSON
+// API's (POST /api/v1/sessions, and a password check of an app session),
+// "" for the login form's.
+func loginVia(r *http.Request) audit.Via {
+	if isAPIPath(r) {
+		return audit.ViaApp
+	}
+	return ""
 }

@@ -52,23 +52,38 @@ const (
 // WWW-Authenticate (RFC 6750 §3).
 var ErrNoBearer = fail.New(fail.Unauthorized, "session: no valid bearer token")
 
+// ErrAuthorizationTwice means an API request carried more than one
+// Authorization header: RFC 6750 §3.1 calls a request with more than one
+// credential an invalid_request, answered 400, rather than guessing which
+// one counts. Its kind is fail.Invalid.
+var ErrAuthorizationTwice = fail.New(fail.Invalid, "session: more than one Authorization header")
+
 // bearerToken returns the scs token inside the Authorization header of r:
-// presented is false when there is no Authorization header; ok is false
-// when it is there but is not "Bearer latch_at_<43 characters>".
-func bearerToken(r *http.Request) (token string, presented, ok bool) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", false, false
+// presented is true when the header offers a bearer token ("Bearer" and a
+// credential; RFC 9110 §11.1: the scheme is case-insensitive); ok is false
+// when none is offered or the one offered is not "latch_at_<43
+// characters>". No header, another scheme (Basic, Token) or an empty
+// Bearer offer no token (presented false: RFC 6750 §3.1 gives such a
+// request no error code). More than one Authorization header is
+// ErrAuthorizationTwice.
+func bearerToken(r *http.Request) (token string, presented, ok bool, err error) {
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) > 1:
+		return "", false, false, ErrAuthorizationTwice
+	case len(values) == 0:
+		return "", false, false, nil
 	}
-	scheme, cred, found := strings.Cut(h, " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") { // RFC 9110 §11.1: the scheme is case-insensitive
-		return "", true, false
+	scheme, cred, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+	cred = strings.TrimSpace(cred)
+	if !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return "", false, false, nil
 	}
-	raw, found := strings.CutPrefix(strings.TrimSpace(cred), BearerPrefix)
+	raw, found := strings.CutPrefix(cred, BearerPrefix)
 	if !found || !randtoken.Valid(raw, tokenBytes) {
-		return "", true, false
+		return "", true, false, nil
 	}
-	return raw, true, true
+	return raw, true, true, nil
 }
 
 // BearerMiddleware is Middleware for the JSON API: it loads the app
@@ -79,12 +94,18 @@ func bearerToken(r *http.Request) (token string, presented, ok bool) {
 // store read, and an update-only write only when the recorded activity is
 // older than the refresh interval. A malformed token, or the token of a
 // browser session (its random part is a cookie's value), is treated as no
-// session: the request goes on anonymous with BearerRefused true. A
-// store failure is passed to OnError before next runs.
+// session: the request goes on anonymous with BearerRefused true. Another
+// scheme or an empty Bearer is no token (anonymous, BearerRefused false).
+// A store failure, or more than one Authorization header
+// (ErrAuthorizationTwice), is passed to OnError before next runs.
 func (m *Manager) BearerMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Authorization")
-		token, presented, ok := bearerToken(r)
+		token, presented, ok, err := bearerToken(r)
+		if err != nil {
+			m.opt.OnError(w, r, err)
+			return
+		}
 		ctx, st, err := m.load(r, token, KindApp) // "" loads nothing from the store
 		if err != nil {
 			m.opt.OnError(w, r, err)
@@ -114,10 +135,11 @@ func (m *Manager) kindOf(ctx context.Context) Kind {
 	return Kind(m.scs.GetString(ctx, keyKind))
 }
 
-// BearerRefused reports whether an API request presented an Authorization
-// header that authenticates no app session (malformed, unknown, expired,
-// revoked, or a browser session's token): the API answers it with
-// error="invalid_token" (RFC 6750 §3.1).
+// BearerRefused reports whether an API request offered a bearer token
+// (bearerToken) that authenticates no app session (malformed, unknown,
+// expired, revoked, or a browser session's token): the API answers it with
+// error="invalid_token" (RFC 6750 §3.1). No Authorization header, another
+// scheme or an empty Bearer is not refused: no token was offered.
 func (m *Manager) BearerRefused(ctx context.Context) bool { return stateFrom(ctx).expired }
 
 // LoginApp makes the request's (BearerMiddleware) session an app session of

@@ -2,6 +2,7 @@ package session
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -47,18 +48,28 @@ func withStoredAgent(rec Record, stored string) Record {
 	return rec
 }
 
-// MaxDeviceNameBytes caps an app session's device name.
-const MaxDeviceNameBytes = 64
+// Bounds of an app session's device name: MaxDeviceNameChars characters
+// (Unicode code points, as JSON Schema's maxLength counts them, which the
+// OpenAPI document states), and so at most MaxDeviceNameBytes bytes of
+// UTF-8 (4 bytes a character at most).
+const (
+	MaxDeviceNameChars = 64
+	MaxDeviceNameBytes = 4 * MaxDeviceNameChars
+)
 
 // ValidDeviceName reports whether name can be an app session's device
-// name: at most MaxDeviceNameBytes bytes of valid UTF-8 without control
-// characters ("" is valid: the API then uses DefaultDeviceName).
+// name: valid UTF-8 of at most MaxDeviceNameChars characters, none of them
+// a control character (Unicode category Cc: they would break the stored
+// encoding, appAgentMark) or a format character (category Cf: U+202E
+// RIGHT-TO-LEFT OVERRIDE, U+200B ZERO WIDTH SPACE, U+FEFF BOM, …, which
+// make one name look like another on the devices page). "" is valid: the
+// API then uses DefaultDeviceName.
 func ValidDeviceName(name string) bool {
-	if len(name) > MaxDeviceNameBytes || !utf8.ValidString(name) {
+	if len(name) > MaxDeviceNameBytes || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxDeviceNameChars {
 		return false
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
 			return false
 		}
 	}

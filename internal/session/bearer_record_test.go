@@ -2,6 +2,9 @@ package session
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +54,44 @@ func TestValidDeviceName(t *testing.T) {
 	for name, want := range map[string]bool{
 		"": true, "Ada's phone": true, "Téléphone ✓": true, string(make([]byte, 65)): false,
 		"tab\there": false, "new\nline": false, "sep\x01": false, "del\x7f": false, "c1\u0085": false, "\xff": false,
+		strings.Repeat("한", 25): true, strings.Repeat("한", 64): true, strings.Repeat("📱", 64): true,
+		strings.Repeat("한", 65): false, strings.Repeat("a", 65): false,
+		"rlo\u202e": false, "zw\u200bsp": false, "\ufeffbom": false, "lrm\u200e": false, "soft\u00adhyphen": false,
 	} {
 		if got := ValidDeviceName(name); got != want {
 			t.Errorf("ValidDeviceName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestBearerTokenOffered: only "Bearer <credential>" offers a token (RFC
+// 6750 §3.1: no error code for a request that offered none); two
+// Authorization headers are ErrAuthorizationTwice.
+func TestBearerTokenOffered(t *testing.T) {
+	valid := BearerPrefix + strings.Repeat("A", 43)
+	for _, tc := range []struct {
+		name          string
+		headers       []string
+		presented, ok bool
+		twice         bool
+	}{
+		{"none", nil, false, false, false},
+		{"Basic", []string{"Basic Ym9iOnB3"}, false, false, false},
+		{"Token", []string{"Token abc"}, false, false, false},
+		{"empty Bearer", []string{"Bearer"}, false, false, false},
+		{"Bearer and spaces", []string{"Bearer   "}, false, false, false},
+		{"malformed", []string{"Bearer nope"}, true, false, false},
+		{"valid form", []string{"Bearer " + valid}, true, true, false},
+		{"lowercase scheme", []string{"bearer " + valid}, true, true, false},
+		{"two headers", []string{"Bearer " + valid, "Bearer " + valid}, false, false, true},
+	} {
+		r, _ := http.NewRequest("GET", "/api/v1/me", nil)
+		for _, h := range tc.headers {
+			r.Header.Add("Authorization", h)
+		}
+		_, presented, ok, err := bearerToken(r)
+		if presented != tc.presented || ok != tc.ok || errors.Is(err, ErrAuthorizationTwice) != tc.twice {
+			t.Errorf("%s: presented %v ok %v err %v; want %v %v twice %v", tc.name, presented, ok, err, tc.presented, tc.ok, tc.twice)
 		}
 	}
 }
