@@ -58,22 +58,6 @@ func startReplicated(t *testing.T, replicas int) (*redistest.Process, []*rediste
 	}
 }
 
-// waitCalls returns how many WAIT commands p has run.
-func waitCalls(t *testing.T, p *redistest.Process) int {
-	t.Helper()
-	info, err := redis.String(p.Do("INFO", "commandstats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_wait:calls="); ok {
-			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			return n
-		}
-	}
-	return 0
-}
-
 func TestWaitReplicas(t *testing.T) {
 	t.Run("no replicas: no WAIT", func(t *testing.T) {
 		m := redistest.StartServer(t)
@@ -84,7 +68,7 @@ func TestWaitReplicas(t *testing.T) {
 		if err := WaitReplicas(t.Context(), c, 200*time.Millisecond, false); err != nil {
 			t.Fatalf("WaitReplicas without replicas: %v", err)
 		}
-		if n := waitCalls(t, m); n != 0 {
+		if n := m.Calls("wait"); n != 0 {
 			t.Errorf("%d WAIT commands sent to a Redis without replicas, want 0", n)
 		}
 	})
@@ -98,7 +82,7 @@ func TestWaitReplicas(t *testing.T) {
 		if !errors.Is(err, ErrNoReplica) || !errors.Is(err, ErrNotReplicated) {
 			t.Fatalf("WaitReplicas requiring a replica, none connected = %v, want ErrNoReplica (an ErrNotReplicated)", err)
 		}
-		if n := waitCalls(t, m); n != 0 {
+		if n := m.Calls("wait"); n != 0 {
 			t.Errorf("%d WAIT commands sent to a master without replicas, want 0", n)
 		}
 	})
@@ -111,7 +95,7 @@ func TestWaitReplicas(t *testing.T) {
 		if err := WaitReplicas(t.Context(), c, 5*time.Second, true); err != nil {
 			t.Fatalf("WaitReplicas with 2 replicas: %v", err)
 		}
-		if n := waitCalls(t, m); n != 1 {
+		if n := m.Calls("wait"); n != 1 {
 			t.Errorf("%d WAIT commands, want 1", n)
 		}
 		// WAIT 1 means at least one of the two has the write, not which.

@@ -196,3 +196,20 @@ func (p *Process) Do(cmd string, args ...any) (any, error) {
 }
 
 func (p *Process) cleanup() { p.Kill() }
+
+// Calls returns how many times the process has run command (lower case,
+// e.g. "wait"), from INFO commandstats; 0 when it has run none.
+func (p *Process) Calls(command string) int {
+	p.t.Helper()
+	info, err := redis.String(p.Do("INFO", "commandstats"))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+command+":calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}

@@ -14,22 +14,6 @@ import (
 	"github.com/latch/latch/internal/redistest"
 )
 
-// waitsOn returns how many WAIT commands p has run (INFO commandstats).
-func waitsOn(t *testing.T, p *redistest.Process) int {
-	t.Helper()
-	info, err := redis.String(p.Do("INFO", "commandstats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(info, "\r\n") {
-		if rest, ok := strings.CutPrefix(line, "cmdstat_wait:calls="); ok {
-			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
-			return n
-		}
-	}
-	return 0
-}
-
 // TestRevocationsWaitForAReplica: on a master with a replica every
 // revocation (logout's delete, revoke by handle, revoke of a user's
 // sessions) is followed by one WAIT; one that ended nothing sends none;
@@ -72,13 +56,13 @@ func TestRevocationsWaitForAReplica(t *testing.T) {
 	if err := st.DeleteCtx(ctx, tokens[1]); err != nil {
 		t.Fatalf("DeleteCtx: %v", err)
 	}
-	if n := waitsOn(t, m); n != 3 {
+	if n := m.Calls("wait"); n != 3 {
 		t.Errorf("%d WAIT commands after three revocations, want 3", n)
 	}
 	if _, found, err := st.Revoke(ctx, "handle-none-xxxxxxxxxxx"); err != nil || found {
 		t.Fatalf("Revoke of no session: found %v, %v", found, err)
 	}
-	if n := waitsOn(t, m); n != 3 {
+	if n := m.Calls("wait"); n != 3 {
 		t.Errorf("%d WAIT commands after a revocation that ended nothing, want still 3", n)
 	}
 
@@ -143,7 +127,7 @@ func TestRevocationsRequireAReplica(t *testing.T) {
 	check("RevokeUser", err)
 	check("DeleteCtx", st.DeleteCtx(ctx, tokens[2]))
 	check("HoldUserState", st.HoldUserState(ctx, 3))
-	if n := waitsOn(t, m); n != 0 {
+	if n := m.Calls("wait"); n != 0 {
 		t.Errorf("%d WAIT commands sent to a master without replicas, want 0", n)
 	}
 
