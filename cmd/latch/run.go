@@ -50,7 +50,8 @@ Usage:
                               print a one-time password reset link (30 minutes)
   latch sessions list [--user EMAIL] [--json]
   latch sessions revoke HANDLE | --user EMAIL
-  latch healthcheck [--url U] exit 0 when a running server answers 200 (container health checks)
+  latch healthcheck [--url U] [--timeout D]
+                              exit 0 when a running server answers 200 (container health checks)
   latch version               print the version
 
 Configuration comes from LATCH_* environment variables; see README.md.
