@@ -101,8 +101,18 @@ func pagePath(r *http.Request) string {
 // the static files.
 func (s *Server) switchLanguage(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if (r.Method != http.MethodGet && r.Method != http.MethodHead) || !q.Has("lang") || !switchable(r.URL.Path) {
+		if !switchable(r.URL.Path) {
+			// The API, health checks and static files show no page: no
+			// cookie, Accept-Language or query is read for them (an error
+			// page, if any, works the choice out itself: readerOf).
+			next.ServeHTTP(w, r)
+			return
+		}
+		var q url.Values
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.URL.RawQuery, "lang") {
+			q = r.URL.Query() // parsed only when a switch is possible
+		}
+		if !q.Has("lang") {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), browserKey{}, s.browserChoiceOf(r))))
 			return
 		}
