@@ -18,14 +18,14 @@ import (
 // none) and judged by strength; clock nil means time.Now, log nil means
 // nothing is logged. It is the one place either is built.
 func accountService(db *store.DB, reg account.Sessions, hasher account.PasswordHasher, strength account.StrengthJudge,
-	clock func() time.Time, log *slog.Logger) *account.Service {
+	clock func() time.Time, log *slog.Logger, counter account.Counter) *account.Service {
 	return account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: hasher,
-		Strength: strength, Clock: clock, Log: server.RequestIDLogger(log)})
+		Strength: strength, Clock: clock, Log: server.RequestIDLogger(log), Counter: counter})
 }
 
 // cliAccounts is accountService for an operator command: one strength
 // check at a time (a command judges at most one password), the clock
 // time.Now, and no log (the command prints what happened).
 func cliAccounts(db *store.DB, reg account.Sessions, hasher account.PasswordHasher) *account.Service {
-	return accountService(db, reg, hasher, user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1}), nil, nil)
+	return accountService(db, reg, hasher, user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1}), nil, nil, nil)
 }

@@ -122,7 +122,7 @@ func TestRegistrationBurstIsBounded(t *testing.T) {
 	j := &countingJudge{}
 	ta := startAppWrapped(t, testConfig(t, backends[0]), clocktest.New(time.Now()), nil, func(c *server.Config) {
 		c.Accounts = accountService(c.Users.(*store.DB), c.Sessions.Registry(), c.Passwords,
-			user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge}), c.Clock, c.Log)
+			user.NewStrengthChecker(user.StrengthOptions{Judge: j.judge}), c.Clock, c.Log, nil)
 	})
 	owner, ownerPW := adminAccount(t, ta, "Owner")
 	costly := strings.Repeat(`!@#$%^&*()_+-=[]{};':",./<>?\|~`, 40)[:user.MaxPasswordBytes]

@@ -227,7 +227,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, params pa
 		// Every account operation, on the same stores, session store,
 		// hasher, clock and log as the site; new passwords judged in the
 		// default bounded pool (user.StrengthOptions).
-		Accounts:  accountService(db, sessions, hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock, log),
+		Accounts:  accountService(db, sessions, hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock, log, rec),
 		Log:       log,
 		Users:     db,
 		Audit:     db,

@@ -124,7 +124,7 @@ func newHasherApp(tb testing.TB, params password.Params) hasherApp {
 	hasher := &countingHasher{inner: password.NewHasher(params, 0, 0)}
 	sessions := sessionManager(cfg, session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second), clock.Now)
 	a.server, err = server.New(server.Config{
-		Accounts:     accountService(db, sessions.Registry(), hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock.Now, log),
+		Accounts:     accountService(db, sessions.Registry(), hasher, user.NewStrengthChecker(user.StrengthOptions{}), clock.Now, log, nil),
 		Log:          log,
 		Users:        db,
 		Audit:        db,

@@ -125,6 +125,8 @@ type Deps struct {
 	Strength StrengthJudge
 	Clock    func() time.Time
 	Log      *slog.Logger
+	// Counter counts sessions created and revoked (nil: nothing counted).
+	Counter Counter
 }
 
 // Service carries out account operations. It is safe for concurrent use.
@@ -138,6 +140,7 @@ type Service struct {
 	strength StrengthJudge
 	clock    func() time.Time
 	log      *slog.Logger
+	counter  Counter
 	agents   *useragent.Parser
 }
 
@@ -145,11 +148,14 @@ type Service struct {
 func New(d Deps) *Service {
 	s := &Service{
 		users: d.Users, roles: d.Roles, resets: d.Resets, audit: d.Audit, sessions: d.Sessions,
-		hasher: d.Hasher, strength: d.Strength, clock: d.Clock, log: d.Log,
+		hasher: d.Hasher, strength: d.Strength, clock: d.Clock, log: d.Log, counter: d.Counter,
 		agents: useragent.NewParser(),
 	}
 	if s.clock == nil {
 		s.clock = time.Now
+	}
+	if s.counter == nil {
+		s.counter = noCounter{}
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

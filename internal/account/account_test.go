@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,32 @@ type fixture struct {
 	m        *session.Manager
 	accounts *account.Service
 	hasher   *password.Hasher
+	counts   *counts
+}
+
+// counts is an account.Counter that keeps what it was told.
+type counts struct {
+	mu      sync.Mutex
+	created int
+	revoked map[string]int
+}
+
+func (c *counts) SessionCreated() { c.mu.Lock(); c.created++; c.mu.Unlock() }
+
+func (c *counts) SessionsRevoked(cause string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.revoked == nil {
+		c.revoked = map[string]int{}
+	}
+	c.revoked[cause] += n
+}
+
+// of returns the sessions revoked for cause so far.
+func (c *counts) of(cause string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.revoked[cause]
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -51,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	reg := session.NewSQLStore(db.SQL(), db.Dialect(), 2*time.Second)
-	f := &fixture{db: db, reg: reg, hasher: password.NewHasher(cheap, 0, 0)}
+	f := &fixture{db: db, reg: reg, hasher: password.NewHasher(cheap, 0, 0), counts: &counts{}}
 	f.m = session.NewManager(session.Options{
 		Store: reg, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		RememberIdleTimeout: 24 * time.Hour, RememberAbsoluteTimeout: 48 * time.Hour,
@@ -62,7 +89,7 @@ func newFixture(t *testing.T) *fixture {
 		},
 	})
 	f.accounts = account.New(account.Deps{Users: db, Roles: db, Resets: db, Audit: db, Sessions: reg, Hasher: f.hasher,
-		Strength: user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1})})
+		Strength: user.NewStrengthChecker(user.StrengthOptions{MaxConcurrent: 1}), Counter: f.counts})
 	return f
 }
 
@@ -224,6 +251,9 @@ func TestDisableEnable(t *testing.T) {
 	if n := len(f.events(t, audit.AccountDisabled)); n != 1 {
 		t.Errorf("%d AccountDisabled events, want 1", n)
 	}
+	if n := f.counts.of(account.CauseDisabled); n != 2 {
+		t.Errorf("%d revocations counted as disabled, want 2", n)
+	}
 
 	res, err = f.accounts.Enable(t.Context(), account.CLI(), bob)
 	if err != nil || res.Already {
@@ -310,6 +340,11 @@ func TestRevokeSessions(t *testing.T) {
 		t.Errorf("RevokeAll: %+v, kept %v, %v", ended, kept, err)
 	}
 	f.wantEvent(t, audit.Event{Type: audit.SessionsRevoked, Via: audit.ViaCLI, SubjectID: bob.ID, Detail: "1 session ended"})
+	// Counted once each, by who asked: the person's own (phone, tablet)
+	// as user, the CLI's (laptop) as admin.
+	if u, a := f.counts.of(account.CauseUser), f.counts.of(account.CauseAdmin); u != 2 || a != 1 {
+		t.Errorf("revocations counted: user %d, admin %d; want 2, 1", u, a)
+	}
 }
 
 func TestChangePassword(t *testing.T) {

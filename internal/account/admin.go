@@ -40,6 +40,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 	}
 	if subject.Disabled {
 		ended, err := s.sessions.RevokeUser(ctx, subject.ID, "")
+		s.counter.SessionsRevoked(CauseDisabled, len(ended))
 		if err != nil {
 			return Changed{Already: true, RevokeErr: err}, fmt.Errorf("account: disable: %w", err)
 		}
@@ -58,6 +59,7 @@ func (s *Service) Disable(ctx context.Context, a Actor, subject *user.User) (Cha
 		return Changed{}, fmt.Errorf("account: disable: %w", err)
 	}
 	ended, revokeErr := s.sessions.RevokeUser(ctx, subject.ID, "")
+	s.counter.SessionsRevoked(CauseDisabled, len(ended))
 	res.Ended, res.RevokeErr = ended, revokeErr
 	detail := CountSessions(len(ended)) + " ended"
 	if revokeErr != nil {
@@ -115,6 +117,7 @@ func (s *Service) SetRole(ctx context.Context, a Actor, subject *user.User, role
 		return Changed{}, fmt.Errorf("account: set role: %w", err)
 	}
 	ended, revokeErr := s.sessions.RevokeUser(ctx, subject.ID, "")
+	s.counter.SessionsRevoked(causeOf(a), len(ended))
 	res.Ended, res.RevokeErr = ended, revokeErr
 	detail := fmt.Sprintf("role %s → %s", subject.Role, role)
 	if revokeErr != nil {

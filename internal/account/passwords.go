@@ -128,6 +128,7 @@ func (s *Service) ChangePassword(ctx context.Context, a Actor, own OwnSession, c
 	own.BindCredentials(ctx, checked.NextCredentialEpoch(now))
 	handle := own.Handle(ctx)
 	res.Ended, res.RevokeErr = s.sessions.RevokeUser(ctx, checked.ID, handle)
+	s.counter.SessionsRevoked(CausePasswordChange, len(res.Ended))
 	detail := CountSessions(len(res.Ended)) + " ended, all but the current one"
 	if res.RevokeErr != nil {
 		detail = "other sessions end at their next request (they could not be revoked at once)"
@@ -211,6 +212,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, own OwnSession, u 
 	// The epoch already ends every older session at its next request;
 	// revoking them now also removes them from the lists.
 	ended, revokeErr := s.sessions.RevokeUser(ctx, id, "")
+	s.counter.SessionsRevoked(CausePasswordReset, len(ended))
 	res.Ended = ended
 	if revokeErr != nil {
 		s.log.WarnContext(ctx, "password reset: sessions not revoked; they end at their next request", "user_id", id, "err", revokeErr)
@@ -218,6 +220,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, own OwnSession, u 
 	if err := own.Login(ctx, id, false); err != nil {
 		return PasswordReset{}, fmt.Errorf("account: reset password: sign in: %w", err)
 	}
+	s.counter.SessionCreated()
 	own.BindCredentials(ctx, u.NextCredentialEpoch(now)) // as in ChangePassword: a concurrent change fails closed
 	res.Handle = own.Handle(ctx)
 	if afterLogin != nil {

@@ -39,6 +39,7 @@ func (s *Service) RevokeSession(ctx context.Context, a Actor, handle string, own
 	if !found {
 		return session.Record{}, Outcome{}, ErrNoSession
 	}
+	s.counter.SessionsRevoked(causeOf(a), 1)
 	s.log.InfoContext(ctx, "session revoked", append([]any{"user_id", rec.UserID, "session_handle", handle}, a.logAttrs()...)...)
 	auditErr := s.record(ctx, a, audit.Event{Type: audit.SessionRevoked, SubjectID: rec.UserID,
 		SessionHandle: handle, Detail: s.SessionDetail(rec)})
@@ -61,6 +62,7 @@ func (s *Service) RevokeAll(ctx context.Context, a Actor, subjectID int64) (ende
 	if err != nil {
 		return nil, false, Outcome{}, fmt.Errorf("account: revoke all sessions: %w", err)
 	}
+	s.counter.SessionsRevoked(causeOf(a), len(ended))
 	detail := CountSessions(len(ended)) + " ended"
 	switch {
 	case except != "" && a.Via == audit.ViaAdmin:

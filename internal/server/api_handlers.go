@@ -222,7 +222,6 @@ func (s *Server) apiRevoke(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokeUser, 1)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -294,7 +293,6 @@ func (s *Server) apiPasswordChange(w http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokePasswordChange, len(res.Ended))
 	writeJSON(w, http.StatusOK, "application/json", struct {
 		SessionsEnded int `json:"sessions_ended"`
 	}{len(res.Ended)})

@@ -71,7 +71,6 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokePasswordChange, len(res.Ended))
 
 	data := s.newTemplateData(w, r)
 	data.Title = s.t(r, "password.changed_title")

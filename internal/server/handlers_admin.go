@@ -280,7 +280,6 @@ func (s *Server) adminKillSession(w http.ResponseWriter, r *http.Request) error 
 	case err != nil:
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokeAdmin, 1)
 	s.setFlash(w, flashSessionKilled)
 	http.Redirect(w, r, adminReturn(r, "/admin/sessions"), http.StatusSeeOther)
 	return nil
@@ -294,11 +293,10 @@ func (s *Server) adminKillUserSessions(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	ended, keptOwn, _, err := s.accounts.RevokeAll(r.Context(), s.actor(r, audit.ViaAdmin), subject.ID)
+	_, keptOwn, _, err := s.accounts.RevokeAll(r.Context(), s.actor(r, audit.ViaAdmin), subject.ID)
 	if err != nil {
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokeAdmin, len(ended))
 	if keptOwn {
 		return s.adminDone(w, r, subject, flashOwnOthersKilled)
 	}
@@ -316,8 +314,7 @@ func (s *Server) adminDisableUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	changed, err := s.accounts.Disable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
-	s.metrics.SessionsRevoked(RevokeDisabled, len(changed.Ended))
+	_, err = s.accounts.Disable(r.Context(), s.actor(r, audit.ViaAdmin), subject)
 	switch {
 	case errors.Is(err, account.ErrOwnAccount):
 		return withMessage(err, "admin.disable_self")

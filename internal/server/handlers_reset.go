@@ -119,7 +119,7 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.resetRefused(w, r, err)
 	}
-	done, err := s.accounts.ResetPassword(ctx, s.actor(r, audit.ViaSelf), s.sessions, u, resetToken(r), r.PostForm.Get("password"),
+	_, err = s.accounts.ResetPassword(ctx, s.actor(r, audit.ViaSelf), s.sessions, u, resetToken(r), r.PostForm.Get("password"),
 		func(handle string) {
 			// The fresh session is a sign-in like any other: it counts for
 			// "last sign-in" and for new-device detection.
@@ -133,8 +133,6 @@ func (s *Server) resetCheck(w http.ResponseWriter, r *http.Request) error {
 	case err != nil: // user.ErrResetInvalid: used by a concurrent submission, or expired meanwhile
 		return s.resetRefused(w, r, err)
 	}
-	s.metrics.SessionsRevoked(RevokePasswordReset, len(done.Ended))
-	s.metrics.SessionCreated()
 	s.setFlash(w, flashPasswordReset)
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
 	return nil

@@ -48,7 +48,6 @@ func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokeUser, 1)
 	s.setFlash(w, flashSessionRevoked)
 	http.Redirect(w, r, "/sessions", http.StatusSeeOther)
 	return nil
@@ -62,7 +61,6 @@ func (s *Server) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	s.metrics.SessionsRevoked(RevokeUser, len(ended))
 	if len(ended) == 0 {
 		s.setFlash(w, flashNoOthers)
 	} else {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/latch/latch/internal/account"
 )
 
 // Metrics receives the site's counts for the Prometheus metrics
@@ -42,14 +44,16 @@ const (
 
 // Causes of a revocation (Metrics.SessionsRevoked).
 const (
-	RevokeLogout         = "logout"          // the user logged out
-	RevokeUser           = "user"            // the user ended one or all other sessions on the sessions page
-	RevokeAdmin          = "admin"           // an admin ended a session, or all of an account's
-	RevokeDisabled       = "disabled"        // an admin disabled the account
-	RevokePasswordChange = "password_change" // the user changed the password (all other sessions)
-	RevokePasswordReset  = "password_reset"  // a reset link was used (all sessions)
-	RevokeLimit          = "limit"           // a login went over LATCH_MAX_SESSIONS_PER_USER (the oldest)
-	RevokeStale          = "stale"           // ended at its next request: account gone, disabled, or credentials changed
+	RevokeLogout = "logout" // the user logged out
+	// The causes of the account operations, counted by internal/account
+	// itself (account.Counter) for the pages, the API and the CLI alike.
+	RevokeUser           = account.CauseUser
+	RevokeAdmin          = account.CauseAdmin
+	RevokeDisabled       = account.CauseDisabled
+	RevokePasswordChange = account.CausePasswordChange
+	RevokePasswordReset  = account.CausePasswordReset
+	RevokeLimit          = "limit" // a login went over LATCH_MAX_SESSIONS_PER_USER (the oldest)
+	RevokeStale          = "stale" // ended at its next request: account gone, disabled, or credentials changed
 )
 
 // noMetrics is Config.Metrics when it is nil.
